@@ -1,0 +1,115 @@
+"""Benchmark: the original's training pipeline against this project's, alternating, in one run.
+
+    python benchmark.py                      # reference vs. the notebook's defaults, once each
+    python benchmark.py default fast --repeats 2
+
+The reference follows the original: a DataLoader over torchvision's MNIST with per-sample ToTensor +
+Normalize, batch 128, shuffled; the classic 320-feature CNN; BCE; Adam at lr 1e-3; 10 epochs. The
+project's configurations are the primary notebook's defaults with the overrides in CONFIGS. Both are
+timed on training only (evaluation after each epoch is not counted) and evaluated on the same fixed
+test pairs. Results go to runs/benchmark/benchmark.json.
+"""
+import argparse
+import json
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torchvision import transforms
+
+import helpers
+
+# Named project configurations: overrides of the notebook's parameters cell.
+CONFIGS = {
+    "default": {},
+    "fast": {"epochs": 3},
+}
+
+
+def reference(seed: int, eval_set, epochs: int = 10, log=print) -> list[dict]:
+    """The original's pipeline; returns per-epoch history like helpers.fit's."""
+    torch.manual_seed(seed)
+    dataset = torchvision.datasets.MNIST(helpers.data_root(), train=True, transform=transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
+    model = helpers.Net("classic")
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sampler = helpers.RandomSampler(128, seed=seed)
+    eval_x = helpers.normalize(eval_set[0], 0.1307, 0.3081)
+    history = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        for images, digits in loader:
+            number_bits = sampler.getRandomBatch()
+            loss = F.binary_cross_entropy_with_logits(
+                model(images, number_bits), helpers.encode_targets(digits, helpers.bits_to_int(number_bits)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        seconds = time.perf_counter() - start
+        result = helpers.evaluate(model, eval_x, eval_set[1], helpers.eval_numbers(len(eval_x)))
+        history.append({"epoch": epoch, "seconds": seconds, **{k: result[k] for k in helpers.ACCURACIES}})
+        log(f"  reference epoch {epoch}: joint {result['joint_acc']:.2%} ({seconds:.1f} s)")
+    return history
+
+
+def project(overrides: dict, seed: int, data, log=print) -> list[dict]:
+    params = {**helpers.notebook_defaults(), **overrides, "seed": seed, "image_dir": None, "resume": False}
+    with tempfile.TemporaryDirectory() as tmp:
+        params["output_dir"] = tmp
+        history = helpers.fit(params, data, log=lambda line: None)["metrics"]["history"]
+    for h in history:
+        log(f"  epoch {h['epoch']}: joint {h['joint_acc']:.2%} ({h['seconds']:.1f} s)")
+    return history
+
+
+def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99) -> dict:
+    """Training seconds, samples/s, seconds until joint accuracy first reached `target`, final accuracies."""
+    seconds = sum(h["seconds"] for h in history)
+    elapsed, reached = 0.0, None
+    for h in history:
+        elapsed += h["seconds"]
+        if reached is None and h["joint_acc"] >= target:
+            reached = elapsed
+    return {"seconds": seconds, "samples_per_s": n_train * len(history) / seconds, "seconds_to_99": reached,
+            **{k: history[-1][k] for k in helpers.ACCURACIES}}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(CONFIGS))
+    parser.add_argument("--repeats", type=int, default=1, help="alternating rounds (seed 1, 2, ...)")
+    args = parser.parse_args()
+    data = helpers.prepare_data()
+    test_set = helpers.load_mnist()["test"]
+    runs = []
+    for seed in range(1, args.repeats + 1):
+        print(f"round {seed}: reference", flush=True)
+        runs.append({"name": "reference", "seed": seed, **summarize(reference(seed, test_set))})
+        for name in args.configs:
+            print(f"round {seed}: {name} {CONFIGS[name]}", flush=True)
+            runs.append({"name": name, "seed": seed, **summarize(project(CONFIGS[name], seed, data))})
+    names = ["reference", *args.configs]
+    mean = {n: {k: sum(r[k] for r in runs if r["name"] == n) / args.repeats
+                for k in ("seconds", "samples_per_s", *helpers.ACCURACIES)} for n in names}
+    print(f"\n| pipeline | train s | samples/s | s to 99.0% joint | digit | sum | joint | time / reference |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        ref = next(x for x in runs if x["name"] == "reference" and x["seed"] == r["seed"])
+        to99 = f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never"
+        print(f"| {r['name']} (seed {r['seed']}) | {r['seconds']:.0f} | {r['samples_per_s']:.0f} | {to99} | "
+              f"{r['digit_acc']:.2%} | {r['sum_acc']:.2%} | {r['joint_acc']:.2%} | {r['seconds'] / ref['seconds']:.2f} |")
+    out = helpers.resolve("runs/benchmark")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(
+        {"configs": {n: CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
+         "defaults": helpers.notebook_defaults(), "versions": helpers.versions(),
+         "threads": torch.get_num_threads()}, indent=1))
+    print(f"\nwrote {out / 'benchmark.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,639 @@
+"""Reusable code for the Neural Network on Steroids notebook.
+
+In the order the notebook uses it: data -> sampler -> encoding -> model -> train and evaluate
+-> checkpoints and metrics. Figures live in `figures.py`, prediction on user input in `predict.py`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent
+
+# ----------------------------------------------------------------------------------------- data
+
+# The four files torchvision keeps under <root>/MNIST/raw, with their sizes and published MD5s.
+MNIST_FILES = {
+    "train-images-idx3-ubyte": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte": (60_008, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte": (10_008, "27ae3e4e09519cfbb04c329615203637"),
+}
+
+
+class MNISTDataError(RuntimeError):
+    """The MNIST files are missing, truncated or corrupt."""
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The MNIST root: `data_dir`, else $MNIST_DATA_DIR, else `data/` in the repo."""
+    return Path(data_dir or os.environ.get("MNIST_DATA_DIR") or ROOT / "data").expanduser().resolve()
+
+
+def check_mnist_files(raw: Path) -> None:
+    """Raise MNISTDataError unless all four files in `raw` have MNIST's exact size and MD5."""
+    missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
+    if missing:
+        raise MNISTDataError(
+            f"MNIST not found in {raw}: missing {', '.join(missing)}. "
+            f"It needs the four uncompressed files {', '.join(MNIST_FILES)}. "
+            "Set MNIST_DATA_DIR to the folder that holds MNIST/raw/, or run once with internet "
+            "so torchvision can download them."
+        )
+    for name, (size, md5) in MNIST_FILES.items():
+        path = raw / name
+        if path.stat().st_size != size:
+            raise MNISTDataError(
+                f"{path} is truncated or corrupt: {path.stat().st_size:,} bytes, expected {size:,}. "
+                "Delete it to download it again, or point MNIST_DATA_DIR at a good copy."
+            )
+        if hashlib.md5(path.read_bytes()).hexdigest() != md5:
+            raise MNISTDataError(
+                f"{path} is corrupt: its MD5 is not MNIST's {md5}. "
+                "Delete it to download it again, or point MNIST_DATA_DIR at a good copy."
+            )
+
+
+def load_mnist(data_dir=None, download: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Both splits as uint8 images (N, 28, 28) and int64 labels, read once by torchvision.
+
+    Downloads the files into `data_root(data_dir)` when they are missing and `download` is set.
+    """
+    root = data_root(data_dir)
+    raw = root / "MNIST" / "raw"
+    if download and not all((raw / name).is_file() for name in MNIST_FILES):
+        try:
+            for train in (True, False):
+                torchvision.datasets.MNIST(root, train=train, download=True)
+        except Exception as error:  # no internet, a proxy, a full disk: say where we looked
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise MNISTDataError(
+                f"MNIST not found in {raw} and the download failed ({first_line}). "
+                f"It needs the four uncompressed files {', '.join(MNIST_FILES)}. "
+                "Set MNIST_DATA_DIR to the folder that holds MNIST/raw/."
+            ) from None
+    check_mnist_files(raw)
+    splits = {}
+    for split, train in (("train", True), ("test", False)):
+        dataset = torchvision.datasets.MNIST(root, train=train, download=False)
+        splits[split] = (dataset.data, dataset.targets)
+    return splits
+
+
+def normalization(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and std of uint8 images on the [0, 1] scale (MNIST train: about 0.1307 and 0.3081)."""
+    pixels = images.double().div(255)
+    return pixels.mean().item(), pixels.std().item()
+
+
+def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), standardized."""
+    return (images.float().div(255).sub(mean).div(std)).unsqueeze(1)
+
+
+@dataclass
+class MNISTData:
+    """Normalized images and labels as tensors; `eval_*` is the test set or a validation split."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    eval_x: torch.Tensor
+    eval_y: torch.Tensor
+    eval_images: torch.Tensor  # the same eval images as uint8, for figures
+    mean: float
+    std: float
+    eval_name: str  # "test" or "validation"
+
+
+def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None, download: bool = True) -> MNISTData:
+    """Load MNIST once into normalized tensors.
+
+    `val_size` > 0 carves a fixed validation split from the training set and evaluates on it
+    instead of the test set (for tuning). `train_size` keeps only the first images (smoke runs).
+    Mean and std come from the training images actually used.
+    """
+    splits = load_mnist(data_dir, download)
+    train_images, train_labels = splits["train"]
+    if not 0 <= val_size < len(train_images):
+        raise ValueError(f"val_size must be in 0..{len(train_images) - 1}, got {val_size}")
+    if val_size:
+        order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))
+        keep, held = order[:-val_size], order[-val_size:]
+        eval_images, eval_labels = train_images[held], train_labels[held]
+        train_images, train_labels = train_images[keep], train_labels[keep]
+    else:
+        eval_images, eval_labels = splits["test"]
+    if train_size is not None:
+        if not 0 < train_size <= len(train_images):
+            raise ValueError(f"train_size must be in 1..{len(train_images)}, got {train_size}")
+        train_images, train_labels = train_images[:train_size], train_labels[:train_size]
+    mean, std = normalization(train_images)
+    return MNISTData(
+        normalize(train_images, mean, std), train_labels,
+        normalize(eval_images, mean, std), eval_labels, eval_images,
+        mean, std, "validation" if val_size else "test",
+    )
+
+
+# -------------------------------------------------------------------------------------- sampler
+
+class RandomSampler:
+    """Random integers 0..9 for MNIST batches, as 4 float bits (most significant first).
+
+    Each call to `getRandomBatch()` gives exactly one batch: `batch_size` rows, and at the end of
+    an epoch the last partial batch (`dataset_size % batch_size` rows), then it starts over.
+    The integers come from the sampler's own seeded generator; `bits_to_int` recovers them.
+    """
+
+    def __init__(self, batch_size: int, seed: int = 0, dataset_size: int = 60_000):
+        for name, value in (("batch_size", batch_size), ("dataset_size", dataset_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.batch_size, self.dataset_size = batch_size, dataset_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.position = 0  # index of the first image of the next batch
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return math.ceil(self.dataset_size / self.batch_size)
+
+    def getRandomBatch(self) -> torch.Tensor:
+        n = min(self.batch_size, self.dataset_size - self.position)
+        self.position = (self.position + n) % self.dataset_size
+        return int_to_bits(torch.randint(0, 10, (n,), generator=self.generator), NUMBER_BITS)
+
+
+# ------------------------------------------------------------------------------------- encoding
+
+NUMBER_BITS, DIGIT_BITS, SUM_BITS = 4, 4, 5  # 9 output bits: digit (0..9), then sum (0..18)
+
+
+def int_to_bits(values: torch.Tensor, width: int) -> torch.Tensor:
+    """Integers -> float bits, most significant first: 5 with width 4 -> [0, 1, 0, 1]."""
+    values = torch.as_tensor(values)
+    if values.dtype.is_floating_point or values.dtype == torch.bool:
+        raise TypeError(f"int_to_bits needs an integer tensor, got {values.dtype}")
+    if values.numel() and (values.min() < 0 or values.max() >= 2**width):
+        raise ValueError(f"values must be in 0..{2**width - 1} to fit {width} bits")
+    shifts = torch.arange(width - 1, -1, -1, device=values.device)
+    return ((values.unsqueeze(-1) >> shifts) & 1).float()
+
+
+def bits_to_int(bits: torch.Tensor) -> torch.Tensor:
+    """Bits (or probabilities, thresholded at 0.5), most significant first -> int64."""
+    weights = 2 ** torch.arange(bits.shape[-1] - 1, -1, -1, device=bits.device)
+    return ((bits > 0.5).long() * weights).sum(-1)
+
+
+def encode_targets(digits: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+    """(digit, number) -> 9 target bits: 4 for the digit, 5 for digit + number."""
+    return torch.cat([int_to_bits(digits, DIGIT_BITS), int_to_bits(digits + numbers, SUM_BITS)], -1)
+
+
+def decode_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """9 logits -> (digit code 0..15, sum code 0..31); codes above 9 and 18 are invalid."""
+    bits = (logits > 0).float()
+    return bits_to_int(bits[..., :DIGIT_BITS]), bits_to_int(bits[..., DIGIT_BITS:])
+
+
+# ---------------------------------------------------------------------------------------- model
+
+def classic_backbone() -> nn.Sequential:
+    """The original's CNN: 1x28x28 -> 20x4x4 = 320 features."""
+    return nn.Sequential(
+        nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(10, 20, 5), nn.Dropout2d(0.5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Flatten(),
+    )
+
+
+def conv_pool_bn(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
+    """Conv, then 2x2 max-pool, then batch norm and ReLU on the 4x smaller map (cheaper than after)."""
+    return [nn.Conv2d(c_in, c_out, kernel, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def bn_backbone(width: int = 16) -> nn.Sequential:
+    """The original's two 5x5 stages, wider and batch-normalized, projected to 320 features."""
+    return nn.Sequential(
+        *conv_pool_bn(1, width, 5), *conv_pool_bn(width, 2 * width, 5),
+        nn.Flatten(), nn.Linear(2 * width * 16, 320), nn.ReLU(),
+    )
+
+
+BACKBONES = {"classic": classic_backbone, "bn": bn_backbone}
+
+
+class Net(nn.Module):
+    """Image -> backbone -> 320 features; concat the 4 number bits -> 324 -> 128 -> 64 -> 9 logits."""
+
+    def __init__(self, backbone: str = "bn"):
+        super().__init__()
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
+        self.backbone_name = backbone
+        self.backbone = BACKBONES[backbone]()
+        self.head = nn.Sequential(
+            nn.Linear(320 + NUMBER_BITS, 128), nn.ReLU(),
+            nn.Linear(128, 64), nn.ReLU(),
+            nn.Linear(64, DIGIT_BITS + SUM_BITS),
+        )
+        self.to(memory_format=torch.channels_last)  # about 1.5x faster convolutions on the CPU
+
+    def forward(self, images: torch.Tensor, number_bits: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(images.contiguous(memory_format=torch.channels_last))
+        return self.head(torch.cat([features, number_bits], dim=1))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------- train and evaluate
+
+EVAL_NUMBERS_SEED = 2024  # every run pairs the evaluation images with the same numbers
+
+
+def eval_numbers(n: int) -> torch.Tensor:
+    """The fixed number (0..9) paired with each of `n` evaluation images, the same in every run."""
+    return bits_to_int(RandomSampler(n, seed=EVAL_NUMBERS_SEED, dataset_size=n).getRandomBatch())
+
+
+def random_affine(images: torch.Tensor, generator: torch.Generator, background: float,
+                  degrees: float = 10.0, shift: float = 2.0, scale: float = 0.1) -> torch.Tensor:
+    """Rotate, scale and shift each image of a normalized batch at random, filling with `background`."""
+    u = torch.rand(len(images), 4, generator=generator) * 2 - 1
+    angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    shifts = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
+    theta = torch.stack([torch.stack([cos, -sin, shifts[:, 0]], 1), torch.stack([sin, cos, shifts[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images - background, grid, align_corners=False) + background
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Each epoch draws all its randomness from its own seed, so a resumed run repeats exactly."""
+    return seed * 1_000 + epoch
+
+
+def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params: dict, log=print) -> tuple[float, list]:
+    """One pass over the training images in a seeded random order; returns mean loss and the logged losses."""
+    n, batch_size = len(data.train_x), params["batch_size"]
+    generator = torch.Generator().manual_seed(epoch_seed(params["seed"], epoch))
+    torch.manual_seed(epoch_seed(params["seed"], epoch))  # dropout
+    order = torch.randperm(n, generator=generator)
+    sampler = RandomSampler(batch_size, seed=epoch_seed(params["seed"], epoch), dataset_size=n)
+    background = (0 - data.mean) / data.std
+    model.train()
+    total, logged = 0.0, []
+    for batch_idx in range(len(sampler)):
+        idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
+        images = data.train_x[idx]
+        if params["augment"]:
+            images = random_affine(images, generator, background)
+        number_bits = sampler.getRandomBatch()
+        targets = encode_targets(data.train_y[idx], bits_to_int(number_bits))
+        loss = F.binary_cross_entropy_with_logits(model(images, number_bits), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total += loss.item() * len(idx)
+        if batch_idx % params["log_interval"] == 0:
+            logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
+            log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
+                f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {loss.item():.6f}")
+    return total / n, logged
+
+
+@torch.no_grad()
+def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> dict:
+    """Loss and digit / sum / joint accuracy of `model` on (image, number) pairs, with its predictions.
+
+    Invalid output codes (digit 10..15, sum 19..31) can never match a target, so they count as
+    wrong; `invalid` says how many predictions had one.
+    """
+    model.eval()
+    logits = torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
+                        for i in range(0, len(images), batch_size)])
+    loss = F.binary_cross_entropy_with_logits(logits, encode_targets(digits, numbers)).item()
+    pred_digits, pred_sums = decode_logits(logits)
+    digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
+    n = len(digits)
+    return {
+        "test_loss": loss,
+        "digit_acc": digit_ok.sum().item() / n,
+        "sum_acc": sum_ok.sum().item() / n,
+        "joint_acc": (digit_ok & sum_ok).sum().item() / n,
+        "correct": (digit_ok & sum_ok).sum().item(),
+        "invalid": ((pred_digits > 9) | (pred_sums > 18)).sum().item(),
+        "pred_digits": pred_digits,
+        "pred_sums": pred_sums,
+    }
+
+
+ACCURACIES = ("digit_acc", "sum_acc", "joint_acc")
+NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"
+
+
+def notebook_defaults(notebook=NOTEBOOK) -> dict:
+    """The values of the primary notebook's `parameters` cell: the project's default configuration."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    namespace = {}
+    exec(source, namespace)
+    return {k: namespace[k] for k in PARAMS}
+
+
+# Parameters that decide what a run computes; a resumed run must match them.
+TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "augment", "val_size", "train_size")
+PARAMS = TRAINING_PARAMS + ("log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc")
+
+
+def collect_params(namespace: dict) -> dict:
+    """The run's parameters from the notebook's namespace, checked: a bad value fails here, clearly."""
+    params = {k: namespace[k] for k in PARAMS}
+    for key in ("epochs", "batch_size", "log_interval", "seed", "val_size"):
+        value = params[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key in ("seed", "val_size") else 1):
+            raise ValueError(f"{key} must be a {'non-negative' if key in ('seed', 'val_size') else 'positive'} int, got {value!r}")
+    for key in ("lr", "weight_decay"):
+        if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not params[key] >= 0:
+            raise ValueError(f"{key} must be a non-negative number, got {params[key]!r}")
+    if params["backbone"] not in BACKBONES:
+        raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {params['backbone']!r}")
+    return params
+
+
+def make_training(params: dict, n_train: int):
+    """Seeded model, AdamW optimizer and one-cycle schedule for `params`."""
+    torch.manual_seed(params["seed"])
+    model = Net(params["backbone"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=params["lr"], epochs=params["epochs"],
+        steps_per_epoch=math.ceil(n_train / params["batch_size"]))
+    return model, optimizer, scheduler
+
+
+def fit(params: dict, data: MNISTData, log=print) -> dict:
+    """Train for `params["epochs"]`, evaluating after each epoch, checkpointing to output_dir.
+
+    Writes `{output_dir}/model.pt` (atomically, every epoch) and `{output_dir}/metrics.json`.
+    With `params["resume"]` it continues from the checkpoint there. Returns the run's state:
+    model, metrics and the last evaluation.
+    """
+    out = resolve(params["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    model, optimizer, scheduler = make_training(params, len(data.train_x))
+    history, train_log, first_epoch = [], [], 1
+    if params.get("resume") and (out / "model.pt").exists():
+        state = read_checkpoint(out / "model.pt")
+        changed = [k for k in TRAINING_PARAMS if state["params"].get(k) != params[k]]
+        if changed:
+            raise ValueError(f"cannot resume {out / 'model.pt'}: it was trained with other "
+                             + ", ".join(f"{k}={state['params'].get(k)!r}" for k in changed))
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, train_log, first_epoch = state["history"], state["train_log"], state["epoch"] + 1
+        log(f"Resumed from {out / 'model.pt'} after epoch {state['epoch']}")
+    numbers = eval_numbers(len(data.eval_x))
+    result = None
+    for epoch in range(first_epoch, params["epochs"] + 1):
+        start = time.perf_counter()
+        train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, params, log)
+        seconds = time.perf_counter() - start
+        result = evaluate(model, data.eval_x, data.eval_y, numbers)
+        n = len(data.eval_y)
+        log(f"\n{data.eval_name.capitalize()} set: Avg. loss: {result['test_loss']:.4f}, "
+            f"Accuracy: {result['correct']}/{n} ({100 * result['joint_acc']:.0f}%)")
+        log(f"Epoch {epoch}: digit {result['digit_acc']:.2%}  sum {result['sum_acc']:.2%}  "
+            f"joint {result['joint_acc']:.2%}  invalid codes {result['invalid']}  ({seconds:.1f} s)\n")
+        history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
+                        **{k: result[k] for k in ("test_loss", *ACCURACIES, "invalid")}})
+        train_log += logged
+        save_checkpoint(out / "model.pt", model, data, params, epoch, history, train_log, optimizer, scheduler)
+        metrics = write_metrics(out / "metrics.json", params, history, train_log, data)
+    if result is None:  # resumed a finished run: evaluate what it left
+        result = evaluate(model, data.eval_x, data.eval_y, numbers)
+        metrics = write_metrics(out / "metrics.json", params, history, train_log, data)
+    return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
+
+
+# -------------------------------------------------------------------------- checkpoints and metrics
+
+CHECKPOINT_FORMAT = "neural-network-on-steroids/1"
+
+
+def resolve(path) -> Path:
+    """A path from the parameters: relative ones are relative to the repository root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(tmp_path)`, then rename onto `path`: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def json_params(params: dict) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
+
+
+def save_checkpoint(path: Path, model, data: MNISTData, params: dict, epoch: int, history: list,
+                    train_log: list, optimizer=None, scheduler=None) -> None:
+    """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
+    state = {
+        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "mean": data.mean, "std": data.std,
+        "model": model.state_dict(), "params": json_params(params), "epoch": epoch,
+        "history": history, "train_log": train_log,
+        "optimizer": optimizer.state_dict() if optimizer else None,
+        "scheduler": scheduler.state_dict() if scheduler else None,
+    }
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def read_checkpoint(path) -> dict:
+    """A checkpoint's contents, loaded with weights_only=True so it can never run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or not a torch file): "
+                         f"{str(error).strip().splitlines()[0]}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a checkpoint of this project (expected format {CHECKPOINT_FORMAT!r})")
+    return state
+
+
+def versions() -> dict:
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version()}
+
+
+def write_metrics(path: Path, params: dict, history: list, train_log: list, data: MNISTData) -> dict:
+    """metrics.json: parameters, library versions, per-epoch history, final accuracies, train time."""
+    metrics = {
+        "params": json_params(params),
+        "versions": versions(),
+        "data": {"eval_set": data.eval_name, "mean": data.mean, "std": data.std},
+        "history": history,
+        "final": {k: history[-1][k] for k in ACCURACIES},
+        "train_seconds": sum(h["seconds"] for h in history),
+        "train_log": train_log,
+    }
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
+    return metrics
+
+
+# ------------------------------------------------------------------------------ predict on user input
+
+def export_model(checkpoint, path) -> Path:
+    """Write the weights and normalization of a training checkpoint, without optimizer state (small)."""
+    state = read_checkpoint(checkpoint)
+    state.update(optimizer=None, scheduler=None, train_log=[])
+    path = resolve(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def load_checkpoint(path) -> Net:
+    """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`)."""
+    state = read_checkpoint(path)
+    model = Net(state["backbone"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not match the {state['backbone']!r} network: "
+                         f"{str(error).splitlines()[0]}") from None
+    model.mean, model.std = state["mean"], state["std"]
+    return model.eval()
+
+
+def as_images(images) -> tuple[torch.Tensor, bool]:
+    """User images -> float (N, 1, 28, 28) in [0, 1], and whether a single image was given.
+
+    Integer dtypes (uint8, int64, ...) hold raw pixels 0..255; float dtypes hold [0, 1].
+    """
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor or numpy array, got {type(images).__name__}")
+    shape = tuple(images.shape)
+    if images.dim() not in (2, 3, 4) or shape[-2:] != (28, 28) or (images.dim() == 4 and shape[1] != 1):
+        raise ValueError(f"images must be 28x28, Nx28x28 or Nx1x28x28, got shape {shape}")
+    if images.numel() == 0:
+        raise ValueError("images is an empty batch")
+    single = images.dim() == 2
+    if images.dtype == torch.bool or images.is_complex():
+        raise TypeError(f"images must hold integer pixels 0..255 or floats in [0, 1], got {images.dtype}")
+    if images.dtype.is_floating_point:
+        if not torch.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite pixels")
+        if images.min() < 0 or images.max() > 1:
+            raise ValueError(f"float images must lie in [0, 1] (use uint8 for 0..255 pixels), "
+                             f"got {images.min().item():g}..{images.max().item():g}")
+        pixels = images.float()
+    else:
+        if images.min() < 0 or images.max() > 255:
+            raise ValueError(f"integer images must hold pixels 0..255, got {images.min().item()}..{images.max().item()}")
+        pixels = images.float() / 255
+    return pixels.reshape(-1, 1, 28, 28), single
+
+
+def as_numbers(numbers, count: int, single: bool) -> torch.Tensor:
+    """User numbers -> int64 tensor of `count` values in 0..9: an int for one image, a sequence for a batch."""
+    def bad(what):
+        return TypeError(f"numbers must be {'an int' if single else f'a sequence of {count} ints'} in 0..9; got {what}")
+
+    if single:
+        if isinstance(numbers, (bool, np.bool_)) or not isinstance(numbers, (int, np.integer)):
+            raise bad(repr(numbers))
+        values = torch.tensor([int(numbers)])
+    else:
+        if isinstance(numbers, (str, bytes, int, float)) or not hasattr(numbers, "__len__"):
+            raise bad(repr(numbers))
+        if isinstance(numbers, (torch.Tensor, np.ndarray)):
+            values = torch.as_tensor(numbers)
+            if values.dtype.is_floating_point or values.dtype in (torch.bool, torch.complex64, torch.complex128):
+                raise bad(f"dtype {values.dtype}")
+            if values.dim() != 1:
+                raise ValueError(f"numbers must be one-dimensional, got shape {tuple(values.shape)}")
+        else:
+            for value in numbers:
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                    raise bad(f"{value!r} in the sequence")
+            values = torch.tensor([int(v) for v in numbers], dtype=torch.int64)
+        if len(values) != count:
+            raise ValueError(f"got {count} images but {len(values)} numbers; give one number per image")
+    if values.min() < 0 or values.max() > 9:
+        raise ValueError(f"numbers must be in 0..9, got {values.min().item()}..{values.max().item()}")
+    return values.long()
+
+
+@torch.no_grad()
+def predict(model: Net, images, numbers):
+    """Predicted (digits, sums) for images and numbers 0..9: ints for one image, tensors for a batch.
+
+    `images`: one 28x28 image or a batch (Nx28x28 or Nx1x28x28), tensor or numpy array; integer
+    dtypes are raw pixels 0..255, float dtypes are in [0, 1]. `numbers`: an int for one image, a
+    sequence / array / tensor of ints for a batch. The model's own normalization is applied.
+    """
+    pixels, single = as_images(images)
+    values = as_numbers(numbers, len(pixels), single)
+    model.eval()
+    logits = model((pixels - model.mean) / model.std, int_to_bits(values, NUMBER_BITS))
+    digits, sums = decode_logits(logits)
+    return (digits.item(), sums.item()) if single else (digits, sums)
+
+
+def image_file_to_mnist(path) -> np.ndarray:
+    """A PNG or JPEG of any size, color or gray -> uint8 28x28, white digit on black, as MNIST.
+
+    Gray scale; inverted when the background (the border) is light; cropped to the ink; scaled so
+    the longer side is 20 px; centred by its centre of mass in 28x28 -- the same way every time.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            gray = np.asarray(image.convert("L"), dtype=np.float64)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no image at {path}") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path} is not a readable image ({error})") from None
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 127:
+        gray = 255 - gray
+    ink = gray > 0.25 * gray.max() if gray.max() > 0 else np.zeros_like(gray, bool)
+    if not ink.any():
+        raise ValueError(f"{path} has no digit in it (a blank image)")
+    rows, cols = np.nonzero(ink)
+    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = 20 / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(small.shape[0])).sum() / total
+    cx = (small.sum(0) * np.arange(small.shape[1])).sum() / total
+    top, left = int(round(14 - cy)), int(round(14 - cx))
+    top, left = min(max(top, 0), 28 - small.shape[0]), min(max(left, 0), 28 - small.shape[1])
+    canvas = np.zeros((28, 28), dtype=np.uint8)
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small.clip(0, 255).round().astype(np.uint8)
+    return canvas

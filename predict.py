@@ -1,0 +1,41 @@
+"""Predict the digit in an image file and its sum with a number.
+
+    python predict.py my_digit.png 7            # -> digit 5, sum 12
+
+The image (PNG or JPEG, any size, color or gray, dark-on-light or light-on-dark) is converted to
+MNIST's white-on-black 28x28 by `helpers.image_file_to_mnist`; the model is the shipped checkpoint
+unless --model names another.
+"""
+import argparse
+import sys
+
+import helpers
+
+DEFAULT_MODEL = helpers.ROOT / "models" / "default.pt"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("image", help="PNG or JPEG file with one handwritten digit")
+    parser.add_argument("number", help="an integer 0..9 to add to the digit")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"checkpoint (default: {DEFAULT_MODEL.relative_to(helpers.ROOT)})")
+    parser.add_argument("--save-input", metavar="PNG", help="also save the 28x28 image the model sees")
+    args = parser.parse_args(argv)
+    try:
+        if not (args.number.isascii() and args.number.isdigit() and 0 <= int(args.number) <= 9):
+            raise ValueError(f"number must be an integer 0..9, got {args.number!r}")
+        number = int(args.number)
+        pixels = helpers.image_file_to_mnist(args.image)
+        if args.save_input:
+            from PIL import Image
+            Image.fromarray(pixels).save(args.save_input)
+        digit, total = helpers.predict(helpers.load_checkpoint(args.model), pixels, number)
+    except (OSError, ValueError, TypeError) as error:
+        print(f"predict.py: error: {error}", file=sys.stderr)
+        return 2
+    print(f"digit {digit}, sum {total}   ({digit} + {number} = {total})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

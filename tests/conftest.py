@@ -1,0 +1,24 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# CI sets MNIST_DATA_DIR; beside a checkout the verified offline copy lies in ../shared/data.
+if "MNIST_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "MNIST" / "raw").is_dir():
+    os.environ["MNIST_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
+
+import helpers  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """Both MNIST splits as uint8 tensors, loaded once."""
+    return helpers.load_mnist(download=False)
+
+
+@pytest.fixture(scope="session")
+def data():
+    return helpers.prepare_data(download=False)

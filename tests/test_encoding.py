@@ -1,0 +1,66 @@
+import pytest
+import torch
+from torch import nn
+
+import helpers
+
+PAIRS = [(d, n) for d in range(10) for n in range(10)]
+
+
+def test_targets_for_all_100_pairs_match_pythons_binary_format():
+    digits, numbers = torch.tensor(PAIRS).T
+    targets = helpers.encode_targets(digits, numbers)
+    for (d, n), row in zip(PAIRS, targets.int().tolist()):
+        assert "".join(map(str, row)) == format(d, "04b") + format(d + n, "05b")
+
+
+def test_decode_round_trips_all_100_pairs():
+    digits, numbers = torch.tensor(PAIRS).T
+    logits = helpers.encode_targets(digits, numbers) * 6 - 3  # confident logits: bit 1 -> +3, 0 -> -3
+    pred_digits, pred_sums = helpers.decode_logits(logits)
+    assert torch.equal(pred_digits, digits) and torch.equal(pred_sums, digits + numbers)
+
+
+def logits_for(digit_codes, sum_codes):
+    bits = torch.cat([helpers.int_to_bits(torch.tensor(digit_codes), 4), helpers.int_to_bits(torch.tensor(sum_codes), 5)], 1)
+    return bits * 4 - 2
+
+
+def test_invalid_codes_decode_as_themselves():
+    digit_codes, sum_codes = list(range(10, 16)), list(range(19, 25))
+    d, s = helpers.decode_logits(logits_for(digit_codes, sum_codes))
+    assert d.tolist() == digit_codes and s.tolist() == sum_codes
+    _, s = helpers.decode_logits(logits_for([0] * 13, list(range(19, 32))))
+    assert s.tolist() == list(range(19, 32))
+
+
+class Fixed(nn.Module):
+    """A stand-in model: image i (every pixel equal to i) gets the i-th of the given logits."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, images, number_bits):
+        return self.logits[images[:, 0, 0, 0].long()]
+
+
+def test_evaluate_counts_a_hand_checked_case():
+    digits, numbers = torch.tensor([3, 7, 0, 9, 5]), torch.tensor([4, 9, 0, 9, 1])
+    # predictions: right; digit wrong (sum right); sum wrong; invalid digit code 12; invalid sum code 27
+    logits = logits_for([3, 1, 0, 12, 5], [7, 16, 1, 18, 27])
+    images = torch.arange(5.0).view(5, 1, 1, 1).expand(5, 1, 28, 28)
+    result = helpers.evaluate(Fixed(logits), images, digits, numbers, batch_size=2)
+    assert result["digit_acc"] == pytest.approx(3 / 5)   # items 0, 2, 4
+    assert result["sum_acc"] == pytest.approx(3 / 5)     # items 0, 1, 3
+    assert result["joint_acc"] == pytest.approx(1 / 5)   # item 0
+    assert result["correct"] == 1 and result["invalid"] == 2
+
+
+def test_int_to_bits_rejects_what_does_not_fit():
+    with pytest.raises(ValueError, match="0..15"):
+        helpers.int_to_bits(torch.tensor([16]), 4)
+    with pytest.raises(ValueError):
+        helpers.int_to_bits(torch.tensor([-1]), 4)
+    with pytest.raises(TypeError):
+        helpers.int_to_bits(torch.tensor([1.0]), 4)
