@@ -92,7 +92,7 @@ def plot_architecture(model, image_dir=None):
     ax.set(xlim=(0, 10), ylim=(-rows, 0.6))
     ax.axis("off")
 
-    def box(x, y, text, color, width=5.6):
+    def box(x, y, text, color, width=6.6):
         ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.3), width, 0.6, boxstyle="round,pad=0.02",
                                     fc=color, ec="#555", lw=0.8))
         ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
@@ -100,17 +100,17 @@ def plot_architecture(model, image_dir=None):
     def arrow(x0, y0, x1, y1):
         ax.annotate("", (x1, y1 + 0.3), (x0, y0 - 0.3), arrowprops=dict(arrowstyle="->", color="#555"))
 
-    x, y = 3.4, 0
+    x, y = 3.6, 0
     box(x, y, "MNIST image  1×28×28", "#ddf4ff")
     for _, label, shape in backbone:
         arrow(x, y, x, y - 1)
         y -= 1
         box(x, y, f"{label}  →  {shape}", "#dafbe1")
-    ax.text(x - 3.0, y, f"{backbone[-1][2]} features", ha="right", va="center", fontsize=8, color="#555")
+    ax.text(x - 3.4, y, f"{backbone[-1][2]} features", ha="right", va="center", fontsize=8, color="#555")
     arrow(x, y, x, y - 1)
     number_y = y - 1
-    box(8.3, y, "number 0..9  →  4 bits", "#fff8c5", width=2.9)
-    ax.annotate("", (x + 2.8, number_y), (8.3, y - 0.3), arrowprops=dict(arrowstyle="->", color="#555"))
+    box(8.7, y, "number 0..9  →  4 bits", "#fff8c5", width=2.5)
+    ax.annotate("", (x + 3.3, number_y), (8.7, y - 0.3), arrowprops=dict(arrowstyle="->", color="#555"))
     y = number_y
     box(x, y, "concatenate  →  324", "#eee")
     for _, label, shape in head:
@@ -118,7 +118,7 @@ def plot_architecture(model, image_dir=None):
         y -= 1
         box(x, y, f"{label}  →  {shape}", "#fbefff")
     arrow(x, y, x, y - 1)
-    box(x, y - 1, "9 logits → sigmoid:  bits 1-4 digit (0..9),  bits 5-9 sum (0..18)", "#ffebe9", width=6.4)
+    box(x, y - 1, "9 logits → sigmoid:  bits 1-4 digit (0..9),  bits 5-9 sum (0..18)", "#ffebe9")
     n_params = sum(p.numel() for p in model.parameters())
     ax.set_title(f"Net (backbone {model.backbone_name!r}), {n_params:,} parameters", fontsize=10)
     return save(fig, image_dir, "architecture")

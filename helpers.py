@@ -1,7 +1,8 @@
 """Reusable code for the Neural Network on Steroids notebook.
 
 In the order the notebook uses it: data -> sampler -> encoding -> model -> train and evaluate
--> checkpoints and metrics. Figures live in `figures.py`, prediction on user input in `predict.py`.
+-> checkpoints and metrics -> predict on user input. Figures live in `figures.py`; the command
+line for prediction is `predict.py`, the speed comparison `benchmark.py`.
 """
 from __future__ import annotations
 
@@ -228,7 +229,7 @@ def bn_backbone(width: int = 16) -> nn.Sequential:
     """The original's two 5x5 stages, wider and batch-normalized, projected to 320 features."""
     return nn.Sequential(
         *conv_pool_bn(1, width, 5), *conv_pool_bn(width, 2 * width, 5),
-        nn.Flatten(), nn.Linear(2 * width * 16, 320), nn.ReLU(),
+        nn.Flatten(), nn.Linear(2 * width * 16, 320, bias=False), nn.BatchNorm1d(320), nn.ReLU(),
     )
 
 
@@ -358,7 +359,7 @@ def notebook_defaults(notebook=NOTEBOOK) -> dict:
 
 # Parameters that decide what a run computes; a resumed run must match them.
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "augment", "val_size", "train_size")
-PARAMS = TRAINING_PARAMS + ("log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc")
+PARAMS = TRAINING_PARAMS + ("log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc", "export_path")
 
 
 def collect_params(namespace: dict) -> dict:

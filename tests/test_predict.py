@@ -1,0 +1,148 @@
+"""The shipped model, `helpers.predict` on every accepted input form and every bad one, and predict.py."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import helpers
+from conftest import ROOT
+
+SHIPPED = ROOT / "models" / "default.pt"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return helpers.load_checkpoint(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def test_pairs(mnist):
+    images, digits = mnist["test"]
+    return images[:1000], digits[:1000], helpers.eval_numbers(10_000)[:1000]
+
+
+def test_the_shipped_model_is_small_and_accurate(model, test_pairs):
+    assert SHIPPED.stat().st_size < 2 * 1024 * 1024
+    images, digits, numbers = test_pairs
+    pred_digits, pred_sums = helpers.predict(model, images, numbers)
+    assert ((pred_digits == digits) & (pred_sums == digits + numbers)).float().mean() > 0.98
+    assert not model.training
+
+
+def test_single_image_gives_ints(model, test_pairs):
+    images, digits, _ = test_pairs
+    digit, total = helpers.predict(model, images[0], 7)
+    assert type(digit) is int and type(total) is int
+    assert (digit, total) == (digits[0].item(), digits[0].item() + 7)
+    assert helpers.predict(model, images[0].numpy(), np.int64(7)) == (digit, total)
+
+
+def test_every_accepted_form_gives_the_same_answer(model, test_pairs):
+    images, _, numbers = test_pairs
+    images, numbers = images[:20], numbers[:20]
+    expected = helpers.predict(model, images, numbers)
+    forms = [
+        (images.unsqueeze(1), numbers),                      # N x 1 x 28 x 28
+        (images.numpy(), numbers.numpy()),                   # numpy uint8, numpy ints
+        (images.float() / 255, numbers.tolist()),            # floats in [0, 1], a list
+        (images.double().numpy() / 255, tuple(numbers.tolist())),
+        (images.long(), numbers.int()),                      # int64 pixels 0..255, int32 numbers
+        (images.to(torch.int16).numpy(), numbers.numpy().astype(np.int8)),
+    ]
+    for batch, nums in forms:
+        digits, sums = helpers.predict(model, batch, nums)
+        assert torch.equal(digits, expected[0]) and torch.equal(sums, expected[1])
+
+
+BAD = [
+    # (what, images, numbers, error, words in the message)
+    ("3-D single channel missing", torch.zeros(28, 28, 1, dtype=torch.uint8), 1, ValueError, "28x28"),
+    ("wrong size", torch.zeros(2, 32, 32, dtype=torch.uint8), [1, 2], ValueError, "28x28"),
+    ("rank 5", torch.zeros(1, 1, 1, 28, 28, dtype=torch.uint8), [1], ValueError, "28x28"),
+    ("3 channels", torch.zeros(2, 3, 28, 28, dtype=torch.uint8), [1, 2], ValueError, "Nx1x28x28"),
+    ("a list", [[0] * 28] * 28, 1, TypeError, "torch.Tensor or numpy array"),
+    ("empty batch", torch.zeros(0, 28, 28, dtype=torch.uint8), [], ValueError, "empty"),
+    ("fewer numbers", torch.zeros(3, 28, 28, dtype=torch.uint8), [1, 2], ValueError, "3 images but 2 numbers"),
+    ("more numbers", torch.zeros(1, 28, 28, dtype=torch.uint8), [1, 2], ValueError, "1 images but 2 numbers"),
+    ("number 10", torch.zeros(28, 28, dtype=torch.uint8), 10, ValueError, "0..9"),
+    ("number -1", torch.zeros(2, 28, 28, dtype=torch.uint8), [1, -1], ValueError, "0..9"),
+    ("number 3.5", torch.zeros(28, 28, dtype=torch.uint8), 3.5, TypeError, "an int"),
+    ("number 3.0", torch.zeros(28, 28, dtype=torch.uint8), 3.0, TypeError, "an int"),
+    ("number '7'", torch.zeros(28, 28, dtype=torch.uint8), "7", TypeError, "an int"),
+    ("number True", torch.zeros(28, 28, dtype=torch.uint8), True, TypeError, "an int"),
+    ("number None", torch.zeros(28, 28, dtype=torch.uint8), None, TypeError, "an int"),
+    ("a list for one image", torch.zeros(28, 28, dtype=torch.uint8), [7], TypeError, "an int"),
+    ("one int for a batch", torch.zeros(2, 28, 28, dtype=torch.uint8), 7, TypeError, "sequence of 2 ints"),
+    ("a string for a batch", torch.zeros(2, 28, 28, dtype=torch.uint8), "77", TypeError, "sequence of 2 ints"),
+    ("float in the list", torch.zeros(2, 28, 28, dtype=torch.uint8), [1, 2.5], TypeError, "2.5"),
+    ("bool in the list", torch.zeros(2, 28, 28, dtype=torch.uint8), [1, True], TypeError, "True"),
+    ("float tensor of numbers", torch.zeros(2, 28, 28, dtype=torch.uint8), torch.tensor([1.0, 2.0]), TypeError, "float"),
+    ("bool array of numbers", torch.zeros(2, 28, 28, dtype=torch.uint8), np.array([True, False]), TypeError, "bool"),
+    ("2-D numbers", torch.zeros(2, 28, 28, dtype=torch.uint8), torch.tensor([[1], [2]]), ValueError, "one-dimensional"),
+    ("NaN pixel", torch.zeros(28, 28).index_fill_(0, torch.tensor([3]), float("nan")), 1, ValueError, "NaN"),
+    ("infinite pixel", torch.zeros(28, 28).index_fill_(0, torch.tensor([3]), float("inf")), 1, ValueError, "infinite"),
+    ("float above 1", torch.full((28, 28), 255.0), 1, ValueError, "[0, 1]"),
+    ("float below 0", torch.full((28, 28), -0.5), 1, ValueError, "[0, 1]"),
+    ("int above 255", torch.full((28, 28), 256), 1, ValueError, "0..255"),
+    ("negative int", np.full((28, 28), -1, dtype=np.int32), 1, ValueError, "0..255"),
+    ("bool pixels", torch.zeros(28, 28, dtype=torch.bool), 1, TypeError, "integer pixels 0..255 or floats"),
+]
+
+
+@pytest.mark.parametrize("what, images, numbers, error, words", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gets_a_clear_error(model, what, images, numbers, error, words):
+    with pytest.raises(error) as raised:
+        helpers.predict(model, images, numbers)
+    assert words in str(raised.value)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "predict.py"), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory, mnist):
+    """A test digit as a user would have it: large, RGB, dark ink on white paper, as PNG and JPEG."""
+    images, digits = mnist["test"]
+    big = Image.fromarray(255 - images[0].numpy()).resize((200, 240)).convert("RGB")
+    folder = tmp_path_factory.mktemp("photos")
+    big.save(folder / "digit.png")
+    big.save(folder / "digit.jpg", quality=90)
+    return folder, digits[0].item()
+
+
+@pytest.mark.parametrize("name", ["digit.png", "digit.jpg"])
+def test_command_line_predicts_from_an_image_file(photo, name):
+    folder, digit = photo
+    done = cli(folder / name, 4)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"digit {digit}, sum {digit + 4} ")
+
+
+def test_image_file_conversion_is_mnist_like(photo, mnist):
+    folder, _ = photo
+    pixels = helpers.image_file_to_mnist(folder / "digit.png")
+    assert pixels.dtype == np.uint8 and pixels.shape == (28, 28)
+    assert pixels[0].max() == 0 and pixels[:, 0].max() == 0  # black background
+    assert pixels.max() > 200  # white ink
+    assert np.array_equal(pixels, helpers.image_file_to_mnist(folder / "digit.png"))  # the same every time
+
+
+@pytest.mark.parametrize("args, words", [
+    (["missing.png", 3], "no image at"),
+    (["README.md", 3], "not a readable image"),
+    (["{png}", 10], "integer 0..9"),
+    (["{png}", "seven"], "integer 0..9"),
+    (["{png}", "3.5"], "integer 0..9"),
+    (["{png}", 3, "--model", "README.md"], "not a readable checkpoint"),
+])
+def test_command_line_errors_are_one_line(photo, args, words):
+    png = photo[0] / "digit.png"
+    done = cli(*[str(a).format(png=png) for a in args])
+    assert done.returncode != 0
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -1,0 +1,126 @@
+"""Seeded training repeats exactly; an interrupted run resumes to the same result; checkpoints are safe."""
+import os
+import pickle
+
+import pytest
+import torch
+
+import helpers
+
+
+@pytest.fixture(scope="module")
+def small():
+    return helpers.prepare_data(train_size=600, download=False)
+
+
+def params(tmp_path, **changes):
+    return {**helpers.notebook_defaults(), "epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2,
+            "output_dir": str(tmp_path), "image_dir": None, **changes}
+
+
+def outcome(run):
+    """Everything a run computed, timings aside."""
+    metrics = run["metrics"]
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]], metrics["train_log"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_at(epoch):
+    def log(line):
+        if line.startswith(f"Train Epoch: {epoch} [0/"):
+            raise Interrupt
+    return log
+
+
+def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
+    first = outcome(helpers.fit(params(tmp_path / "a"), small, log=lambda line: None))
+    second = outcome(helpers.fit(params(tmp_path / "b"), small, log=lambda line: None))
+    other = outcome(helpers.fit(params(tmp_path / "c", seed=2), small, log=lambda line: None))
+    assert first == second
+    assert first != other
+
+
+@pytest.mark.parametrize("done", [1, 2])
+def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run(tmp_path, small, done):
+    full = outcome(helpers.fit(params(tmp_path / "full"), small, log=lambda line: None))
+    with pytest.raises(Interrupt):
+        helpers.fit(params(tmp_path / "cut"), small, log=interrupt_at(done + 1))
+    assert helpers.read_checkpoint(tmp_path / "cut" / "model.pt")["epoch"] == done
+    lines = []
+    resumed = helpers.fit(params(tmp_path / "cut", resume=True), small, log=lines.append)
+    assert lines[0].startswith(f"Resumed from") and f"after epoch {done}" in lines[0]
+    assert outcome(resumed) == full
+
+
+def test_resume_refuses_a_checkpoint_trained_with_other_parameters(tmp_path, small):
+    helpers.fit(params(tmp_path, epochs=1), small, log=lambda line: None)
+    with pytest.raises(ValueError, match="trained with other lr="):
+        helpers.fit(params(tmp_path, epochs=1, lr=0.5, resume=True), small, log=lambda line: None)
+
+
+def test_checkpoint_is_written_atomically_every_epoch(tmp_path, small, monkeypatch):
+    saved = []
+    real_replace = os.replace
+    monkeypatch.setattr(helpers.os, "replace", lambda src, dst: (saved.append((src, dst)), real_replace(src, dst)))
+    helpers.fit(params(tmp_path), small, log=lambda line: None)
+    checkpoints = [(s, d) for s, d in saved if d.name == "model.pt"]
+    assert len(checkpoints) == 3 and all(s.parent == d.parent and s != d for s, d in checkpoints)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.pt"]  # no temp file left
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, small):
+    out = tmp_path_factory.mktemp("run")
+    helpers.fit(params(out, epochs=1), small, log=lambda line: None)
+    return out / "model.pt"
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        helpers.load_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_truncated_checkpoint(tmp_path, checkpoint):
+    (tmp_path / "cut.pt").write_bytes(checkpoint.read_bytes()[:3000])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        helpers.load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_foreign_checkpoint(tmp_path):
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a checkpoint of this project"):
+        helpers.load_checkpoint(tmp_path / "other.pt")
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_a_checkpoint_can_never_run_code(tmp_path):
+    payload = RunsCode()
+    payload.path = str(tmp_path / "pwned")
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump({"format": helpers.CHECKPOINT_FORMAT, "x": payload}, f, protocol=2)
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        helpers.load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_mismatched_checkpoint(tmp_path, checkpoint):
+    state = helpers.read_checkpoint(checkpoint)
+    state["backbone"] = "classic"
+    torch.save(state, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="does not match the 'classic' network"):
+        helpers.load_checkpoint(tmp_path / "mismatch.pt")
+
+
+def test_exported_model_is_small_and_predicts_like_the_checkpoint(tmp_path, checkpoint, small):
+    path = helpers.export_model(checkpoint, tmp_path / "slim.pt")
+    assert path.stat().st_size < checkpoint.stat().st_size / 2
+    full, slim = helpers.load_checkpoint(checkpoint), helpers.load_checkpoint(path)
+    images, numbers = small.eval_images[:50], helpers.eval_numbers(50)
+    assert all(torch.equal(a, b) for a, b in zip(helpers.predict(full, images, numbers), helpers.predict(slim, images, numbers)))
