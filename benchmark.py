@@ -24,7 +24,7 @@ import helpers
 # Named project configurations: overrides of the notebook's parameters cell.
 CONFIGS = {
     "default": {},
-    "fast": {"epochs": 3},
+    "fast": {"epochs": 5},
 }
 
 

@@ -149,3 +149,29 @@ def plot_predictions(images: torch.Tensor, numbers, digits, pred_digits, pred_su
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return save(fig, image_dir, name)
+
+
+def plot_exhaustive(exhaustive: dict, image_dir=None):
+    """Sum accuracy per (digit, number) and the digit confusion matrix, over every test image x number."""
+    fig, (sum_ax, conf_ax) = plt.subplots(1, 2, figsize=(12, 5))
+    by_pair = 100 * torch.tensor(exhaustive["sum_acc_by_pair"])
+    im = sum_ax.imshow(by_pair, cmap="viridis", vmin=min(98.0, by_pair.min().item()), vmax=100)
+    for (d, n), value in zip(((d, n) for d in range(10) for n in range(10)), by_pair.flatten().tolist()):
+        sum_ax.text(n, d, f"{value:.1f}", ha="center", va="center", fontsize=7, color="white" if value < 99.3 else "black")
+    sum_ax.set(xlabel="number", ylabel="true digit", xticks=range(10), yticks=range(10),
+               title=f"Sum accuracy (%) per (digit, number)\nall {exhaustive['pairs']:,} pairs: "
+                     f"{exhaustive['sum_acc']:.2%}")
+    fig.colorbar(im, ax=sum_ax, shrink=0.8)
+    confusion = torch.tensor(exhaustive["confusion"]).float()
+    conf_ax.imshow(torch.log10(confusion + 1), cmap="Blues")
+    for d in range(10):
+        for p in range(11):
+            if confusion[d, p]:
+                conf_ax.text(p, d, f"{int(confusion[d, p])}", ha="center", va="center", fontsize=6.5,
+                             color="white" if d == p else "black")
+    conf_ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(11), yticks=range(10),
+                xticklabels=[*map(str, range(10)), "inv."],
+                title=f"Digit confusion over all pairs (log colour)\ndigit accuracy {exhaustive['digit_acc']:.2%}, "
+                      f"invalid codes {exhaustive['invalid']}")
+    fig.tight_layout()
+    return save(fig, image_dir, "exhaustive")

@@ -239,7 +239,7 @@ BACKBONES = {"classic": classic_backbone, "bn": bn_backbone}
 class Net(nn.Module):
     """Image -> backbone -> 320 features; concat the 4 number bits -> 324 -> 128 -> 64 -> 9 logits."""
 
-    def __init__(self, backbone: str = "bn"):
+    def __init__(self, backbone: str = "bn", channels_last: bool = True):
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
@@ -250,10 +250,11 @@ class Net(nn.Module):
             nn.Linear(128, 64), nn.ReLU(),
             nn.Linear(64, DIGIT_BITS + SUM_BITS),
         )
-        self.to(memory_format=torch.channels_last)  # about 1.5x faster convolutions on the CPU
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.to(memory_format=self.memory_format)  # channels-last: about 1.5x faster on the CPU (profile.py)
 
     def forward(self, images: torch.Tensor, number_bits: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(images.contiguous(memory_format=torch.channels_last))
+        features = self.backbone(images.contiguous(memory_format=self.memory_format))
         return self.head(torch.cat([features, number_bits], dim=1))
 
 
@@ -357,6 +358,35 @@ def notebook_defaults(notebook=NOTEBOOK) -> dict:
     return {k: namespace[k] for k in PARAMS}
 
 
+def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> dict:
+    """Every evaluation image with every number 0..9 (10 x N pairs).
+
+    Accuracies and invalid codes over all pairs, sum accuracy per (digit, number) as a 10x10 table,
+    and the digit confusion matrix: rows the true digit, columns the predicted digit 0..9 and, last,
+    an invalid digit code.
+    """
+    pred_digits, pred_sums = zip(*((r["pred_digits"], r["pred_sums"]) for r in (
+        evaluate(model, images, digits, torch.full_like(digits, number)) for number in range(10))))
+    pred_digits, pred_sums = torch.stack(pred_digits), torch.stack(pred_sums)  # (number, image)
+    numbers = torch.arange(10).unsqueeze(1)
+    digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
+    by_pair = torch.zeros(10, 10)
+    for digit in range(10):
+        by_pair[digit] = sum_ok[:, digits == digit].float().mean(1)
+    confusion = torch.zeros(10, 11, dtype=torch.long)
+    confusion.index_put_((digits.expand_as(pred_digits).flatten(), pred_digits.clamp(max=10).flatten()),
+                         torch.ones(pred_digits.numel(), dtype=torch.long), accumulate=True)
+    return {
+        "pairs": digit_ok.numel(),
+        "digit_acc": digit_ok.float().mean().item(),
+        "sum_acc": sum_ok.float().mean().item(),
+        "joint_acc": (digit_ok & sum_ok).float().mean().item(),
+        "invalid": ((pred_digits > 9) | (pred_sums > 18)).sum().item(),
+        "sum_acc_by_pair": by_pair.tolist(),
+        "confusion": confusion.tolist(),
+    }
+
+
 # Parameters that decide what a run computes; a resumed run must match them.
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "augment", "val_size", "train_size")
 PARAMS = TRAINING_PARAMS + ("log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc", "export_path")
@@ -426,10 +456,11 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
                         **{k: result[k] for k in ("test_loss", *ACCURACIES, "invalid")}})
         train_log += logged
         save_checkpoint(out / "model.pt", model, data, params, epoch, history, train_log, optimizer, scheduler)
-        metrics = write_metrics(out / "metrics.json", params, history, train_log, data)
+        write_metrics(out / "metrics.json", params, history, train_log, data)
     if result is None:  # resumed a finished run: evaluate what it left
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
-        metrics = write_metrics(out / "metrics.json", params, history, train_log, data)
+    exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y)
+    metrics = write_metrics(out / "metrics.json", params, history, train_log, data, exhaustive)
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 
 
@@ -487,8 +518,10 @@ def versions() -> dict:
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version()}
 
 
-def write_metrics(path: Path, params: dict, history: list, train_log: list, data: MNISTData) -> dict:
-    """metrics.json: parameters, library versions, per-epoch history, final accuracies, train time."""
+def write_metrics(path: Path, params: dict, history: list, train_log: list, data: MNISTData,
+                  exhaustive: dict | None = None) -> dict:
+    """metrics.json: parameters, library versions, per-epoch history, final accuracies, train time,
+    and, once training is done, the exhaustive evaluation."""
     metrics = {
         "params": json_params(params),
         "versions": versions(),
@@ -496,6 +529,7 @@ def write_metrics(path: Path, params: dict, history: list, train_log: list, data
         "history": history,
         "final": {k: history[-1][k] for k in ACCURACIES},
         "train_seconds": sum(h["seconds"] for h in history),
+        "exhaustive": exhaustive,
         "train_log": train_log,
     }
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))

@@ -64,3 +64,30 @@ def test_int_to_bits_rejects_what_does_not_fit():
         helpers.int_to_bits(torch.tensor([-1]), 4)
     with pytest.raises(TypeError):
         helpers.int_to_bits(torch.tensor([1.0]), 4)
+
+
+class Oracle(nn.Module):
+    """A stand-in model that reads the digit off the image (every pixel equals it) and adds exactly,
+    except that it answers sum + 1 whenever the number is `slip`."""
+
+    def __init__(self, slip=-1):
+        super().__init__()
+        self.slip = slip
+
+    def forward(self, images, number_bits):
+        digits, numbers = images[:, 0, 0, 0].long(), helpers.bits_to_int(number_bits)
+        sums = digits + numbers + (numbers == self.slip).long()
+        return torch.cat([helpers.int_to_bits(digits, 4), helpers.int_to_bits(sums, 5)], 1) * 4 - 2
+
+
+def test_exhaustive_evaluation_covers_every_number_for_every_image():
+    digits = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 3])
+    images = digits.float().view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+    perfect = helpers.evaluate_exhaustive(Oracle(), images, digits)
+    assert perfect["pairs"] == 120 and perfect["joint_acc"] == 1 and perfect["invalid"] == 0
+    assert perfect["confusion"][9][9] == 20 and perfect["confusion"][3][3] == 20 and perfect["confusion"][0][0] == 10
+    slips = helpers.evaluate_exhaustive(Oracle(slip=9), images, digits)
+    assert slips["digit_acc"] == 1 and slips["sum_acc"] == pytest.approx(0.9)
+    assert [row[9] for row in slips["sum_acc_by_pair"]] == [0.0] * 10
+    assert sum(map(sum, slips["sum_acc_by_pair"])) == 90
+    assert slips["invalid"] == 2  # 9 + 9 + 1 = 19, for the two images of a 9

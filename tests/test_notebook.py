@@ -30,7 +30,8 @@ def test_smoke_run_writes_metrics_model_and_figures(tmp_path):
     assert metrics["train_seconds"] == pytest.approx(epoch["seconds"])
     assert helpers.load_checkpoint(tmp_path / "run" / "model.pt").backbone_name == metrics["params"]["backbone"]
     figures = {p.name for p in (tmp_path / "images").iterdir()}
-    assert figures == {f"{n}.png" for n in ("architecture", "train_loss", "test_metrics", "predictions", "mistakes")}
+    assert figures == {f"{n}.png" for n in ("architecture", "train_loss", "test_metrics", "predictions", "mistakes", "exhaustive")}
+    assert metrics["exhaustive"]["pairs"] == 100_000 and 0 <= metrics["exhaustive"]["joint_acc"] <= 1
 
 
 def test_a_bad_parameter_fails_with_a_clear_message(tmp_path):
