@@ -175,3 +175,42 @@ def plot_exhaustive(exhaustive: dict, image_dir=None):
                       f"invalid codes {exhaustive['invalid']}")
     fig.tight_layout()
     return save(fig, image_dir, "exhaustive")
+
+
+def plot_runs_per_epoch(groups: dict, name: str, image_dir=None, key: str = "joint_acc"):
+    """Mean (line) and min-max (band) over seeds of an accuracy per epoch, one line per configuration."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for config, runs in groups.items():
+        values = torch.tensor([[h[key] for h in r["history"]] for r in runs]) * 100
+        epochs = range(1, values.shape[1] + 1)
+        ax.plot(epochs, values.mean(0), "o-", label=f"{config} (n={len(runs)})")
+        ax.fill_between(epochs, values.min(0).values, values.max(0).values, alpha=0.2)
+    ax.axhline(99, color="gray", ls=":", lw=1)
+    ax.set(xlabel="epoch", ylabel=f"{key.replace('_acc', '')} accuracy (%)", ylim=(97, 100),
+           title="Test accuracy per epoch (dotted: 99%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save(fig, image_dir, name)
+
+
+def plot_holdout(groups: dict, image_dir=None):
+    """Joint accuracy on the 10 held-out pairs and the other 90, trained with and without them."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    configs = [c for c in ("binary", "onehot", "softmax") if c in groups]
+    for i, config in enumerate(configs):
+        for j, (suffix, label) in enumerate((("", "trained on all 100 pairs"), ("-holdout", "10 pairs held out"))):
+            for k, (part, hatch) in enumerate((("heldout_pairs", "//"), ("seen_pairs", ""))):
+                runs = groups.get(config + suffix, [])
+                if not runs:
+                    continue
+                values = [100 * r["exhaustive"][part]["joint_acc"] for r in runs]
+                x = i * 5 + j * 2 + k
+                ax.bar(x, sum(values) / len(values), color=f"C{j}", hatch=hatch, edgecolor="white",
+                       label=f"{label}: {'the 10 pairs' if k == 0 else 'other 90'}" if i == 0 else None)
+                ax.plot([x] * len(values), values, "k.", ms=4)
+    ax.set_xticks([i * 5 + 1.5 for i in range(len(configs))], configs)
+    low = min(100 * r["exhaustive"][p]["joint_acc"] for c in groups for r in groups[c] for p in ("heldout_pairs", "seen_pairs"))
+    ax.set(ylabel="joint accuracy (%)", ylim=(max(0, low - 2), 100), title="Held-out (digit, number) pairs vs the rest")
+    ax.legend(fontsize=7.5, loc="lower right")
+    ax.grid(alpha=0.3, axis="y")
+    return save(fig, image_dir, "holdout")

@@ -209,6 +209,40 @@ def decode_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return bits_to_int(bits[..., :DIGIT_BITS]), bits_to_int(bits[..., DIGIT_BITS:])
 
 
+# Output encodings and their number of outputs. "binary" is the original's 9 bits and the default;
+# the others exist for the ablation: "onehot" (10 digit + 19 sum outputs, BCE) and "softmax"
+# (the same 29 outputs as two softmax heads with cross-entropy).
+ENCODINGS = {"binary": DIGIT_BITS + SUM_BITS, "onehot": 10 + 19, "softmax": 10 + 19}
+
+
+def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+    """The training loss of an encoding for the true digits and numbers."""
+    sums = digits + numbers
+    if encoding == "binary":
+        return F.binary_cross_entropy_with_logits(logits, encode_targets(digits, numbers))
+    if encoding == "onehot":
+        targets = torch.cat([F.one_hot(digits, 10), F.one_hot(sums, 19)], -1).float()
+        return F.binary_cross_entropy_with_logits(logits, targets)
+    return F.cross_entropy(logits[:, :10], digits) + F.cross_entropy(logits[:, 10:], sums)
+
+
+def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits -> (digit, sum); an invalid code comes out above 9 (digit) or 18 (sum).
+
+    One-hot outputs are valid only with exactly one output above 0 in a group; softmax heads
+    always name a class.
+    """
+    if encoding == "binary":
+        return decode_logits(logits)
+    if encoding == "softmax":
+        return logits[:, :10].argmax(-1), logits[:, 10:].argmax(-1)
+
+    def one_hot_code(group, invalid):
+        on = group > 0
+        return torch.where(on.sum(-1) == 1, on.long().argmax(-1), torch.full_like(on[:, 0], invalid, dtype=torch.long))
+    return one_hot_code(logits[:, :10], 15), one_hot_code(logits[:, 10:], 31)
+
+
 # ---------------------------------------------------------------------------------------- model
 
 def classic_backbone() -> nn.Sequential:
@@ -237,18 +271,23 @@ BACKBONES = {"classic": classic_backbone, "bn": bn_backbone}
 
 
 class Net(nn.Module):
-    """Image -> backbone -> 320 features; concat the 4 number bits -> 324 -> 128 -> 64 -> 9 logits."""
+    """Image -> backbone -> 320 features; concat the 4 number bits -> 324 -> 128 -> 64 -> 9 logits.
 
-    def __init__(self, backbone: str = "bn", channels_last: bool = True):
+    `encoding` other than "binary" (ablation only) widens the last layer to 29 outputs.
+    """
+
+    def __init__(self, backbone: str = "bn", encoding: str = "binary", channels_last: bool = True):
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
-        self.backbone_name = backbone
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; choose one of {sorted(ENCODINGS)}")
+        self.backbone_name, self.encoding = backbone, encoding
         self.backbone = BACKBONES[backbone]()
         self.head = nn.Sequential(
             nn.Linear(320 + NUMBER_BITS, 128), nn.ReLU(),
             nn.Linear(128, 64), nn.ReLU(),
-            nn.Linear(64, DIGIT_BITS + SUM_BITS),
+            nn.Linear(64, ENCODINGS[encoding]),
         )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.to(memory_format=self.memory_format)  # channels-last: about 1.5x faster on the CPU (profile.py)
@@ -284,6 +323,15 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     return F.grid_sample(images - background, grid, align_corners=False) + background
 
 
+def held_out_number(digits: torch.Tensor) -> torch.Tensor:
+    """The number paired with each digit in the 10 held-out (digit, number) pairs.
+
+    3d + 7 mod 10 is a permutation, so every digit and every number is still seen in training
+    with the 9 others; every held-out sum is also reached by seen pairs.
+    """
+    return (3 * digits + 7) % 10
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """Each epoch draws all its randomness from its own seed, so a resumed run repeats exactly."""
     return seed * 1_000 + epoch
@@ -295,7 +343,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
     generator = torch.Generator().manual_seed(epoch_seed(params["seed"], epoch))
     torch.manual_seed(epoch_seed(params["seed"], epoch))  # dropout
     order = torch.randperm(n, generator=generator)
-    sampler = RandomSampler(batch_size, seed=epoch_seed(params["seed"], epoch), dataset_size=n)
+    sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
     background = (0 - data.mean) / data.std
     model.train()
     total, logged = 0.0, []
@@ -304,9 +352,12 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
         images = data.train_x[idx]
         if params["augment"]:
             images = random_affine(images, generator, background)
-        number_bits = sampler.getRandomBatch()
-        targets = encode_targets(data.train_y[idx], bits_to_int(number_bits))
-        loss = F.binary_cross_entropy_with_logits(model(images, number_bits), targets)
+        digits, number_bits = data.train_y[idx], sampler.getRandomBatch()
+        numbers = bits_to_int(number_bits)
+        if params["holdout"]:  # never train on a held-out pair: take the next number instead
+            numbers = torch.where(numbers == held_out_number(digits), (numbers + 1) % 10, numbers)
+            number_bits = int_to_bits(numbers, NUMBER_BITS)
+        loss = output_loss(model.encoding, model(images, number_bits), digits, numbers)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -329,8 +380,8 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
     model.eval()
     logits = torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
                         for i in range(0, len(images), batch_size)])
-    loss = F.binary_cross_entropy_with_logits(logits, encode_targets(digits, numbers)).item()
-    pred_digits, pred_sums = decode_logits(logits)
+    loss = output_loss(model.encoding, logits, digits, numbers).item()
+    pred_digits, pred_sums = decode_outputs(model.encoding, logits)
     digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
     n = len(digits)
     return {
@@ -361,18 +412,21 @@ def notebook_defaults(notebook=NOTEBOOK) -> dict:
 def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> dict:
     """Every evaluation image with every number 0..9 (10 x N pairs).
 
-    Accuracies and invalid codes over all pairs, sum accuracy per (digit, number) as a 10x10 table,
-    and the digit confusion matrix: rows the true digit, columns the predicted digit 0..9 and, last,
-    an invalid digit code.
+    Accuracies and invalid codes over all pairs, sum and joint accuracy per (digit, number) as
+    10x10 tables, the digit confusion matrix (rows the true digit, columns the predicted digit 0..9
+    and, last, an invalid digit code), and the held-out pairs against the others.
     """
     pred_digits, pred_sums = zip(*((r["pred_digits"], r["pred_sums"]) for r in (
         evaluate(model, images, digits, torch.full_like(digits, number)) for number in range(10))))
     pred_digits, pred_sums = torch.stack(pred_digits), torch.stack(pred_sums)  # (number, image)
     numbers = torch.arange(10).unsqueeze(1)
     digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
-    by_pair = torch.zeros(10, 10)
+    by_pair, joint_by_pair = torch.zeros(10, 10), torch.zeros(10, 10)
     for digit in range(10):
         by_pair[digit] = sum_ok[:, digits == digit].float().mean(1)
+        joint_by_pair[digit] = (digit_ok & sum_ok)[:, digits == digit].float().mean(1)
+    held = torch.zeros(10, 10, dtype=torch.bool)
+    held[torch.arange(10), held_out_number(torch.arange(10))] = True
     confusion = torch.zeros(10, 11, dtype=torch.long)
     confusion.index_put_((digits.expand_as(pred_digits).flatten(), pred_digits.clamp(max=10).flatten()),
                          torch.ones(pred_digits.numel(), dtype=torch.long), accumulate=True)
@@ -383,12 +437,17 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
         "joint_acc": (digit_ok & sum_ok).float().mean().item(),
         "invalid": ((pred_digits > 9) | (pred_sums > 18)).sum().item(),
         "sum_acc_by_pair": by_pair.tolist(),
+        "joint_acc_by_pair": joint_by_pair.tolist(),
         "confusion": confusion.tolist(),
+        # the 10 pairs `holdout` keeps out of training, against the other 90 (mean over pairs)
+        "heldout_pairs": {"joint_acc": joint_by_pair[held].mean().item(), "sum_acc": by_pair[held].mean().item()},
+        "seen_pairs": {"joint_acc": joint_by_pair[~held].mean().item(), "sum_acc": by_pair[~held].mean().item()},
     }
 
 
 # Parameters that decide what a run computes; a resumed run must match them.
-TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "augment", "val_size", "train_size")
+TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "augment",
+                   "holdout", "val_size", "train_size")
 PARAMS = TRAINING_PARAMS + ("log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc", "export_path")
 
 
@@ -402,15 +461,19 @@ def collect_params(namespace: dict) -> dict:
     for key in ("lr", "weight_decay"):
         if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not params[key] >= 0:
             raise ValueError(f"{key} must be a non-negative number, got {params[key]!r}")
-    if params["backbone"] not in BACKBONES:
-        raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {params['backbone']!r}")
+    for key, choices in (("backbone", BACKBONES), ("encoding", ENCODINGS)):
+        if params[key] not in choices:
+            raise ValueError(f"{key} must be one of {sorted(choices)}, got {params[key]!r}")
+    for key in ("augment", "holdout", "resume"):
+        if not isinstance(params[key], bool):
+            raise ValueError(f"{key} must be True or False, got {params[key]!r}")
     return params
 
 
 def make_training(params: dict, n_train: int):
     """Seeded model, AdamW optimizer and one-cycle schedule for `params`."""
     torch.manual_seed(params["seed"])
-    model = Net(params["backbone"])
+    model = Net(params["backbone"], params["encoding"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=params["lr"], epochs=params["epochs"],
@@ -490,7 +553,8 @@ def save_checkpoint(path: Path, model, data: MNISTData, params: dict, epoch: int
                     train_log: list, optimizer=None, scheduler=None) -> None:
     """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
     state = {
-        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "mean": data.mean, "std": data.std,
+        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "encoding": model.encoding,
+        "mean": data.mean, "std": data.std,
         "model": model.state_dict(), "params": json_params(params), "epoch": epoch,
         "history": history, "train_log": train_log,
         "optimizer": optimizer.state_dict() if optimizer else None,
@@ -551,7 +615,7 @@ def export_model(checkpoint, path) -> Path:
 def load_checkpoint(path) -> Net:
     """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`)."""
     state = read_checkpoint(path)
-    model = Net(state["backbone"])
+    model = Net(state["backbone"], state["encoding"])
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
@@ -634,7 +698,7 @@ def predict(model: Net, images, numbers):
     values = as_numbers(numbers, len(pixels), single)
     model.eval()
     logits = model((pixels - model.mean) / model.std, int_to_bits(values, NUMBER_BITS))
-    digits, sums = decode_logits(logits)
+    digits, sums = decode_outputs(model.encoding, logits)
     return (digits.item(), sums.item()) if single else (digits, sums)
 
 

@@ -37,6 +37,8 @@ def test_invalid_codes_decode_as_themselves():
 class Fixed(nn.Module):
     """A stand-in model: image i (every pixel equal to i) gets the i-th of the given logits."""
 
+    encoding = "binary"
+
     def __init__(self, logits):
         super().__init__()
         self.logits = logits
@@ -69,6 +71,8 @@ def test_int_to_bits_rejects_what_does_not_fit():
 class Oracle(nn.Module):
     """A stand-in model that reads the digit off the image (every pixel equals it) and adds exactly,
     except that it answers sum + 1 whenever the number is `slip`."""
+
+    encoding = "binary"
 
     def __init__(self, slip=-1):
         super().__init__()
