@@ -195,7 +195,7 @@ def plot_runs_per_epoch(groups: dict, name: str, image_dir=None, key: str = "joi
 
 def plot_holdout(groups: dict, image_dir=None):
     """Joint accuracy on the 10 held-out pairs and the other 90, trained with and without them."""
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     configs = [c for c in ("binary", "onehot", "softmax") if c in groups]
     for i, config in enumerate(configs):
         for j, (suffix, label) in enumerate((("", "trained on all 100 pairs"), ("-holdout", "10 pairs held out"))):
@@ -211,6 +211,6 @@ def plot_holdout(groups: dict, image_dir=None):
     ax.set_xticks([i * 5 + 1.5 for i in range(len(configs))], configs)
     low = min(100 * r["exhaustive"][p]["joint_acc"] for c in groups for r in groups[c] for p in ("heldout_pairs", "seen_pairs"))
     ax.set(ylabel="joint accuracy (%)", ylim=(max(0, low - 2), 100), title="Held-out (digit, number) pairs vs the rest")
-    ax.legend(fontsize=7.5, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3, axis="y")
     return save(fig, image_dir, "holdout")

@@ -49,7 +49,8 @@ def load_results(results=RESULTS) -> dict[str, list[dict]]:
     for path in sorted(results.glob("*/metrics.json")):
         config = path.parent.name.rsplit("-seed", 1)[0]
         groups.setdefault(config, []).append(json.loads(path.read_text()))
-    return groups
+    order = list(SWEEPS)
+    return dict(sorted(groups.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
 
 
 def mean_std(values) -> str:
@@ -102,12 +103,14 @@ def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", default=list(SWEEPS), choices=list(SWEEPS))
+    parser.add_argument("configs", nargs="*", help=f"any of {', '.join(SWEEPS)} (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
     args = parser.parse_args()
+    if set(args.configs) - set(SWEEPS):
+        parser.error(f"unknown configuration {sorted(set(args.configs) - set(SWEEPS))}; choose from {', '.join(SWEEPS)}")
     for seed in args.seeds:
-        for config in args.configs:
+        for config in args.configs or SWEEPS:
             run(config, seed, args.force)
     print(write_summary(load_results()))
 
