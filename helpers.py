@@ -470,10 +470,10 @@ def collect_params(namespace: dict) -> dict:
     return params
 
 
-def make_training(params: dict, n_train: int):
+def make_training(params: dict, n_train: int, channels_last: bool = True):
     """Seeded model, AdamW optimizer and one-cycle schedule for `params`."""
     torch.manual_seed(params["seed"])
-    model = Net(params["backbone"], params["encoding"])
+    model = Net(params["backbone"], params["encoding"], channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=params["lr"], epochs=params["epochs"],

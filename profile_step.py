@@ -2,61 +2,36 @@
 
     python profile_step.py            # prints the top operators and a seconds-per-epoch comparison
 
-Profiles 40 training batches of each pipeline, in one run on the same machine:
+Profiles 100 training batches of each pipeline, in one run on the same machine:
   reference        DataLoader + per-sample ToTensor/Normalize, classic CNN, Adam (the original's pipeline)
   bn, NCHW         the project's tensor pipeline and default backbone, default memory layout
   bn, channels-last  the same in channels-last layout (the project's default)
 """
-import itertools
+import dataclasses
 import time
 
-import torch
-import torch.nn.functional as F
-import torchvision
 from torch.profiler import ProfilerActivity, profile
-from torchvision import transforms
 
 import helpers
+from benchmark import reference_pipeline
 
-BATCHES = 40
-
-
-def reference_steps():
-    dataset = torchvision.datasets.MNIST(helpers.data_root(), train=True, transform=transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
-    model = helpers.Net("classic")
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sampler = helpers.RandomSampler(128)
-
-    def run(n):
-        for images, digits in itertools.islice(loader, n):
-            bits = sampler.getRandomBatch()
-            loss = F.binary_cross_entropy_with_logits(model(images, bits), helpers.encode_targets(digits, helpers.bits_to_int(bits)))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return run
+BATCHES = 100
 
 
-def project_steps(data, channels_last):
+def project_steps(data, channels_last: bool):
+    """`train(batches)` on the project's pipeline with the notebook's defaults."""
     params = {**helpers.notebook_defaults(), "epochs": 1, "log_interval": 10**9}
-    model, optimizer, scheduler = helpers.make_training(params, len(data.train_x))
-    if not channels_last:
-        model = helpers.Net(params["backbone"], channels_last=False)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    model, optimizer, scheduler = helpers.make_training(params, len(data.train_x), channels_last=channels_last)
 
-    def run(n):
-        subset = helpers.MNISTData(data.train_x[:n * 128], data.train_y[:n * 128], data.eval_x, data.eval_y,
-                                   data.eval_images, data.mean, data.std, data.eval_name)
+    def train(batches):
+        subset = dataclasses.replace(data, train_x=data.train_x[:batches * 128], train_y=data.train_y[:batches * 128])
         helpers.train_epoch(model, subset, optimizer, scheduler, 1, params, log=lambda line: None)
-    return run
+    return train
 
 
 def main():
     data = helpers.prepare_data()
-    pipelines = {"reference": reference_steps(), "bn, NCHW": project_steps(data, False),
+    pipelines = {"reference": reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
                  "bn, channels-last": project_steps(data, True)}
     per_epoch = {}
     for name, run in pipelines.items():
