@@ -397,18 +397,6 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
 
 
 ACCURACIES = ("digit_acc", "sum_acc", "joint_acc")
-NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"
-
-
-def notebook_defaults(notebook=NOTEBOOK) -> dict:
-    """The values of the primary notebook's `parameters` cell: the project's default configuration."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    namespace = {}
-    exec(source, namespace)
-    return {k: namespace[k] for k in PARAMS}
-
-
 def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> dict:
     """Every evaluation image with every number 0..9 (10 x N pairs).
 
@@ -445,6 +433,8 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
     }
 
 
+# ------------------------------------------------------------------------------ run parameters
+
 # Parameters that decide what a run computes; a resumed run must match them.
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "augment",
                    "holdout", "val_size", "train_size")
@@ -468,6 +458,18 @@ def collect_params(namespace: dict) -> dict:
         if not isinstance(params[key], bool):
             raise ValueError(f"{key} must be True or False, got {params[key]!r}")
     return params
+
+
+NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"
+
+
+def notebook_defaults(notebook=NOTEBOOK) -> dict:
+    """The values of the primary notebook's `parameters` cell: the project's default configuration."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    namespace = {}
+    exec(source, namespace)
+    return {k: namespace[k] for k in PARAMS}
 
 
 def make_training(params: dict, n_train: int, channels_last: bool = True):

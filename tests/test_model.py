@@ -24,3 +24,18 @@ def test_the_number_changes_the_output():
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="classic"):
         helpers.Net("resnet1000")
+
+
+@pytest.mark.parametrize("key, bad, words", [
+    ("epochs", 0, "epochs must be a positive int"),
+    ("batch_size", 12.5, "batch_size must be a positive int"),
+    ("seed", -1, "seed must be a non-negative int"),
+    ("lr", "fast", "lr must be a non-negative number"),
+    ("encoding", "gray", "encoding must be one of"),
+    ("augment", "yes", "augment must be True or False"),
+])
+def test_bad_notebook_parameters_fail_clearly(key, bad, words):
+    namespace = {**helpers.notebook_defaults(), key: bad}
+    with pytest.raises(ValueError, match=words):
+        helpers.collect_params(namespace)
+    assert helpers.collect_params(helpers.notebook_defaults())["epochs"] == 10
