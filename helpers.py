@@ -695,6 +695,8 @@ def predict(model: Net, images, numbers):
     `images`: one 28x28 image or a batch (Nx28x28 or Nx1x28x28), tensor or numpy array; integer
     dtypes are raw pixels 0..255, float dtypes are in [0, 1]. `numbers`: an int for one image, a
     sequence / array / tensor of ints for a batch. The model's own normalization is applied.
+    A digit above 9 or a sum above 18 is the model answering with an invalid code (about 3 in
+    10,000 pairs for the shipped model); it is returned as it is, never mapped to a valid answer.
     """
     pixels, single = as_images(images)
     values = as_numbers(numbers, len(pixels), single)
