@@ -56,12 +56,13 @@ def reference(seed: int, eval_set, epochs: int = 10, log=print) -> list[dict]:
     """Train the original's pipeline for `epochs`; returns per-epoch history like helpers.fit's."""
     model, train = reference_pipeline(seed)
     eval_x = helpers.normalize(eval_set[0], 0.1307, 0.3081)
+    numbers = helpers.eval_numbers(len(eval_x))
     history = []
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         train()
         seconds = time.perf_counter() - start
-        result = helpers.evaluate(model, eval_x, eval_set[1], helpers.eval_numbers(len(eval_x)))
+        result = helpers.evaluate(model, eval_x, eval_set[1], numbers)
         history.append({"epoch": epoch, "seconds": seconds, **{k: result[k] for k in helpers.ACCURACIES}})
         log(f"  reference epoch {epoch}: joint {result['joint_acc']:.2%} ({seconds:.1f} s)")
     return history

@@ -209,6 +209,11 @@ def decode_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return bits_to_int(bits[..., :DIGIT_BITS]), bits_to_int(bits[..., DIGIT_BITS:])
 
 
+def invalid_codes(digits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    """Where a decoded answer is no answer at all: a digit above 9 or a sum above 18."""
+    return (digits > 9) | (sums > 18)
+
+
 # Output encodings and their number of outputs. "binary" is the original's 9 bits and the default;
 # the others exist for the ablation: "onehot" (10 digit + 19 sum outputs, BCE) and "softmax"
 # (the same 29 outputs as two softmax heads with cross-entropy).
@@ -383,20 +388,22 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
     loss = output_loss(model.encoding, logits, digits, numbers).item()
     pred_digits, pred_sums = decode_outputs(model.encoding, logits)
     digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
-    n = len(digits)
+    n, correct = len(digits), (digit_ok & sum_ok).sum().item()
     return {
         "test_loss": loss,
         "digit_acc": digit_ok.sum().item() / n,
         "sum_acc": sum_ok.sum().item() / n,
-        "joint_acc": (digit_ok & sum_ok).sum().item() / n,
-        "correct": (digit_ok & sum_ok).sum().item(),
-        "invalid": ((pred_digits > 9) | (pred_sums > 18)).sum().item(),
+        "joint_acc": correct / n,
+        "correct": correct,
+        "invalid": invalid_codes(pred_digits, pred_sums).sum().item(),
         "pred_digits": pred_digits,
         "pred_sums": pred_sums,
     }
 
 
 ACCURACIES = ("digit_acc", "sum_acc", "joint_acc")
+
+
 def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> dict:
     """Every evaluation image with every number 0..9 (10 x N pairs).
 
@@ -423,7 +430,7 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
         "digit_acc": digit_ok.float().mean().item(),
         "sum_acc": sum_ok.float().mean().item(),
         "joint_acc": (digit_ok & sum_ok).float().mean().item(),
-        "invalid": ((pred_digits > 9) | (pred_sums > 18)).sum().item(),
+        "invalid": invalid_codes(pred_digits, pred_sums).sum().item(),
         "sum_acc_by_pair": by_pair.tolist(),
         "joint_acc_by_pair": joint_by_pair.tolist(),
         "confusion": confusion.tolist(),
