@@ -259,20 +259,31 @@ def classic_backbone() -> nn.Sequential:
     )
 
 
-def conv_pool_bn(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
+def conv_pool_bn(c_in: int, c_out: int, kernel: int, padding: int = 0) -> list[nn.Module]:
     """Conv, then 2x2 max-pool, then batch norm and ReLU on the 4x smaller map (cheaper than after)."""
-    return [nn.Conv2d(c_in, c_out, kernel, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def to_320(c_in: int) -> list[nn.Module]:
+    """Flatten and project to the 320 features the head expects."""
+    return [nn.Flatten(), nn.Linear(c_in, 320, bias=False), nn.BatchNorm1d(320), nn.ReLU()]
 
 
 def bn_backbone(width: int = 16) -> nn.Sequential:
     """The original's two 5x5 stages, wider and batch-normalized, projected to 320 features."""
+    return nn.Sequential(*conv_pool_bn(1, width, 5), *conv_pool_bn(width, 2 * width, 5), *to_320(2 * width * 16))
+
+
+def wide_backbone() -> nn.Sequential:
+    """Stronger and about 4x slower than "bn": 32 then 64 channels at 28 and 14 px, a third conv at 7 px."""
     return nn.Sequential(
-        *conv_pool_bn(1, width, 5), *conv_pool_bn(width, 2 * width, 5),
-        nn.Flatten(), nn.Linear(2 * width * 16, 320, bias=False), nn.BatchNorm1d(320), nn.ReLU(),
+        *conv_pool_bn(1, 32, 5, padding=2), *conv_pool_bn(32, 64, 3, padding=1),  # 28 -> 14 -> 7 px
+        nn.Conv2d(64, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),  # 7 -> 5 px
+        *to_320(64 * 25),
     )
 
 
-BACKBONES = {"classic": classic_backbone, "bn": bn_backbone}
+BACKBONES = {"classic": classic_backbone, "bn": bn_backbone, "wide": wide_backbone}
 
 
 class Net(nn.Module):

@@ -26,6 +26,7 @@ SWEEPS = {
     "binary-holdout": {"holdout": True},
     "onehot-holdout": {"encoding": "onehot", "holdout": True},
     "softmax-holdout": {"encoding": "softmax", "holdout": True},
+    "wide": {"backbone": "wide"},  # a stronger backbone, same head and 9-bit code (issue 3)
 }
 
 
