@@ -275,7 +275,7 @@ def bn_backbone(width: int = 16) -> nn.Sequential:
 
 
 def wide_backbone() -> nn.Sequential:
-    """Stronger and about 4x slower than "bn": 32 then 64 channels at 28 and 14 px, a third conv at 7 px."""
+    """Stronger and about 3x slower than "bn" (README): 32 then 64 channels at 28 and 14 px, a third conv at 7 px."""
     return nn.Sequential(
         *conv_pool_bn(1, 32, 5, padding=2), *conv_pool_bn(32, 64, 3, padding=1),  # 28 -> 14 -> 7 px
         nn.Conv2d(64, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),  # 7 -> 5 px
