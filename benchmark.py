@@ -1,13 +1,15 @@
 """Benchmark: the original's training pipeline against this project's, alternating, in one run.
 
     python benchmark.py                      # reference vs. the notebook's defaults, once each
-    python benchmark.py default fast --repeats 2
+    python benchmark.py default fast strong --repeats 3
+    python benchmark.py default strong --repeats 3 --device cuda
 
 The reference follows the original: a DataLoader over torchvision's MNIST with per-sample ToTensor +
 Normalize, batch 128, shuffled; the classic 320-feature CNN; BCE; Adam at lr 1e-3; 10 epochs. The
 project's configurations are the primary notebook's defaults with the overrides in CONFIGS. Both are
 timed on training only (evaluation after each epoch is not counted) and evaluated on the same fixed
-test pairs. Results go to runs/benchmark/benchmark.json.
+test pairs. On an accelerator the clock is read after synchronizing. Results, with the device's name
+and each run's precision, go to runs/benchmark/benchmark.json.
 """
 import argparse
 import itertools
@@ -25,25 +27,25 @@ import helpers
 # Named project configurations: overrides of the notebook's parameters cell.
 CONFIGS = {
     "default": {},
-    "fast": {"epochs": 5},
+    "fast": {"epochs": 5, "precision": "bf16"},
 }
 
 
-def reference_pipeline(seed: int = 1):
+def reference_pipeline(seed: int = 1, device="cpu"):
     """The original's pipeline, seeded. Returns the model and `train(batches)`, which trains on that
-    many batches of the shuffled loader (None: one epoch)."""
+    many batches of the shuffled loader (None: one epoch), each batch moved to `device` as it comes."""
     torch.manual_seed(seed)
     dataset = torchvision.datasets.MNIST(helpers.data_root(), train=True, transform=transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
     loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
-    model = helpers.Net("classic")
+    model = helpers.Net("classic").to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     sampler = helpers.RandomSampler(128, seed=seed)
 
     def train(batches=None):
         model.train()
         for images, digits in itertools.islice(loader, batches):
-            number_bits = sampler.getRandomBatch()
+            images, digits, number_bits = images.to(device), digits.to(device), sampler.getRandomBatch().to(device)
             loss = F.binary_cross_entropy_with_logits(
                 model(images, number_bits), helpers.encode_targets(digits, helpers.bits_to_int(number_bits)))
             optimizer.zero_grad()
@@ -52,15 +54,18 @@ def reference_pipeline(seed: int = 1):
     return model, train
 
 
-def reference(seed: int, eval_set, epochs: int = 10, log=print) -> list[dict]:
+def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) -> list[dict]:
     """Train the original's pipeline for `epochs`; returns per-epoch history like helpers.fit's."""
-    model, train = reference_pipeline(seed)
+    device = torch.device(device)
+    model, train = reference_pipeline(seed, device)
     eval_x = helpers.normalize(eval_set[0], 0.1307, 0.3081)
     numbers = helpers.eval_numbers(len(eval_x))
     history = []
     for epoch in range(1, epochs + 1):
+        helpers.synchronize(device)
         start = time.perf_counter()
         train()
+        helpers.synchronize(device)
         seconds = time.perf_counter() - start
         result = helpers.evaluate(model, eval_x, eval_set[1], numbers)
         history.append({"epoch": epoch, "seconds": seconds, **{k: result[k] for k in helpers.ACCURACIES}})
@@ -68,14 +73,16 @@ def reference(seed: int, eval_set, epochs: int = 10, log=print) -> list[dict]:
     return history
 
 
-def project(overrides: dict, seed: int, data, log=print) -> list[dict]:
-    params = {**helpers.notebook_defaults(), **overrides, "seed": seed, "image_dir": None, "resume": False}
+def project(overrides: dict, seed: int, data, device="auto", log=print) -> tuple[list[dict], str]:
+    """Train a project configuration; returns its per-epoch history and the precision it ran in."""
+    params = {**helpers.notebook_defaults(), **overrides, "seed": seed, "device": device, "image_dir": None,
+              "resume": False}
     with tempfile.TemporaryDirectory() as tmp:
         params["output_dir"] = tmp
-        history = helpers.fit(params, data, log=lambda line: None)["metrics"]["history"]
-    for h in history:
+        metrics = helpers.fit(params, data, log=lambda line: None)["metrics"]
+    for h in metrics["history"]:
         log(f"  epoch {h['epoch']}: joint {h['joint_acc']:.2%} ({h['seconds']:.1f} s)")
-    return history
+    return metrics["history"], metrics["params"]["precision"]
 
 
 def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99) -> dict:
@@ -94,31 +101,40 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(CONFIGS))
     parser.add_argument("--repeats", type=int, default=1, help="alternating rounds (seed 1, 2, ...)")
+    parser.add_argument("--device", default="auto", help="'auto' (the accelerator if any, else the CPU), 'cpu', 'cuda', ...")
     args = parser.parse_args()
+    try:
+        device = helpers.resolve_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"device {device} ({helpers.device_name(device)}), torch {torch.__version__}, {torch.get_num_threads()} threads")
     data = helpers.prepare_data()
     test_set = helpers.load_mnist()["test"]
     runs = []
     for seed in range(1, args.repeats + 1):
         print(f"round {seed}: reference", flush=True)
-        runs.append({"name": "reference", "seed": seed, **summarize(reference(seed, test_set))})
+        runs.append({"name": "reference", "seed": seed, "precision": "fp32",
+                     **summarize(reference(seed, test_set, device=device))})
         for name in args.configs:
             print(f"round {seed}: {name} {CONFIGS[name]}", flush=True)
-            runs.append({"name": name, "seed": seed, **summarize(project(CONFIGS[name], seed, data))})
+            history, precision = project(CONFIGS[name], seed, data, device)
+            runs.append({"name": name, "seed": seed, "precision": precision, **summarize(history)})
     names = ["reference", *args.configs]
     mean = {n: {k: sum(r[k] for r in runs if r["name"] == n) / args.repeats
                 for k in ("seconds", "samples_per_s", *helpers.ACCURACIES)} for n in names}
-    print(f"\n| pipeline | train s | samples/s | s to 99.0% joint | digit | sum | joint | time / reference |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"\n{helpers.device_name(device)} ({device}):")
+    print(f"| pipeline | precision | train s | samples/s | s to 99.0% joint | digit | sum | joint | time / reference |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         ref = next(x for x in runs if x["name"] == "reference" and x["seed"] == r["seed"])
         to99 = f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never"
-        print(f"| {r['name']} (seed {r['seed']}) | {r['seconds']:.0f} | {r['samples_per_s']:.0f} | {to99} | "
+        print(f"| {r['name']} (seed {r['seed']}) | {r['precision']} | {r['seconds']:.0f} | {r['samples_per_s']:.0f} | {to99} | "
               f"{r['digit_acc']:.2%} | {r['sum_acc']:.2%} | {r['joint_acc']:.2%} | {r['seconds'] / ref['seconds']:.2f} |")
     out = helpers.resolve("runs/benchmark")
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(
         {"configs": {n: CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
-         "defaults": helpers.notebook_defaults(), "versions": helpers.versions(),
+         "defaults": helpers.notebook_defaults(), "versions": helpers.versions(device), "device": str(device),
          "threads": torch.get_num_threads()}, indent=1))
     print(f"\nwrote {out / 'benchmark.json'}")
 

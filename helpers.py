@@ -12,7 +12,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,84 @@ import torchvision
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent
+
+# --------------------------------------------------------------------------------------- device
+
+def available_devices() -> list[str]:
+    """What this machine can train on: "cpu" and each usable accelerator, e.g. ["cpu", "cuda:0"]."""
+    devices = ["cpu"]
+    if torch.accelerator.is_available():  # current_accelerator() alone names "cuda" even where none is usable
+        kind = torch.accelerator.current_accelerator().type
+        devices += [f"{kind}:{i}" for i in range(torch.accelerator.device_count())]
+    return devices
+
+
+def resolve_device(device="auto") -> torch.device:
+    """"auto": the current accelerator (CUDA, MPS, XPU, ...) when one is usable, else the CPU.
+
+    An explicit name ("cpu", "cuda", "cuda:1", "mps") is honoured if it is usable here; anything
+    else fails at once with a message that names what is available.
+    """
+    if device == "auto":
+        return torch.device(torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu")
+    available = available_devices()
+    try:
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto' or a device name like 'cpu', 'cuda' or 'cuda:1', got {device!r}; "
+                         f"available here: {', '.join(available)}") from None
+    usable = resolved.type == "cpu" or f"{resolved.type}:{resolved.index or 0}" in available
+    if not usable:
+        raise ValueError(f"device {str(device)!r} is not available on this machine; "
+                         f"available here: {', '.join(available)} (or 'auto')")
+    return resolved
+
+
+def device_name(device: torch.device) -> str:
+    """A person's name for the device: the GPU's model, or the CPU's."""
+    if device.type == "cpu":
+        models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")] if Path("/proc/cpuinfo").exists() else []
+        return models[0] if models else (platform.processor() or platform.machine())
+    module = getattr(torch, device.type, None)
+    return module.get_device_name(device) if hasattr(module, "get_device_name") else device.type
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the accelerator's queued work, so a clock read after it measures the work itself."""
+    if device.type != "cpu":
+        torch.accelerator.synchronize(device)
+
+
+# "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32); "auto" takes the backbone's
+# default below, chosen on the validation split (README), and falls back to fp32 where bf16 is not supported.
+PRECISIONS = ("fp32", "bf16")
+DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "wide": "bf16"}
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return True  # the CPU (fast with AVX512-BF16 or AMX), MPS and XPU autocast to bfloat16
+
+
+def resolve_precision(precision: str, backbone: str, device: torch.device) -> str:
+    """"auto" -> the backbone's default on this device; "fp32" / "bf16" as asked, if the device has it."""
+    if precision == "auto":
+        precision = DEFAULT_PRECISION.get(backbone, "fp32")
+        return precision if precision == "fp32" or bf16_supported(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    if precision == "bf16" and not bf16_supported(device):
+        raise ValueError(f"precision 'bf16' is not supported on {device} ({device_name(device)}); use 'fp32'")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """The forward pass's precision: bfloat16 autocast for "bf16", a no-op for "fp32"."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 # ----------------------------------------------------------------------------------------- data
 
@@ -116,6 +194,11 @@ class MNISTData:
     mean: float
     std: float
     eval_name: str  # "test" or "validation"
+
+    def to(self, device) -> "MNISTData":
+        """The same data with the training and evaluation tensors on `device` (moved once, not per batch)."""
+        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "eval_x", "eval_y")}
+        return replace(self, **moved)
 
 
 def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None, download: bool = True) -> MNISTData:
@@ -330,7 +413,7 @@ def eval_numbers(n: int) -> torch.Tensor:
 def random_affine(images: torch.Tensor, generator: torch.Generator, background: float,
                   degrees: float = 10.0, shift: float = 2.0, scale: float = 0.1) -> torch.Tensor:
     """Rotate, scale and shift each image of a normalized batch at random, filling with `background`."""
-    u = torch.rand(len(images), 4, generator=generator) * 2 - 1
+    u = (torch.rand(len(images), 4, generator=generator) * 2 - 1).to(images.device)  # drawn on the CPU: same on every device
     angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     shifts = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
@@ -354,36 +437,44 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params: dict, log=print) -> tuple[float, list]:
-    """One pass over the training images in a seeded random order; returns mean loss and the logged losses."""
-    n, batch_size = len(data.train_x), params["batch_size"]
+    """One pass over the training images in a seeded random order; returns mean loss and the logged losses.
+
+    The data lives on the model's device. The order, the numbers and the augmentation are drawn from
+    seeded CPU generators, so a seed means the same data on every device; the only host syncs are
+    the log lines.
+    """
+    n, batch_size, device = len(data.train_x), params["batch_size"], data.train_x.device
     generator = torch.Generator().manual_seed(epoch_seed(params["seed"], epoch))
     torch.manual_seed(epoch_seed(params["seed"], epoch))  # dropout
-    order = torch.randperm(n, generator=generator)
+    order = torch.randperm(n, generator=generator).to(device)
     sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
     background = (0 - data.mean) / data.std
     model.train()
-    total, logged = 0.0, []
+    losses, logged = [], []
     for batch_idx in range(len(sampler)):
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
         images = data.train_x[idx]
         if params["augment"]:
             images = random_affine(images, generator, background)
-        digits, number_bits = data.train_y[idx], sampler.getRandomBatch()
+        digits, number_bits = data.train_y[idx], sampler.getRandomBatch().to(device)
         numbers = bits_to_int(number_bits)
         if params["holdout"]:  # never train on a held-out pair: take the next number instead
             numbers = torch.where(numbers == held_out_number(digits), (numbers + 1) % 10, numbers)
             number_bits = int_to_bits(numbers, NUMBER_BITS)
-        loss = output_loss(model.encoding, model(images, number_bits), digits, numbers)
+        with autocast(device, params["precision"]):
+            logits = model(images, number_bits)
+        loss = output_loss(model.encoding, logits.float(), digits, numbers)  # the loss in fp32
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total += loss.item() * len(idx)
+        losses.append(loss.detach())
         if batch_idx % params["log_interval"] == 0:
             logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
             log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
                 f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {loss.item():.6f}")
-    return total / n, logged
+    sizes = [min(batch_size, n - i * batch_size) for i in range(len(losses))]
+    return sum(loss * size for loss, size in zip(torch.stack(losses).tolist(), sizes)) / n, logged
 
 
 @torch.no_grad()
@@ -394,6 +485,8 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
     wrong; `invalid` says how many predictions had one.
     """
     model.eval()
+    device = next(model.parameters()).device
+    images, digits, numbers = images.to(device), digits.to(device), numbers.to(device)
     logits = torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
                         for i in range(0, len(images), batch_size)])
     loss = output_loss(model.encoding, logits, digits, numbers).item()
@@ -407,8 +500,8 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
         "joint_acc": correct / n,
         "correct": correct,
         "invalid": invalid_codes(pred_digits, pred_sums).sum().item(),
-        "pred_digits": pred_digits,
-        "pred_sums": pred_sums,
+        "pred_digits": pred_digits.cpu(),
+        "pred_sums": pred_sums.cpu(),
     }
 
 
@@ -422,6 +515,7 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
     10x10 tables, the digit confusion matrix (rows the true digit, columns the predicted digit 0..9
     and, last, an invalid digit code), and the held-out pairs against the others.
     """
+    digits = digits.cpu()
     pred_digits, pred_sums = zip(*((r["pred_digits"], r["pred_sums"]) for r in (
         evaluate(model, images, digits, torch.full_like(digits, number)) for number in range(10))))
     pred_digits, pred_sums = torch.stack(pred_digits), torch.stack(pred_sums)  # (number, image)
@@ -454,9 +548,18 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
 # ------------------------------------------------------------------------------ run parameters
 
 # Parameters that decide what a run computes; a resumed run must match them.
+# The device is not among them: a run may resume on another device (same seed, other device: close,
+# not bit-identical numbers).
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "augment",
-                   "holdout", "val_size", "train_size")
-PARAMS = TRAINING_PARAMS + ("log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc", "export_path")
+                   "holdout", "val_size", "train_size", "precision")
+PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
+                            "export_path")
+
+
+def resolve_hardware(params: dict) -> dict:
+    """`params` with "auto" (or a device alias) replaced by the device and precision the run uses."""
+    device = resolve_device(params["device"])
+    return {**params, "device": str(device), "precision": resolve_precision(params["precision"], params["backbone"], device)}
 
 
 def collect_params(namespace: dict) -> dict:
@@ -475,7 +578,7 @@ def collect_params(namespace: dict) -> dict:
     for key in ("augment", "holdout", "resume"):
         if not isinstance(params[key], bool):
             raise ValueError(f"{key} must be True or False, got {params[key]!r}")
-    return params
+    return resolve_hardware(params)
 
 
 NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"
@@ -490,10 +593,11 @@ def notebook_defaults(notebook=NOTEBOOK) -> dict:
     return {k: namespace[k] for k in PARAMS}
 
 
-def make_training(params: dict, n_train: int, channels_last: bool = True):
-    """Seeded model, AdamW optimizer and one-cycle schedule for `params`."""
+def make_training(params: dict, n_train: int, channels_last: bool = True, device="cpu"):
+    """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
+    optimizer and one-cycle schedule for `params`."""
     torch.manual_seed(params["seed"])
-    model = Net(params["backbone"], params["encoding"], channels_last)
+    model = Net(params["backbone"], params["encoding"], channels_last).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=params["lr"], epochs=params["epochs"],
@@ -508,9 +612,12 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
     With `params["resume"]` it continues from the checkpoint there. Returns the run's state:
     model, metrics and the last evaluation.
     """
+    params = resolve_hardware(params)
+    device = torch.device(params["device"])
     out = resolve(params["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    model, optimizer, scheduler = make_training(params, len(data.train_x))
+    model, optimizer, scheduler = make_training(params, len(data.train_x), device=device)
+    data = data.to(device)
     history, train_log, first_epoch = [], [], 1
     if params.get("resume") and (out / "model.pt").exists():
         state = read_checkpoint(out / "model.pt")
@@ -526,8 +633,10 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
     numbers = eval_numbers(len(data.eval_x))
     result = None
     for epoch in range(first_epoch, params["epochs"] + 1):
+        synchronize(device)
         start = time.perf_counter()
         train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, params, log)
+        synchronize(device)
         seconds = time.perf_counter() - start
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
         n = len(data.eval_y)
@@ -598,8 +707,10 @@ def read_checkpoint(path) -> dict:
     return state
 
 
-def versions() -> dict:
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version()}
+def versions(device="cpu") -> dict:
+    """Library versions and the name of the device a run used."""
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version(),
+            "device": device_name(torch.device(device))}
 
 
 def write_metrics(path: Path, params: dict, history: list, train_log: list, data: MNISTData,
@@ -608,7 +719,7 @@ def write_metrics(path: Path, params: dict, history: list, train_log: list, data
     and, once training is done, the exhaustive evaluation."""
     metrics = {
         "params": json_params(params),
-        "versions": versions(),
+        "versions": versions(params["device"]),
         "data": {"eval_set": data.eval_name, "mean": data.mean, "std": data.std},
         "history": history,
         "final": {k: history[-1][k] for k in ACCURACIES},
@@ -632,8 +743,12 @@ def export_model(checkpoint, path) -> Path:
     return path
 
 
-def load_checkpoint(path) -> Net:
-    """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`)."""
+def load_checkpoint(path, device="cpu") -> Net:
+    """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`), on `device`.
+
+    A checkpoint trained on any device and in any precision loads here: weights are kept in fp32 and
+    read onto the CPU first.
+    """
     state = read_checkpoint(path)
     model = Net(state["backbone"], state["encoding"])
     try:
@@ -642,7 +757,7 @@ def load_checkpoint(path) -> Net:
         raise ValueError(f"{path} does not match the {state['backbone']!r} network: "
                          f"{str(error).splitlines()[0]}") from None
     model.mean, model.std = state["mean"], state["std"]
-    return model.eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def as_images(images) -> tuple[torch.Tensor, bool]:
@@ -712,15 +827,16 @@ def predict(model: Net, images, numbers):
 
     `images`: one 28x28 image or a batch (Nx28x28 or Nx1x28x28), tensor or numpy array; integer
     dtypes are raw pixels 0..255, float dtypes are in [0, 1]. `numbers`: an int for one image, a
-    sequence / array / tensor of ints for a batch. The model's own normalization is applied.
-    A digit above 9 or a sum above 18 is the model answering with an invalid code (about 3 in
+    sequence / array / tensor of ints for a batch. The model's own normalization is applied. The
+    model may be on any device; the answers come back on the CPU. A digit above 9 or a sum above 18 is the model answering with an invalid code (about 3 in
     10,000 pairs for the shipped model); it is returned as it is, never mapped to a valid answer.
     """
     pixels, single = as_images(images)
     values = as_numbers(numbers, len(pixels), single)
     model.eval()
-    logits = model((pixels - model.mean) / model.std, int_to_bits(values, NUMBER_BITS))
-    digits, sums = decode_outputs(model.encoding, logits)
+    device = next(model.parameters()).device
+    logits = model(((pixels - model.mean) / model.std).to(device), int_to_bits(values, NUMBER_BITS).to(device))
+    digits, sums = (answer.cpu() for answer in decode_outputs(model.encoding, logits))
     return (digits.item(), sums.item()) if single else (digits, sums)
 
 

@@ -20,6 +20,7 @@ def main(argv=None) -> int:
     parser.add_argument("number", help="an integer 0..9 to add to the digit")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"checkpoint (default: {DEFAULT_MODEL.relative_to(helpers.ROOT)})")
     parser.add_argument("--save-input", metavar="PNG", help="also save the 28x28 image the model sees")
+    parser.add_argument("--device", default="cpu", help="where the model runs: 'cpu' (default), 'auto', 'cuda', 'mps', ...")
     args = parser.parse_args(argv)
     try:
         if not (args.number.isascii() and args.number.isdigit() and 0 <= int(args.number) <= 9):
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
         if args.save_input:
             from PIL import Image
             Image.fromarray(pixels).save(args.save_input)
-        digit, total = helpers.predict(helpers.load_checkpoint(args.model), pixels, number)
+        digit, total = helpers.predict(helpers.load_checkpoint(args.model, args.device), pixels, number)
     except (OSError, ValueError, TypeError) as error:
         print(f"predict.py: error: {error}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ BATCHES = 100
 
 def project_steps(data, channels_last: bool):
     """`train(batches)` on the project's pipeline with the notebook's defaults."""
-    params = {**helpers.notebook_defaults(), "epochs": 1, "log_interval": 10**9}
+    params = helpers.resolve_hardware({**helpers.notebook_defaults(), "epochs": 1, "log_interval": 10**9, "device": "cpu"})
     model, optimizer, scheduler = helpers.make_training(params, len(data.train_x), channels_last=channels_last)
 
     def train(batches):

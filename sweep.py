@@ -9,8 +9,10 @@ it). Last, results/summary.md is written from everything in results/, so re-runn
 regenerates the table the README shows.
 """
 import argparse
+import ast
 import json
 import statistics
+from pathlib import Path
 
 import papermill
 
@@ -30,9 +32,9 @@ SWEEPS = {
 }
 
 
-def run(config: str, seed: int, force: bool = False) -> None:
+def run(config: str, seed: int, force: bool = False, overrides: dict | None = None, results: Path = RESULTS) -> None:
     name = f"{config}-seed{seed}"
-    out = RESULTS / name
+    out = results / name
     if not force and (out / "metrics.json").exists() and json.loads((out / "metrics.json").read_text())["exhaustive"]:
         print(f"{name}: done already", flush=True)
         return
@@ -40,7 +42,8 @@ def run(config: str, seed: int, force: bool = False) -> None:
     (helpers.ROOT / "runs" / "sweep").mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(helpers.NOTEBOOK), str(helpers.ROOT / "runs" / "sweep" / f"{name}.ipynb"),
-        parameters={**SWEEPS[config], "seed": seed, "output_dir": str(out), "image_dir": None, "min_joint_acc": 0.0},
+        parameters={**SWEEPS[config], **(overrides or {}), "seed": seed, "output_dir": str(out), "image_dir": None,
+                    "min_joint_acc": 0.0},
         cwd=str(helpers.ROOT), progress_bar=False)
 
 
@@ -107,13 +110,31 @@ def main():
     parser.add_argument("configs", nargs="*", help=f"any of {', '.join(SWEEPS)} (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override a notebook parameter for every run, e.g. -p val_size 10000")
+    parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the runs' metrics go (default: results/)")
     args = parser.parse_args()
     if set(args.configs) - set(SWEEPS):
         parser.error(f"unknown configuration {sorted(set(args.configs) - set(SWEEPS))}; choose from {', '.join(SWEEPS)}")
+    overrides = {name: parse_value(value) for name, value in args.p}
+    if unknown := set(overrides) - set(helpers.PARAMS):
+        parser.error(f"unknown parameter {sorted(unknown)}; the notebook's are {', '.join(helpers.PARAMS)}")
+    if args.device:
+        overrides["device"] = args.device
+    args.results.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for config in args.configs or SWEEPS:
-            run(config, seed, args.force)
-    print(write_summary(load_results()))
+            run(config, seed, args.force, overrides, args.results)
+    print(write_summary(load_results(args.results), args.results / "summary.md"))
+
+
+def parse_value(text: str):
+    """A parameter's value as Python reads it (10, 0.5, True, None, "bf16"); anything else is a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 if __name__ == "__main__":
