@@ -1,0 +1,131 @@
+"""Devices and precision: "auto" and explicit devices, clear errors, bf16 runs that repeat, resume and load anywhere."""
+import json
+
+import pytest
+import torch
+
+import helpers
+from test_training import Interrupt, interrupt_at, outcome, params
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """Make torch report two usable CUDA devices (nothing runs on them)."""
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda"))
+    monkeypatch.setattr(torch.accelerator, "device_count", lambda: 2)
+
+
+def test_auto_is_the_cpu_without_an_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert helpers.resolve_device("auto") == torch.device("cpu")
+    assert helpers.available_devices() == ["cpu"]
+
+
+@pytest.mark.skipif(torch.accelerator.is_available(), reason="this machine has an accelerator")
+def test_auto_is_the_cpu_on_this_machine():
+    assert helpers.resolve_device("auto") == torch.device("cpu")
+
+
+def test_auto_takes_the_accelerator_when_one_is_reported(two_gpus):
+    assert helpers.resolve_device("auto") == torch.device("cuda")
+    assert helpers.available_devices() == ["cpu", "cuda:0", "cuda:1"]
+    assert helpers.resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert helpers.resolve_device(torch.device("cuda")) == torch.device("cuda")
+    assert helpers.resolve_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("device", ["cuda:2", "mps", "xpu"])
+def test_an_unavailable_device_names_what_is_available(two_gpus, device):
+    with pytest.raises(ValueError, match=rf"device '{device}' is not available on this machine; "
+                                         r"available here: cpu, cuda:0, cuda:1"):
+        helpers.resolve_device(device)
+
+
+@pytest.mark.skipif(torch.accelerator.is_available(), reason="this machine has an accelerator")
+def test_asking_for_a_gpu_on_this_cpu_machine_fails_at_once():
+    with pytest.raises(ValueError, match="device 'cuda' is not available on this machine; available here: cpu"):
+        helpers.resolve_device("cuda")
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "", 3, None, "cuda:-1"])
+def test_a_malformed_device_is_a_clear_error(device):
+    with pytest.raises(ValueError, match="device must be 'auto' or a device name like 'cpu'"):
+        helpers.resolve_device(device)
+
+
+def test_the_notebook_parameters_reject_a_bad_device_before_training():
+    namespace = {**helpers.notebook_defaults(), "device": "tpu:7"}
+    with pytest.raises(ValueError, match="device must be 'auto' or a device name"):
+        helpers.collect_params(namespace)
+    resolved = helpers.collect_params({**namespace, "device": "cpu", "precision": "bf16"})
+    assert (resolved["device"], resolved["precision"]) == ("cpu", "bf16")
+
+
+def test_precision_auto_takes_the_backbones_measured_default():
+    cpu = torch.device("cpu")
+    for backbone, precision in helpers.DEFAULT_PRECISION.items():
+        assert helpers.resolve_precision("auto", backbone, cpu) == precision
+    assert helpers.resolve_precision("fp32", "wide", cpu) == "fp32"
+    with pytest.raises(ValueError, match="precision must be 'auto', 'fp32' or 'bf16', got 'fp16'"):
+        helpers.resolve_precision("fp16", "bn", cpu)
+
+
+def test_bf16_on_a_gpu_without_it_is_refused_when_asked_and_avoided_by_auto(two_gpus, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "Tesla V100")
+    with pytest.raises(ValueError, match=r"precision 'bf16' is not supported on cuda \(Tesla V100\)"):
+        helpers.resolve_precision("bf16", "bn", torch.device("cuda"))
+    assert helpers.resolve_precision("auto", "wide", torch.device("cuda")) == "fp32"
+
+
+@pytest.fixture(scope="module")
+def small():
+    return helpers.prepare_data(train_size=600, download=False)
+
+
+def test_a_bf16_run_trains_repeats_resumes_and_loads_for_prediction_on_the_cpu(tmp_path, small):
+    bf16 = dict(precision="bf16", device="cpu")
+    full = helpers.fit(params(tmp_path / "full", **bf16), small, log=lambda line: None)
+    again = helpers.fit(params(tmp_path / "again", **bf16), small, log=lambda line: None)
+    fp32 = helpers.fit(params(tmp_path / "fp32", precision="fp32"), small, log=lambda line: None)
+    assert outcome(full) == outcome(again)  # same seed, device and precision: the same history
+    assert outcome(full) != outcome(fp32)  # autocast really ran in bf16
+    assert full["metrics"]["history"][-1]["train_loss"] < full["metrics"]["history"][0]["train_loss"]
+    metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert (metrics["params"]["precision"], metrics["params"]["device"]) == ("bf16", "cpu")
+    assert metrics["versions"]["device"] == helpers.device_name(torch.device("cpu"))
+
+    with pytest.raises(Interrupt):
+        helpers.fit(params(tmp_path / "cut", **bf16), small, log=interrupt_at(2))
+    resumed = helpers.fit(params(tmp_path / "cut", **bf16, resume=True), small, log=lambda line: None)
+    assert outcome(resumed) == outcome(full)
+
+    model = helpers.load_checkpoint(tmp_path / "full" / "model.pt", device="cpu")
+    assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in model.parameters())
+    pixels = small.eval_images
+    digits, sums = helpers.predict(model, pixels, full["numbers"])
+    assert digits.device.type == "cpu"
+    assert torch.equal(digits, full["result"]["pred_digits"]) and torch.equal(sums, full["result"]["pred_sums"])
+
+
+def test_resume_refuses_another_precision(tmp_path, small):
+    helpers.fit(params(tmp_path, epochs=1, precision="bf16"), small, log=lambda line: None)
+    with pytest.raises(ValueError, match="trained with other precision='bf16'"):
+        helpers.fit(params(tmp_path, epochs=1, precision="fp32", resume=True), small, log=lambda line: None)
+
+
+def test_the_fp32_cpu_default_history_is_unchanged_by_the_device_work(tmp_path, small):
+    """Seed 1 of the default (fp32 on the CPU) gives the numbers it gave before devices and bf16 existed
+    (computed with the code of commit 3780611)."""
+    run = helpers.fit(params(tmp_path, epochs=2, device="cpu", precision="fp32"), small, log=lambda line: None)
+    history, train_log = outcome(run)
+    before = [(0.6441100835800171, 0.592802107334137, 0.2639, 0.0218, 0.0095),
+              (0.5034607499837875, 0.5050724744796753, 0.5392, 0.0789, 0.0376)]
+    for h, (train_loss, test_loss, digit, total, joint) in zip(history, before, strict=True):
+        assert h["train_loss"] == pytest.approx(train_loss, rel=1e-5)
+        assert h["test_loss"] == pytest.approx(test_loss, rel=1e-5)
+        assert (h["digit_acc"], h["sum_acc"], h["joint_acc"]) == (digit, total, joint)
+    assert [entry["loss"] for entry in train_log] == pytest.approx(
+        [0.7054160833358765, 0.6750915050506592, 0.5909645557403564, 0.5371699929237366, 0.47113659977912903,
+         0.474154531955719], rel=1e-5)
