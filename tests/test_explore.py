@@ -1,0 +1,53 @@
+"""The notebook's exploration panel and code display, driven from Python (the browser test drives them in JupyterLab)."""
+import pytest
+import torch
+
+import explore
+import helpers
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def explorer(data):
+    return explore.Explorer(helpers.load_checkpoint(ROOT / "models" / "default.pt"), data)
+
+
+def test_the_panel_answers_like_evaluate_and_follows_the_number(explorer, data):
+    numbers = torch.full_like(data.eval_y, 4)
+    result = helpers.evaluate(explorer.model, data.eval_x, data.eval_y, numbers)
+    explorer.number.value, explorer.which.value, explorer.index.value = 4, "all images", 11
+    state = explorer.state()
+    assert (state["image"], state["number"], state["sum"]) == (11, 4, data.eval_y[11].item() + 4)
+    assert (state["pred_digit"], state["pred_sum"]) == (result["pred_digits"][11].item(), result["pred_sums"][11].item())
+    assert "+ 4 = " in explorer.answer.value and bytes(explorer.picture.value).startswith(b"\x89PNG")
+    explorer.number.value = 9
+    assert explorer.state()["sum"] == data.eval_y[11].item() + 9 and "+ 9 = " in explorer.answer.value
+
+
+def test_mistakes_are_exactly_the_wrong_pairs_for_the_number(explorer, data):
+    explorer.number.value, explorer.which.value = 2, "mistakes"
+    result = helpers.evaluate(explorer.model, data.eval_x, data.eval_y, torch.full_like(data.eval_y, 2))
+    wrong = torch.nonzero((result["pred_digits"] != data.eval_y) | (result["pred_sums"] != data.eval_y + 2)).flatten()
+    assert explorer.shown == wrong.tolist() and explorer.index.max == len(wrong) - 1
+    explorer.index.value = len(wrong) - 1
+    assert not explorer.state()["right"] and "wrong" in explorer.describe()
+    assert f"{len(wrong)} of {len(wrong)} mistakes" in explorer.describe()
+
+
+def test_outputs_and_targets_line_up(explorer):
+    assert explore.target_code("binary", 5, 7).tolist() == [0, 1, 0, 1, 0, 1, 1, 0, 0]  # 0101, 01100
+    onehot = explore.target_code("softmax", 5, 7)
+    assert onehot.argmax().item() == 5 and onehot[10:].argmax().item() == 12 and onehot.sum() == 2
+    assert explore.output_labels("binary") == ["d8", "d4", "d2", "d1", "s16", "s8", "s4", "s2", "s1"]
+    p = explore.probabilities("softmax", torch.randn(3, 29))
+    assert torch.allclose(p[:, :10].sum(-1), torch.ones(3)) and torch.allclose(p[:, 10:].sum(-1), torch.ones(3))
+    assert ((explorer.state()["probabilities"] >= 0) & (explorer.state()["probabilities"] <= 1)).all()
+
+
+def test_show_code_renders_the_source_from_helpers(capsys, monkeypatch):
+    shown = []
+    monkeypatch.setattr(explore, "display", shown.append)
+    explore.show_code(helpers.RandomSampler, helpers.train_epoch)
+    (code,) = shown
+    html = code._repr_html_()
+    assert "getRandomBatch" in html and "train_epoch" in html and "<span" in html  # highlighted
