@@ -368,23 +368,37 @@ def wide_backbone() -> nn.Sequential:
 
 BACKBONES = {"classic": classic_backbone, "bn": bn_backbone, "wide": wide_backbone}
 
+# How the number enters the head: the original's 4 bits (the default); "onehot" (10 values) and
+# "scalar" (one value, n / 9) exist for the ablation of how addition transfers to unseen pairs.
+NUMBER_INPUTS = {"bits": NUMBER_BITS, "onehot": 10, "scalar": 1}
+
+
+def number_features(number_bits: torch.Tensor, number_input: str) -> torch.Tensor:
+    """The sampler's 4 bits in the head's input code."""
+    if number_input == "bits":
+        return number_bits
+    numbers = bits_to_int(number_bits)
+    return F.one_hot(numbers, 10).float() if number_input == "onehot" else (numbers.float() / 9).unsqueeze(-1)
+
 
 class Net(nn.Module):
     """Image -> backbone -> 320 features; concat the 4 number bits -> 324 -> 128 -> 64 -> 9 logits.
 
-    `encoding` other than "binary" (ablation only) widens the last layer to 29 outputs.
+    `encoding` other than "binary" (ablation only) widens the last layer to 29 outputs;
+    `number_input` other than "bits" (ablation only) changes the 4 number inputs to 10 or 1.
     """
 
-    def __init__(self, backbone: str = "bn", encoding: str = "binary", channels_last: bool = True):
+    def __init__(self, backbone: str = "bn", encoding: str = "binary", channels_last: bool = True,
+                 number_input: str = "bits"):
         super().__init__()
-        if backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
-        if encoding not in ENCODINGS:
-            raise ValueError(f"unknown encoding {encoding!r}; choose one of {sorted(ENCODINGS)}")
-        self.backbone_name, self.encoding = backbone, encoding
+        for name, value, choices in (("backbone", backbone, BACKBONES), ("encoding", encoding, ENCODINGS),
+                                     ("number_input", number_input, NUMBER_INPUTS)):
+            if value not in choices:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {sorted(choices)}")
+        self.backbone_name, self.encoding, self.number_input = backbone, encoding, number_input
         self.backbone = BACKBONES[backbone]()
         self.head = nn.Sequential(
-            nn.Linear(320 + NUMBER_BITS, 128), nn.ReLU(),
+            nn.Linear(320 + NUMBER_INPUTS[number_input], 128), nn.ReLU(),
             nn.Linear(128, 64), nn.ReLU(),
             nn.Linear(64, ENCODINGS[encoding]),
         )
@@ -393,7 +407,7 @@ class Net(nn.Module):
 
     def forward(self, images: torch.Tensor, number_bits: torch.Tensor) -> torch.Tensor:
         features = self.backbone(images.contiguous(memory_format=self.memory_format))
-        return self.head(torch.cat([features, number_bits], dim=1))
+        return self.head(torch.cat([features, number_features(number_bits, self.number_input)], dim=1))
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -422,13 +436,43 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     return F.grid_sample(images - background, grid, align_corners=False) + background
 
 
-def held_out_number(digits: torch.Tensor) -> torch.Tensor:
-    """The number paired with each digit in the 10 held-out (digit, number) pairs.
+FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number (issue 4's runs)
+MAX_HOLDOUT = 81  # 100 pairs less one per sum 0..18: what must stay for every sum to be trained on
 
-    3d + 7 mod 10 is a permutation, so every digit and every number is still seen in training
-    with the 9 others; every held-out sum is also reached by seen pairs.
+
+def held_out_pairs(holdout, seed: int) -> torch.Tensor:
+    """A 10x10 mask [digit, number] of the pairs a run never trains on.
+
+    `holdout` = k holds out k of the 100 pairs, drawn by a generator seeded with the run's seed so
+    that every digit, every number and every sum 0..18 still occurs in training: first one pair per
+    sum that together cover all digits and numbers is kept (drawn at random until they do; (0, 0)
+    and (9, 9), the only pairs for sums 0 and 18, are always among them), then k of the other 81
+    are drawn. `FIXED_HOLDOUT` gives the fixed pairs (d, 3d + 7 mod 10); 0 holds out nothing.
     """
-    return (3 * digits + 7) % 10
+    held = torch.zeros(10, 10, dtype=torch.bool)
+    if holdout == FIXED_HOLDOUT:
+        held[torch.arange(10), (3 * torch.arange(10) + 7) % 10] = True
+        return held
+    generator = torch.Generator().manual_seed(seed)
+    sums = torch.arange(19)
+    low, high = (sums - 9).clamp(min=0), sums.clamp(max=9)  # the digits that can reach each sum
+    while True:
+        digits = low + (torch.rand(19, generator=generator) * (high - low + 1)).long()
+        if len(set(digits.tolist())) == 10 and len(set((sums - digits).tolist())) == 10:
+            break
+    kept = torch.zeros(10, 10, dtype=torch.bool)
+    kept[digits, sums - digits] = True
+    others = torch.nonzero(~kept)
+    chosen = others[torch.randperm(len(others), generator=generator)[:holdout]]
+    held[chosen[:, 0], chosen[:, 1]] = True
+    return held
+
+
+def allowed_numbers(numbers: torch.Tensor, digits: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
+    """Each number, or where (digit, number) is held out the next number that is not (every digit has one)."""
+    for _ in range(9):  # a fixed count: no host sync to ask whether any is left
+        numbers = torch.where(held[digits, numbers], (numbers + 1) % 10, numbers)
+    return numbers
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -449,6 +493,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
     order = torch.randperm(n, generator=generator).to(device)
     sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
     background = (0 - data.mean) / data.std
+    held = held_out_pairs(params["holdout"], params["seed"]).to(device) if params["holdout"] else None
     model.train()
     losses, logged = [], []
     for batch_idx in range(len(sampler)):
@@ -459,7 +504,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
         digits, number_bits = data.train_y[idx], sampler.getRandomBatch().to(device)
         numbers = bits_to_int(number_bits)
         if params["holdout"]:  # never train on a held-out pair: take the next number instead
-            numbers = torch.where(numbers == held_out_number(digits), (numbers + 1) % 10, numbers)
+            numbers = allowed_numbers(numbers, digits, held)
             number_bits = int_to_bits(numbers, NUMBER_BITS)
         with autocast(device, params["precision"]):
             logits = model(images, number_bits)
@@ -508,12 +553,13 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
 ACCURACIES = ("digit_acc", "sum_acc", "joint_acc")
 
 
-def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> dict:
+def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held: torch.Tensor | None = None) -> dict:
     """Every evaluation image with every number 0..9 (10 x N pairs).
 
     Accuracies and invalid codes over all pairs, sum and joint accuracy per (digit, number) as
     10x10 tables, the digit confusion matrix (rows the true digit, columns the predicted digit 0..9
-    and, last, an invalid digit code), and the held-out pairs against the others.
+    and, last, an invalid digit code), and the `held` pairs (a 10x10 mask: the run's held-out
+    pairs; by default the fixed 10 of FIXED_HOLDOUT, for comparison) against the others.
     """
     digits = digits.cpu()
     pred_digits, pred_sums = zip(*((r["pred_digits"], r["pred_sums"]) for r in (
@@ -525,8 +571,7 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
     for digit in range(10):
         by_pair[digit] = sum_ok[:, digits == digit].float().mean(1)
         joint_by_pair[digit] = (digit_ok & sum_ok)[:, digits == digit].float().mean(1)
-    held = torch.zeros(10, 10, dtype=torch.bool)
-    held[torch.arange(10), held_out_number(torch.arange(10))] = True
+    held = held_out_pairs(FIXED_HOLDOUT, 0) if held is None else held.cpu()
     confusion = torch.zeros(10, 11, dtype=torch.long)
     confusion.index_put_((digits.expand_as(pred_digits).flatten(), pred_digits.clamp(max=10).flatten()),
                          torch.ones(pred_digits.numel(), dtype=torch.long), accumulate=True)
@@ -539,7 +584,8 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
         "sum_acc_by_pair": by_pair.tolist(),
         "joint_acc_by_pair": joint_by_pair.tolist(),
         "confusion": confusion.tolist(),
-        # the 10 pairs `holdout` keeps out of training, against the other 90 (mean over pairs)
+        # the held-out pairs against the others (mean over pairs)
+        "heldout": torch.nonzero(held).tolist(),
         "heldout_pairs": {"joint_acc": joint_by_pair[held].mean().item(), "sum_acc": by_pair[held].mean().item()},
         "seen_pairs": {"joint_acc": joint_by_pair[~held].mean().item(), "sum_acc": by_pair[~held].mean().item()},
     }
@@ -550,8 +596,8 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor) -> di
 # Parameters that decide what a run computes; a resumed run must match them.
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
-TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "augment",
-                   "holdout", "val_size", "train_size", "precision")
+TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "number_input",
+                   "augment", "holdout", "val_size", "train_size", "precision")
 PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
                             "export_path")
 
@@ -572,10 +618,14 @@ def collect_params(namespace: dict) -> dict:
     for key in ("lr", "weight_decay"):
         if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not params[key] >= 0:
             raise ValueError(f"{key} must be a non-negative number, got {params[key]!r}")
-    for key, choices in (("backbone", BACKBONES), ("encoding", ENCODINGS)):
+    for key, choices in (("backbone", BACKBONES), ("encoding", ENCODINGS), ("number_input", NUMBER_INPUTS)):
         if params[key] not in choices:
             raise ValueError(f"{key} must be one of {sorted(choices)}, got {params[key]!r}")
-    for key in ("augment", "holdout", "resume"):
+    holdout = params["holdout"]
+    if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
+                                     or not 0 <= holdout <= MAX_HOLDOUT):
+        raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
+    for key in ("augment", "resume"):
         if not isinstance(params[key], bool):
             raise ValueError(f"{key} must be True or False, got {params[key]!r}")
     return resolve_hardware(params)
@@ -597,7 +647,7 @@ def make_training(params: dict, n_train: int, channels_last: bool = True, device
     """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
     optimizer and one-cycle schedule for `params`."""
     torch.manual_seed(params["seed"])
-    model = Net(params["backbone"], params["encoding"], channels_last).to(device)
+    model = Net(params["backbone"], params["encoding"], channels_last, params["number_input"]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=params["lr"], epochs=params["epochs"],
@@ -651,7 +701,8 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
         write_metrics(out / "metrics.json", params, history, train_log, data)
     if result is None:  # resumed a finished run: evaluate what it left
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
-    exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y)
+    held = held_out_pairs(params["holdout"], params["seed"]) if params["holdout"] else None
+    exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y, held)
     metrics = write_metrics(out / "metrics.json", params, history, train_log, data, exhaustive)
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 
@@ -683,6 +734,7 @@ def save_checkpoint(path: Path, model, data: MNISTData, params: dict, epoch: int
     """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
     state = {
         "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "encoding": model.encoding,
+        "number_input": model.number_input,
         "mean": data.mean, "std": data.std,
         "model": model.state_dict(), "params": json_params(params), "epoch": epoch,
         "history": history, "train_log": train_log,
@@ -750,7 +802,7 @@ def load_checkpoint(path, device="cpu") -> Net:
     read onto the CPU first.
     """
     state = read_checkpoint(path)
-    model = Net(state["backbone"], state["encoding"])
+    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:

@@ -1,56 +1,135 @@
-"""Sweeps: run the primary notebook through papermill for configurations x seeds, then summarize.
+"""Sweeps: the primary notebook through papermill for configurations x seeds, on a Dask cluster, then a summary.
 
-    python sweep.py                         # every configuration in SWEEPS, seeds 1 2 3
-    python sweep.py softmax onehot --seeds 1 2 3 4 5
+    python sweep.py binary softmax                     # those configurations, seeds 1 2 3, one local worker
+    python sweep.py '*-k*' --workers 2                 # shell-style patterns; a local cluster of 2 workers
+    python sweep.py '*-k*' --scheduler tcp://HOST:8786 # an existing cluster (dask scheduler / dask worker)
+    python sweep.py binary -p epochs 1 -p train_size 2000 --results runs/smoke   # a smoke sweep
 
-Run `<config>-seed<k>`: the executed notebook goes to runs/sweep/<run>.ipynb, its metrics.json to
-results/<run>/metrics.json. A run whose metrics.json is complete is not repeated (--force repeats
-it). Last, results/summary.md is written from everything in results/, so re-running the command
-regenerates the table the README shows.
+Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a temporary folder and returns
+its metrics and executed notebook; the client writes <results>/<run>/metrics.json and
+runs/sweep/<run>.ipynb as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
+download) but no shared filesystem. A run whose metrics.json is complete is not repeated (--force repeats
+it); a run that fails is reported with its error at the end while the others finish, and the next
+invocation repeats only the missing and failed runs. Last, <results>/summary.md is written from
+everything in <results>/, so re-running the command regenerates the tables the README shows.
 """
 import argparse
 import ast
+import contextlib
+import fnmatch
 import json
+import os
 import statistics
+import sys
+import tempfile
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlparse
 
 import papermill
+from distributed import Client, LocalCluster, as_completed, get_worker
+from tqdm import tqdm
 
 import helpers
 
 RESULTS = helpers.ROOT / "results"
+NOTEBOOKS = helpers.ROOT / "runs" / "sweep"
 
 # Overrides of the notebook's parameters cell, one configuration each.
 SWEEPS = {
     "binary": {},  # the notebook's defaults: the original's 9-bit code with BCE
     "onehot": {"encoding": "onehot"},
     "softmax": {"encoding": "softmax"},
-    "binary-holdout": {"holdout": True},
-    "onehot-holdout": {"encoding": "onehot", "holdout": True},
-    "softmax-holdout": {"encoding": "softmax", "holdout": True},
+    "binary-holdout": {"holdout": helpers.FIXED_HOLDOUT},  # issue 4: the fixed 10 pairs (d, 3d + 7 mod 10)
+    "onehot-holdout": {"encoding": "onehot", "holdout": helpers.FIXED_HOLDOUT},
+    "softmax-holdout": {"encoding": "softmax", "holdout": helpers.FIXED_HOLDOUT},
     "wide": {"backbone": "wide"},  # a stronger backbone, same head and 9-bit code (issue 3)
 }
+# Does it learn addition? k of the 100 pairs held out, drawn by seed, for each output encoding ...
+HOLDOUT_COUNTS = (10, 30, 50, 70)
+SWEEPS |= {f"{encoding}-k{k}": {"encoding": encoding, "holdout": k} for encoding in helpers.ENCODINGS for k in HOLDOUT_COUNTS}
+# ... and for the number's input code, with the binary output (bits: the binary-k runs above).
+SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code in ("onehot", "scalar") for k in (10, 50)}
 
 
-def run(config: str, seed: int, force: bool = False, overrides: dict | None = None, results: Path = RESULTS) -> None:
-    name = f"{config}-seed{seed}"
-    out = results / name
-    if not force and (out / "metrics.json").exists() and json.loads((out / "metrics.json").read_text())["exhaustive"]:
-        print(f"{name}: done already", flush=True)
+# ------------------------------------------------------------------------------------------- running
+
+def execute(parameters: dict, host_workers: dict) -> dict:
+    """On a worker: run the notebook with `parameters` in a temporary folder; return its metrics and the
+    executed notebook. Torch gets this machine's cores shared among the Dask workers on it."""
+    host = urlparse(get_worker().address).hostname
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // host_workers.get(host, 1)))  # for the kernel
+    with tempfile.TemporaryDirectory() as tmp:
+        executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
+        try:
+            papermill.execute_notebook(str(helpers.NOTEBOOK), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
+                                       parameters={**parameters, "output_dir": str(out), "image_dir": None})
+        except papermill.PapermillExecutionError as error:
+            raise RuntimeError(f"{error.ename}: {error.evalue}") from None
+        return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
+
+
+def complete(run_dir: Path) -> bool:
+    """Whether a run finished: its metrics.json holds the exhaustive evaluation written at the end."""
+    path = run_dir / "metrics.json"
+    return path.exists() and bool(json.loads(path.read_text()).get("exhaustive"))
+
+
+def run_sweep(runs: dict[str, dict], client, results: Path = RESULTS, notebooks: Path = NOTEBOOKS,
+              force: bool = False) -> dict[str, str]:
+    """Submit every run of `runs` (name -> notebook parameters) not complete in `results`; write each one
+    as it arrives. Returns the failed runs' errors by name."""
+    todo = {name: parameters for name, parameters in runs.items() if force or not complete(results / name)}
+    if len(todo) < len(runs):
+        print(f"{len(runs) - len(todo)} of {len(runs)} runs done already in {results}", flush=True)
+    host_workers = Counter(urlparse(address).hostname for address in client.scheduler_info()["workers"])
+    futures = {client.submit(execute, parameters, dict(host_workers), key=f"sweep-{name}-{os.urandom(4).hex()}"): name
+               for name, parameters in todo.items()}
+    failures = {}
+    with tqdm(total=len(futures), desc="runs", unit="run", file=sys.stdout) as bar:
+        for future in as_completed(list(futures)):
+            name = futures[future]
+            try:
+                out = future.result()
+            except Exception as error:  # the run's own error, raised again here by Dask
+                failures[name] = f"{type(error).__name__}: {error}"
+                bar.set_postfix_str(f"{name} failed")
+            else:
+                (results / name).mkdir(parents=True, exist_ok=True)
+                helpers.atomic_write(results / name / "metrics.json",
+                                     lambda tmp: tmp.write_text(json.dumps(out["metrics"], indent=1)))
+                notebooks.mkdir(parents=True, exist_ok=True)
+                (notebooks / f"{name}.ipynb").write_text(out["notebook"])
+                bar.set_postfix_str(f"{name}: joint {out['metrics']['final']['joint_acc']:.2%}")
+            bar.update()
+    return failures
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int):
+    """A Dask client of the cluster at `scheduler`, or of a local cluster of `workers` single-threaded worker
+    processes on 127.0.0.1 (each run's torch then gets cores / workers threads), closed after."""
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
         return
-    print(f"{name}: running {SWEEPS[config]}", flush=True)
-    (helpers.ROOT / "runs" / "sweep").mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(helpers.NOTEBOOK), str(helpers.ROOT / "runs" / "sweep" / f"{name}.ipynb"),
-        parameters={**SWEEPS[config], **(overrides or {}), "seed": seed, "output_dir": str(out), "image_dir": None,
-                    "min_joint_acc": 0.0},
-        cwd=str(helpers.ROOT), progress_bar=False)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
 
+
+def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[str, dict]:
+    """Run name -> notebook parameters, for every configuration x seed."""
+    return {f"{config}-seed{seed}": {**SWEEPS[config], **overrides, "seed": seed, "min_joint_acc": 0.0}
+            for seed in seeds for config in configs}
+
+
+# ------------------------------------------------------------------------------------------- summary
 
 def load_results(results=RESULTS) -> dict[str, list[dict]]:
     """Every run's metrics in results/, grouped by configuration (the run name less `-seed<k>`)."""
     groups = {}
-    for path in sorted(results.glob("*/metrics.json")):
+    for path in sorted(Path(results).glob("*/metrics.json")):
         config = path.parent.name.rsplit("-seed", 1)[0]
         groups.setdefault(config, []).append(json.loads(path.read_text()))
     order = list(SWEEPS)
@@ -84,6 +163,21 @@ def summary_rows(groups: dict) -> list[dict]:
     return rows
 
 
+def curve_rows(groups: dict) -> list[dict]:
+    """The generalization curve: per output encoding (or number input code) and k, held-out and seen
+    pairs' joint and sum accuracy over every test image, mean ± std over seeds."""
+    rows = []
+    for config, runs in groups.items():
+        params = runs[0]["params"]
+        if not isinstance(params.get("holdout"), int) or isinstance(params["holdout"], bool) or not params["holdout"]:
+            continue
+        rows.append({"config": config, "encoding": params["encoding"], "number_input": params.get("number_input", "bits"),
+                     "k": params["holdout"], "n": len(runs),
+                     **{f"{part}_{acc}": mean_std(r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in runs)
+                        for part in ("heldout", "seen") for acc in ("joint", "sum")}})
+    return sorted(rows, key=lambda r: (r["number_input"] != "bits", r["number_input"], r["encoding"], r["k"]))
+
+
 def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
     lines = [
         "# Sweep results",
@@ -91,8 +185,8 @@ def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
         "Written by `python sweep.py` from `results/*/metrics.json`; accuracies in %, mean ± std over n seeds,",
         "on the fixed test pairs after the last epoch. *epoch at 99%*: the first epoch whose joint accuracy",
         "reached 99%, per seed. *invalid*: share of the 100,000 exhaustive pairs with an invalid output code.",
-        "*held-out* / *other pairs*: joint accuracy over every test image with the 10 pairs (d, 3d+7 mod 10)",
-        "and with the other 90 (in `-holdout` runs those 10 pairs were never trained on).",
+        "*held-out* / *other pairs*: joint accuracy over every test image with the run's held-out pairs and with",
+        "the others (runs that hold nothing out: the 10 pairs (d, 3d+7 mod 10), for comparison).",
         "",
         "| configuration | n | digit | sum | joint | train s | epoch at 99% | invalid | held-out pairs | other pairs |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -100,42 +194,69 @@ def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
     for r in summary_rows(groups):
         lines.append(f"| {r['config']} | {r['n']} | {r['digit_acc']} | {r['sum_acc']} | {r['joint_acc']} | "
                      f"{r['train_seconds']:.0f} | {r['epoch_99']} | {r['invalid']:.3%} | {r['heldout']} | {r['seen']} |")
+    curve = curve_rows(groups)
+    if curve:
+        lines += [
+            "",
+            "## Does it learn addition?",
+            "",
+            "k of the 100 (digit, number) pairs never trained on (drawn per seed; every digit, number and sum still",
+            "trained on). Joint and sum accuracy over every test image paired with the held-out and with the seen pairs.",
+            "",
+            "| output | number input | k | n | held-out joint | held-out sum | seen joint | seen sum |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {r['encoding']} | {r['number_input']} | {r['k']} | {r['n']} | {r['heldout_joint']} | "
+                  f"{r['heldout_sum']} | {r['seen_joint']} | {r['seen_sum']} |" for r in curve]
     text = "\n".join(lines) + "\n"
-    path.write_text(text)
+    Path(path).write_text(text)
     return text
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", help=f"any of {', '.join(SWEEPS)} (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
-    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="override a notebook parameter for every run, e.g. -p val_size 10000")
-    parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where the runs' metrics go (default: results/)")
-    args = parser.parse_args()
-    if set(args.configs) - set(SWEEPS):
-        parser.error(f"unknown configuration {sorted(set(args.configs) - set(SWEEPS))}; choose from {', '.join(SWEEPS)}")
-    overrides = {name: parse_value(value) for name, value in args.p}
-    if unknown := set(overrides) - set(helpers.PARAMS):
-        parser.error(f"unknown parameter {sorted(unknown)}; the notebook's are {', '.join(helpers.PARAMS)}")
-    if args.device:
-        overrides["device"] = args.device
-    args.results.mkdir(parents=True, exist_ok=True)
-    for seed in args.seeds:
-        for config in args.configs or SWEEPS:
-            run(config, seed, args.force, overrides, args.results)
-    print(write_summary(load_results(args.results), args.results / "summary.md"))
-
+# ------------------------------------------------------------------------------------------- command line
 
 def parse_value(text: str):
-    """A parameter's value as Python reads it (10, 0.5, True, None, "bf16"); anything else is a string."""
+    """A parameter's value as Python reads it (10, 0.5, True, None, "3d+7"); anything else is a string."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
 
 
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="*", help=f"names or shell patterns of {', '.join(SWEEPS)} (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override a notebook parameter for every run, e.g. -p val_size 10000")
+    parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the runs' metrics go (default: results/)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="where executed notebooks go (default: runs/sweep/)")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, default=1, help="local Dask workers (default 1)")
+    cluster.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    args = parser.parse_args(argv)
+    configs = [c for c in SWEEPS if not args.configs or any(fnmatch.fnmatchcase(c, p) for p in args.configs)]
+    if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in SWEEPS)]:
+        parser.error(f"unknown configuration {unmatched}; choose from {', '.join(SWEEPS)}")
+    overrides = {name: parse_value(value) for name, value in args.p}
+    if unknown := set(overrides) - set(helpers.PARAMS):
+        parser.error(f"unknown parameter {sorted(unknown)}; the notebook's are {', '.join(helpers.PARAMS)}")
+    if args.device:
+        overrides["device"] = args.device
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    args.results.mkdir(parents=True, exist_ok=True)
+    with dask_client(args.scheduler, args.workers) as client:
+        failures = run_sweep(sweep_runs(configs, args.seeds, overrides), client, args.results, args.notebooks, args.force)
+    print(write_summary(load_results(args.results), args.results / "summary.md"))
+    for name, error in failures.items():
+        print(f"FAILED {name}: {error}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} run(s) failed; run the same command again to repeat only those.", file=sys.stderr)
+    return 1 if failures else 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

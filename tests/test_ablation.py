@@ -34,14 +34,40 @@ def test_one_hot_needs_exactly_one_output_on():
     assert (digits[2], sums[2]) == (DIGITS[2], DIGITS[2] + NUMBERS[2])
 
 
-def test_held_out_pairs_leave_every_digit_and_number_seen():
-    held = {(d, helpers.held_out_number(torch.tensor(d)).item()) for d in range(10)}
-    assert len(held) == 10
-    assert {d for d, _ in held} == set(range(10)) and {n for _, n in held} == set(range(10))
+def pairs(mask):
+    return {tuple(p) for p in torch.nonzero(mask).tolist()}
+
+
+def test_the_fixed_held_out_pairs_are_one_per_digit_and_number():
+    held = pairs(helpers.held_out_pairs(helpers.FIXED_HOLDOUT, seed=5))
+    assert held == {(d, (3 * d + 7) % 10) for d in range(10)}
     assert {d + n for d, n in held} <= {d + n for d in range(10) for n in range(10) if (d, n) not in held}
 
 
-@pytest.mark.parametrize("holdout", [False, True])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_k_drawn_pairs_are_distinct_and_leave_every_digit_number_and_sum_in_training(seed):
+    for k in range(helpers.MAX_HOLDOUT + 1):
+        mask = helpers.held_out_pairs(k, seed)
+        kept = {(d, n) for d in range(10) for n in range(10)} - pairs(mask)
+        assert mask.sum() == k  # k distinct pairs
+        assert {d for d, _ in kept} == set(range(10)) and {n for _, n in kept} == set(range(10))
+        assert {d + n for d, n in kept} == set(range(19)), k
+        assert (0, 0) in kept and (9, 9) in kept
+
+
+def test_the_draw_depends_on_the_seed_and_only_on_it():
+    assert torch.equal(helpers.held_out_pairs(30, 1), helpers.held_out_pairs(30, 1))
+    assert not torch.equal(helpers.held_out_pairs(30, 1), helpers.held_out_pairs(30, 2))
+    assert pairs(helpers.held_out_pairs(10, 3)) <= pairs(helpers.held_out_pairs(50, 3))  # one order per seed
+
+
+@pytest.mark.parametrize("holdout", [-1, 82, True, 2.5, "3d+8", None])
+def test_a_bad_holdout_is_refused(holdout):
+    with pytest.raises(ValueError, match="holdout must be a number of pairs 0..81 or '3d\\+7'"):
+        helpers.collect_params({**helpers.notebook_defaults(), "holdout": holdout})
+
+
+@pytest.mark.parametrize("holdout", [0, "3d+7", 30])
 def test_training_never_sees_a_held_out_pair(tmp_path, monkeypatch, holdout):
     seen = set()
     real_loss = helpers.output_loss
@@ -52,10 +78,22 @@ def test_training_never_sees_a_held_out_pair(tmp_path, monkeypatch, holdout):
 
     monkeypatch.setattr(helpers, "output_loss", recording_loss)
     data = helpers.prepare_data(train_size=3000, download=False)
-    params = {**helpers.notebook_defaults(), "epochs": 1, "train_size": 3000, "holdout": holdout,
-              "output_dir": str(tmp_path), "image_dir": None}
+    params = helpers.collect_params({**helpers.notebook_defaults(), "epochs": 1, "train_size": 3000, "holdout": holdout,
+                                     "output_dir": str(tmp_path), "image_dir": None, "seed": 4})
     model, optimizer, scheduler = helpers.make_training(params, len(data.train_x))
     helpers.train_epoch(model, data, optimizer, scheduler, 1, params, log=lambda line: None)
-    held = {(d, helpers.held_out_number(torch.tensor(d)).item()) for d in range(10)}
-    assert len(seen) == (90 if holdout else 100)
-    assert not (seen & held) if holdout else held <= seen
+    held = pairs(helpers.held_out_pairs(holdout, 4))
+    assert len(held) == {0: 0, "3d+7": 10, 30: 30}[holdout]
+    assert not (seen & held) and len(seen) == 100 - len(held)
+
+
+@pytest.mark.parametrize("number_input, width", [("bits", 4), ("onehot", 10), ("scalar", 1)])
+def test_number_input_codes(number_input, width):
+    numbers = torch.arange(10)
+    features = helpers.number_features(helpers.int_to_bits(numbers, 4), number_input)
+    assert features.shape == (10, width)
+    expected = {"bits": helpers.int_to_bits(numbers, 4), "onehot": torch.eye(10), "scalar": numbers[:, None] / 9}
+    assert torch.equal(features, expected[number_input])
+    model = helpers.Net("bn", number_input=number_input)
+    assert model.head[0].in_features == 320 + width
+    assert model(torch.randn(3, 1, 28, 28), helpers.int_to_bits(torch.tensor([0, 5, 9]), 4)).shape == (3, 9)
