@@ -214,3 +214,38 @@ def plot_holdout(groups: dict, image_dir=None):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3, axis="y")
     return save(fig, image_dir, "holdout")
+
+
+def plot_holdout_curve(groups: dict, image_dir=None):
+    """Held-out and seen pairs' joint and sum accuracy against k pairs held out, per output encoding
+    (line: mean over seeds, band: ± std), and the number-input ablation (markers, binary output)."""
+    series = {}  # (encoding, number_input) -> {k: [runs]}
+    for runs in groups.values():
+        params = runs[0]["params"]
+        k = params.get("holdout")
+        if isinstance(k, int) and not isinstance(k, bool) and k > 0:
+            series.setdefault((params["encoding"], params.get("number_input", "bits")), {})[k] = runs
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, acc in zip(axes, ("joint", "sum")):
+        for i, ((encoding, number_input), by_k) in enumerate(sorted(series.items(), key=lambda s: (s[0][1] != "bits", s[0]))):
+            ks = sorted(by_k)
+            for part, style in (("heldout", "-"), ("seen", ":")):
+                values = [torch.tensor([100 * r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in by_k[k]]) for k in ks]
+                mean = torch.stack([v.mean() for v in values])
+                std = torch.stack([v.std() if len(v) > 1 else torch.tensor(0.0) for v in values])
+                label = (encoding if number_input == "bits" else f"{encoding} output, {number_input} input") + \
+                    (" (held-out)" if part == "heldout" else " (seen)")
+                if number_input == "bits":
+                    ax.plot(ks, mean, style, marker="o" if part == "heldout" else None, color=f"C{i}", label=label)
+                    if part == "heldout":
+                        ax.fill_between(ks, mean - std, mean + std, color=f"C{i}", alpha=0.2)
+                elif part == "heldout":
+                    ax.errorbar(ks, mean, std, fmt="s", color=f"C{i}", capsize=3, label=label)
+        ax.set(xlabel="k pairs held out of training (of 100)", title=f"{acc} accuracy", xticks=sorted(
+            {k for by_k in series.values() for k in by_k}))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy over every test image (%)")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.suptitle("Does it learn addition? Pairs never trained on (solid, band: ± std) against seen pairs (dotted)")
+    fig.tight_layout()
+    return save(fig, image_dir, "holdout_curve")

@@ -873,23 +873,47 @@ def as_numbers(numbers, count: int, single: bool) -> torch.Tensor:
     return values.long()
 
 
+def answer_confidence(encoding: str, logits: torch.Tensor, numbers: torch.Tensor, digits: torch.Tensor,
+                      sums: torch.Tensor) -> torch.Tensor:
+    """How sure the model is of its decoded answer, in [0, 1]: the likelihood of the answer's output code
+    among the 10 codes that can be right for the number (digit d, sum d + number), normalized over
+    them. 0 where the answer is none of them (an invalid code, or a sum that is not digit + number)."""
+    logits = logits.float()
+    candidates = torch.arange(10, device=logits.device).expand(len(numbers), 10)  # (N, 10) digits
+    candidate_sums = candidates + numbers[:, None]
+    if encoding == "softmax":
+        log_likelihood = (logits[:, :10].log_softmax(-1).gather(1, candidates)
+                          + logits[:, 10:].log_softmax(-1).gather(1, candidate_sums))
+    else:
+        codes = (encode_targets(candidates, candidate_sums - candidates) if encoding == "binary" else
+                 torch.cat([F.one_hot(candidates, 10), F.one_hot(candidate_sums, 19)], -1).float())
+        log_likelihood = -F.binary_cross_entropy_with_logits(
+            logits[:, None, :].expand_as(codes), codes, reduction="none").sum(-1)
+    probability = log_likelihood.softmax(-1).gather(1, digits.clamp(max=9)[:, None])[:, 0]
+    return torch.where((digits <= 9) & (sums == digits + numbers), probability, torch.zeros_like(probability))
+
+
 @torch.no_grad()
-def predict(model: Net, images, numbers):
+def predict(model: Net, images, numbers, confidence: bool = False):
     """Predicted (digits, sums) for images and numbers 0..9: ints for one image, tensors for a batch.
 
     `images`: one 28x28 image or a batch (Nx28x28 or Nx1x28x28), tensor or numpy array; integer
     dtypes are raw pixels 0..255, float dtypes are in [0, 1]. `numbers`: an int for one image, a
     sequence / array / tensor of ints for a batch. The model's own normalization is applied. The
-    model may be on any device; the answers come back on the CPU. A digit above 9 or a sum above 18 is the model answering with an invalid code (about 3 in
-    10,000 pairs for the shipped model); it is returned as it is, never mapped to a valid answer.
+    model may be on any device; the answers come back on the CPU. A digit above 9 or a sum above 18
+    is the model answering with an invalid code (about 3 in 10,000 pairs for the shipped model); it
+    is returned as it is, never mapped to a valid answer. With `confidence`, a third value says how
+    sure the model is of each answer (`answer_confidence`: a float in [0, 1]).
     """
     pixels, single = as_images(images)
     values = as_numbers(numbers, len(pixels), single)
     model.eval()
     device = next(model.parameters()).device
-    logits = model(((pixels - model.mean) / model.std).to(device), int_to_bits(values, NUMBER_BITS).to(device))
-    digits, sums = (answer.cpu() for answer in decode_outputs(model.encoding, logits))
-    return (digits.item(), sums.item()) if single else (digits, sums)
+    logits = model(((pixels - model.mean) / model.std).to(device), int_to_bits(values, NUMBER_BITS).to(device)).cpu()
+    answers = decode_outputs(model.encoding, logits)
+    if confidence:
+        answers = (*answers, answer_confidence(model.encoding, logits, values, *answers))
+    return tuple(a.item() for a in answers) if single else answers
 
 
 def image_file_to_mnist(path) -> np.ndarray:

@@ -30,11 +30,12 @@ def main(argv=None) -> int:
         if args.save_input:
             from PIL import Image
             Image.fromarray(pixels).save(args.save_input)
-        digit, total = helpers.predict(helpers.load_checkpoint(args.model, args.device), pixels, number)
+        digit, total, confidence = helpers.predict(helpers.load_checkpoint(args.model, args.device), pixels, number,
+                                                   confidence=True)
     except (OSError, ValueError, TypeError) as error:
         print(f"predict.py: error: {error}", file=sys.stderr)
         return 2
-    print(f"digit {digit}, sum {total}   ({digit} + {number} = {total})")
+    print(f"digit {digit}, sum {total}   ({digit} + {number} = {total}), confidence {confidence:.1%}")
     return 0
 
 

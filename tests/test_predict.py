@@ -1,4 +1,5 @@
 """The shipped model, `helpers.predict` on every accepted input form and every bad one, and predict.py."""
+import math
 import subprocess
 import sys
 
@@ -146,3 +147,28 @@ def test_command_line_errors_are_one_line(photo, args, words):
     assert done.returncode != 0
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_confidence_is_the_answers_share_of_the_valid_codes_likelihood(model, test_pairs):
+    images, digits, numbers = test_pairs
+    pred_digits, pred_sums, confidence = helpers.predict(model, images, numbers, confidence=True)
+    assert torch.equal(pred_digits, helpers.predict(model, images, numbers)[0])
+    assert ((confidence >= 0) & (confidence <= 1)).all()
+    right = (pred_digits == digits) & (pred_sums == digits + numbers)
+    assert confidence[right].mean() > 0.99 > 0.8 > confidence[~right].mean()  # wrong answers are less sure
+    # by hand, for one pair: the 9 bits' likelihood of each candidate (d, d + n), normalized over the 10
+    with torch.no_grad():
+        logits = model((images[:1].float().div(255).unsqueeze(1) - model.mean) / model.std,
+                       helpers.int_to_bits(numbers[:1], 4))[0]
+    n = numbers[0].item()
+    likelihood = [math.prod(torch.where(code > 0, logits.sigmoid(), 1 - logits.sigmoid()).tolist())
+                  for code in (helpers.encode_targets(torch.tensor([d]), torch.tensor([n]))[0] for d in range(10))]
+    assert confidence[0].item() == pytest.approx(likelihood[pred_digits[0].item()] / sum(likelihood), rel=1e-4)
+
+
+def test_an_answer_that_is_no_valid_answer_has_confidence_zero():
+    logits = torch.full((2, 9), -5.0)
+    logits[0, :4] = 5  # digit code 15: invalid
+    digits, sums = helpers.decode_logits(logits)
+    confidence = helpers.answer_confidence("binary", logits, torch.tensor([3, 3]), digits, sums)
+    assert confidence[0] == 0 and confidence[1] == 0  # the second: digit 0 with sum 0, but 0 + 3 != 0
