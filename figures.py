@@ -249,3 +249,23 @@ def plot_holdout_curve(groups: dict, image_dir=None):
     fig.suptitle("Does it learn addition? Pairs never trained on (solid, band: ± std) against seen pairs (dotted)")
     fig.tight_layout()
     return save(fig, image_dir, "holdout_curve")
+
+
+def plot_robustness(results: dict, image_dir=None, name: str = "robustness"):
+    """Joint accuracy per shift at its 3 severities, against clean MNIST (dashed) and printed font digits."""
+    shifts = results["shifts"]
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    for severity, shade in zip(range(3), ("#9ecae1", "#4292c6", "#08519c")):
+        ax.bar([i + (severity - 1) * 0.27 for i in range(len(shifts))],
+               [100 * r[severity]["joint_acc"] for r in shifts.values()], width=0.27, color=shade,
+               label=("mild", "middle", "strong")[severity])
+    ax.bar(len(shifts), 100 * results["fonts"]["joint_acc"], width=0.5, color="#bf8700",
+           label=f"digits from {len(results['fonts']['fonts'])} fonts")
+    ax.axhline(100 * results["clean"]["joint_acc"], color="black", ls="--", lw=1, label="clean MNIST test")
+    ax.set_xticks(range(len(shifts) + 1), [*shifts, "fonts"], rotation=35, ha="right", fontsize=8)
+    ax.set(ylabel="joint accuracy (%)", ylim=(0, 100),
+           title=f"Digits from outside MNIST: mean over shifts and severities {100 * results['mean_shifted_joint_acc']:.1f} %")
+    ax.legend(fontsize=8, loc="lower left", ncol=5)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return save(fig, image_dir, name)
