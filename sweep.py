@@ -57,8 +57,9 @@ SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code i
 def execute(parameters: dict, host_workers: dict) -> dict:
     """On a worker: run the notebook with `parameters` in a temporary folder; return its metrics and the
     executed notebook. Torch gets this machine's cores shared among the Dask workers on it."""
-    host = urlparse(get_worker().address).hostname
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // host_workers.get(host, 1)))  # for the kernel
+    threads = max(1, (os.cpu_count() or 1) // host_workers.get(urlparse(get_worker().address).hostname, 1))
+    # Dask starts workers with these at 1; the notebook's kernel inherits them (torch sizes its pool by MKL's)
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with tempfile.TemporaryDirectory() as tmp:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:

@@ -82,7 +82,9 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
             metrics = json.loads((results / f"binary-k10-seed{seed}" / "metrics.json").read_text())
             assert metrics["params"]["seed"] == seed and metrics["params"]["holdout"] == 10
             assert len(metrics["exhaustive"]["heldout"]) == 10 and metrics["history"][0]["epoch"] == 1
-            assert json.loads((notebooks / f"binary-k10-seed{seed}.ipynb").read_text())["cells"]
+            notebook = (notebooks / f"binary-k10-seed{seed}.ipynb").read_text()
+            assert json.loads(notebook)["cells"]
+            assert f"{max(1, os.cpu_count() // 2)} threads" in notebook  # the cores shared by the 2 workers
         assert not (results / "bad-seed1").exists()
         first = {p: p.stat().st_mtime_ns for p in results.glob("*/metrics.json")}
 
