@@ -2,10 +2,11 @@
 
     python profile_step.py            # prints the top operators and a seconds-per-epoch comparison
 
-Profiles 100 training batches of each pipeline, in one run on the same machine:
-  reference        DataLoader + per-sample ToTensor/Normalize, classic CNN, Adam (the original's pipeline)
-  bn, NCHW         the project's tensor pipeline and default backbone, default memory layout
-  bn, channels-last  the same in channels-last layout (the project's default)
+Profiles 100 training batches of each pipeline, in one run on the same machine (the CPU):
+  reference          DataLoader + per-sample ToTensor/Normalize, classic CNN, Adam (the original's pipeline)
+  bn, NCHW           the project's tensor pipeline and default backbone, default memory layout
+  bn, channels-last  the same in channels-last layout (the project's default), then in bf16 autocast
+  wide               the wider backbone, in fp32 and in bf16 autocast
 """
 import dataclasses
 import time
@@ -18,9 +19,10 @@ from benchmark import reference_pipeline
 BATCHES = 100
 
 
-def project_steps(data, channels_last: bool):
-    """`train(batches)` on the project's pipeline with the notebook's defaults."""
-    params = helpers.resolve_hardware({**helpers.notebook_defaults(), "epochs": 1, "log_interval": 10**9, "device": "cpu"})
+def project_steps(data, channels_last: bool = True, backbone: str = "bn", precision: str = "fp32"):
+    """`train(batches)` on the project's pipeline with the notebook's defaults, on the CPU."""
+    params = helpers.resolve_hardware({**helpers.notebook_defaults(), "epochs": 1, "log_interval": 10**9, "device": "cpu",
+                                       "backbone": backbone, "precision": precision})
     model, optimizer, scheduler = helpers.make_training(params, len(data.train_x), channels_last=channels_last)
 
     def train(batches):
@@ -32,7 +34,8 @@ def project_steps(data, channels_last: bool):
 def main():
     data = helpers.prepare_data()
     pipelines = {"reference": reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
-                 "bn, channels-last": project_steps(data, True)}
+                 "bn, channels-last": project_steps(data), "bn, channels-last, bf16": project_steps(data, precision="bf16"),
+                 "wide": project_steps(data, backbone="wide"), "wide, bf16": project_steps(data, backbone="wide", precision="bf16")}
     per_epoch = {}
     for name, run in pipelines.items():
         run(5)  # warm up

@@ -43,7 +43,7 @@ SWEEPS = {
     "binary-holdout": {"holdout": helpers.FIXED_HOLDOUT},  # issue 4: the fixed 10 pairs (d, 3d + 7 mod 10)
     "onehot-holdout": {"encoding": "onehot", "holdout": helpers.FIXED_HOLDOUT},
     "softmax-holdout": {"encoding": "softmax", "holdout": helpers.FIXED_HOLDOUT},
-    "wide": {"backbone": "wide"},  # a stronger backbone, same head and 9-bit code (issue 3)
+    "wide": {"backbone": "wide", "precision": "fp32"},  # a stronger backbone, same head and 9-bit code (issue 3)
 }
 # Does it learn addition? k of the 100 pairs held out, drawn by seed, for each output encoding ...
 HOLDOUT_COUNTS = (10, 30, 50, 70)
@@ -115,7 +115,7 @@ def dask_client(scheduler: str | None, workers: int):
             yield client
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 
