@@ -58,8 +58,10 @@ def execute(parameters: dict, host_workers: dict) -> dict:
     """On a worker: run the notebook with `parameters` in a temporary folder; return its metrics and the
     executed notebook. Torch gets this machine's cores shared among the Dask workers on it."""
     threads = max(1, (os.cpu_count() or 1) // host_workers.get(urlparse(get_worker().address).hostname, 1))
-    # Dask starts workers with these at 1; the notebook's kernel inherits them (torch sizes its pool by MKL's)
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    # The notebook's kernel inherits the worker's environment, where Dask sets these threads to 1 (torch sizes
+    # its pool by MKL's) and a malloc trim threshold that makes every training step fault its memory back in.
+    os.environ.update({f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "MKL", "OPENBLAS")})
+    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     with tempfile.TemporaryDirectory() as tmp:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
