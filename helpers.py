@@ -73,23 +73,35 @@ def synchronize(device: torch.device) -> None:
         torch.accelerator.synchronize(device)
 
 
-# "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32); "auto" takes the backbone's
-# default below, chosen on the validation split (README), and falls back to fp32 where bf16 is not supported.
+# "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32). "auto" takes the backbone's
+# default below, chosen on the validation split (README), where the device computes bf16 natively, else fp32.
 PRECISIONS = ("fp32", "bf16")
 DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "wide": "bf16"}
 
 
-def bf16_supported(device: torch.device) -> bool:
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (x86 AVX512-BF16 or AMX, Arm BF16); without it, CPU
+    autocast to bf16 is emulated and slower than fp32."""
+    info = Path("/proc/cpuinfo")
+    flags = set(info.read_text().split()) if info.exists() else set()
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def bf16_supported(device: torch.device, native: bool = False) -> bool:
+    """Whether autocast to bf16 works on `device` (`native`: and runs at hardware speed)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return True  # the CPU (fast with AVX512-BF16 or AMX), MPS and XPU autocast to bfloat16
+        return torch.cuda.is_bf16_supported(including_emulation=not native)
+    if device.type == "cpu":
+        return not native or cpu_has_native_bf16()
+    return True  # MPS and XPU compute bfloat16
 
 
 def resolve_precision(precision: str, backbone: str, device: torch.device) -> str:
-    """"auto" -> the backbone's default on this device; "fp32" / "bf16" as asked, if the device has it."""
+    """"auto" -> the backbone's default where the device has native bf16, else fp32; "fp32" / "bf16" as
+    asked, if the device can run it at all."""
     if precision == "auto":
         precision = DEFAULT_PRECISION.get(backbone, "fp32")
-        return precision if precision == "fp32" or bf16_supported(device) else "fp32"
+        return precision if precision == "fp32" or bf16_supported(device, native=True) else "fp32"
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
     if precision == "bf16" and not bf16_supported(device):

@@ -72,6 +72,12 @@ def execute(parameters: dict, host_workers: dict) -> dict:
         return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
 
 
+def relative(path: Path) -> str:
+    """`path` relative to the repository when it lies inside, so committed results name no machine's folders."""
+    path = Path(path).resolve()
+    return str(path.relative_to(helpers.ROOT)) if path.is_relative_to(helpers.ROOT) else str(path)
+
+
 def complete(run_dir: Path) -> bool:
     """Whether a run finished: its metrics.json holds the exhaustive evaluation written at the end."""
     path = run_dir / "metrics.json"
@@ -99,6 +105,7 @@ def run_sweep(runs: dict[str, dict], client, results: Path = RESULTS, notebooks:
                 bar.set_postfix_str(f"{name} failed")
             else:
                 (results / name).mkdir(parents=True, exist_ok=True)
+                out["metrics"]["params"]["output_dir"] = relative(results / name)  # not the worker's temporary folder
                 helpers.atomic_write(results / name / "metrics.json",
                                      lambda tmp: tmp.write_text(json.dumps(out["metrics"], indent=1)))
                 notebooks.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,7 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
         for seed in (1, 2):
             metrics = json.loads((results / f"binary-k10-seed{seed}" / "metrics.json").read_text())
             assert metrics["params"]["seed"] == seed and metrics["params"]["holdout"] == 10
+            assert metrics["params"]["output_dir"] == str(results / f"binary-k10-seed{seed}")  # not the worker's tmp
             assert len(metrics["exhaustive"]["heldout"]) == 10 and metrics["history"][0]["epoch"] == 1
             notebook = (notebooks / f"binary-k10-seed{seed}.ipynb").read_text()
             assert json.loads(notebook)["cells"]
