@@ -44,6 +44,7 @@ SWEEPS = {
     "onehot-holdout": {"encoding": "onehot", "holdout": helpers.FIXED_HOLDOUT},
     "softmax-holdout": {"encoding": "softmax", "holdout": helpers.FIXED_HOLDOUT},
     "wide": {"backbone": "wide", "precision": "fp32"},  # a stronger backbone, same head and 9-bit code (issue 3)
+    "strong": {"backbone": "wide", "precision": "bf16"},  # the same in bf16: inside the reference's time (issue 9)
 }
 # Does it learn addition? k of the 100 pairs held out, drawn by seed, for each output encoding ...
 HOLDOUT_COUNTS = (10, 30, 50, 70)
