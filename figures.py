@@ -265,7 +265,7 @@ def plot_robustness(results: dict, image_dir=None, name: str = "robustness"):
     ax.set_xticks(range(len(shifts) + 1), [*shifts, "fonts"], rotation=35, ha="right", fontsize=8)
     ax.set(ylabel="joint accuracy (%)", ylim=(0, 100),
            title=f"Digits from outside MNIST: mean over shifts and severities {100 * results['mean_shifted_joint_acc']:.1f} %")
-    ax.legend(fontsize=8, loc="lower left", ncol=5)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1))
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save(fig, image_dir, name)
