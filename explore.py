@@ -47,7 +47,7 @@ def target_code(encoding: str, digit: int, number: int) -> torch.Tensor:
 def output_logits(model, images: torch.Tensor, number: int) -> torch.Tensor:
     """The model's logits (on the CPU) for normalized images, all paired with `number`."""
     model.eval()
-    device = next(model.parameters()).device
+    device = helpers.model_device(model)
     bits = helpers.int_to_bits(torch.full((len(images),), number), helpers.NUMBER_BITS)
     return model(images.to(device), bits.to(device)).float().cpu()
 

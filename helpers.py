@@ -67,6 +67,11 @@ def device_name(device: torch.device) -> str:
     return module.get_device_name(device) if hasattr(module, "get_device_name") else device.type
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's weights live (the CPU for a model without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for the accelerator's queued work, so a clock read after it measures the work itself."""
     if device.type != "cpu":
@@ -542,7 +547,7 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
     wrong; `invalid` says how many predictions had one.
     """
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     images, digits, numbers = images.to(device), digits.to(device), numbers.to(device)
     logits = torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
                         for i in range(0, len(images), batch_size)])
@@ -920,7 +925,7 @@ def predict(model: Net, images, numbers, confidence: bool = False):
     pixels, single = as_images(images)
     values = as_numbers(numbers, len(pixels), single)
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     logits = model(((pixels - model.mean) / model.std).to(device), int_to_bits(values, NUMBER_BITS).to(device)).cpu()
     answers = decode_outputs(model.encoding, logits)
     if confidence:

@@ -179,7 +179,7 @@ def curve_rows(groups: dict) -> list[dict]:
     pairs' joint and sum accuracy over every test image, mean ± std over seeds."""
     rows = []
     for config, runs in groups.items():
-        params = runs[0]["params"]
+        params = runs[0].get("params", {})
         if not isinstance(params.get("holdout"), int) or isinstance(params["holdout"], bool) or not params["holdout"]:
             continue
         rows.append({"config": config, "encoding": params["encoding"], "number_input": params.get("number_input", "bits"),

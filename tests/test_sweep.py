@@ -4,11 +4,12 @@ import json
 import sweep
 
 
-def fake_run(joints, heldout=0.9, seen=0.99, invalid=20):
+def fake_run(joints, heldout=0.9, seen=0.99, invalid=20, **params):
     history = [{"epoch": i + 1, "digit_acc": j, "sum_acc": j, "joint_acc": j} for i, j in enumerate(joints)]
-    return {"history": history, "final": {k: joints[-1] for k in ("digit_acc", "sum_acc", "joint_acc")},
+    return {"params": params, "history": history, "final": {k: joints[-1] for k in ("digit_acc", "sum_acc", "joint_acc")},
             "train_seconds": 50.0, "exhaustive": {"invalid": invalid, "pairs": 100_000,
-                                                  "heldout_pairs": {"joint_acc": heldout}, "seen_pairs": {"joint_acc": seen}}}
+                                                  "heldout_pairs": {"joint_acc": heldout, "sum_acc": heldout},
+                                                  "seen_pairs": {"joint_acc": seen, "sum_acc": seen}}}
 
 
 def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
@@ -27,3 +28,18 @@ def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
     text = sweep.write_summary(groups, tmp_path / "summary.md")
     assert (tmp_path / "summary.md").read_text() == text
     assert "| binary | 2 | 99.30 ± 0.14 |" in text
+
+
+def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
+    runs = {"binary": fake_run([0.99]),
+            "binary-k30-seed1": fake_run([0.99], heldout=0.5, encoding="binary", holdout=30),
+            "binary-k30-seed2": fake_run([0.99], heldout=0.7, encoding="binary", holdout=30),
+            "input-scalar-k10-seed1": fake_run([0.99], heldout=0.2, encoding="binary", holdout=10, number_input="scalar"),
+            "binary-holdout-seed1": fake_run([0.99], encoding="binary", holdout="3d+7")}
+    for name, metrics in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    rows = sweep.curve_rows(sweep.load_results(tmp_path))
+    assert [(r["number_input"], r["k"], r["n"]) for r in rows] == [("bits", 30, 2), ("scalar", 10, 1)]
+    assert rows[0]["heldout_joint"] == "60.00 ± 14.14" and rows[1]["heldout_sum"] == "20.00 ± 0.00"
+    assert "| binary | scalar | 10 | 1 | 20.00 ± 0.00 |" in sweep.write_summary(sweep.load_results(tmp_path), tmp_path / "s.md")
