@@ -3,7 +3,6 @@ only they are repeated; the local-cluster path starts and stops its workers."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,9 @@ import pytest
 from distributed import Client
 
 import sweep
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 TINY = {"epochs": 1, "train_size": 2000, "log_interval": 10}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:

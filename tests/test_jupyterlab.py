@@ -11,7 +11,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import papermill
 import pytest
 
 import helpers
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's browser; /usr/bin/chromium is a shell wrapper
 SMALL = dict(epochs=1, train_size=2000, log_interval=5, min_joint_acc=0.0)
@@ -36,12 +35,6 @@ def need_chromium():
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def api(port: int, token: str, path: str, method: str = "GET"):
