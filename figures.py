@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.patches import FancyBboxPatch
 
@@ -265,6 +266,33 @@ def plot_robustness(results: dict, image_dir=None, name: str = "robustness"):
     ax.set_xticks(range(len(shifts) + 1), [*shifts, "fonts"], rotation=35, ha="right", fontsize=8)
     ax.set(ylabel="joint accuracy (%)", ylim=(0, 100),
            title=f"Digits from outside MNIST: mean over shifts and severities {100 * results['mean_shifted_joint_acc']:.1f} %")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1))
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return save(fig, image_dir, name)
+
+
+def plot_robustness_comparison(groups: dict, image_dir=None, name: str = "robustness_comparison"):
+    """Per shift, each model's joint accuracy averaged over the 3 severities (bar: mean over seeds, whisker: min
+    to max over seeds) and at the middle severity (dot), against its clean MNIST accuracy (dashed)."""
+    shifts = list(next(iter(groups.values()))[0]["shifts"])
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    width = 0.8 / len(groups)
+    for k, (label, runs) in enumerate(groups.items()):
+        color = f"C{k}"
+        x = np.arange(len(shifts) + 1) + (k - (len(groups) - 1) / 2) * width
+        per_run = np.array([[np.mean([s["joint_acc"] for s in r["shifts"][n]]) for n in shifts] + [r["fonts"]["joint_acc"]]
+                            for r in runs]) * 100
+        middle = np.array([[r["shifts"][n][1]["joint_acc"] for n in shifts] for r in runs]).mean(0) * 100
+        mean = per_run.mean(0)
+        ax.bar(x, mean, width=width, color=color, alpha=0.75,
+               yerr=[mean - per_run.min(0), per_run.max(0) - mean], capsize=2,
+               label=f"{label}: mean over severities ({len(runs)} seeds)")
+        ax.plot(x[:-1], middle, "o", color=color, markeredgecolor="black", markersize=4, label=f"{label}: middle severity")
+        ax.axhline(np.mean([r["clean"]["joint_acc"] for r in runs]) * 100, color=color, ls="--", lw=1)
+    ax.set_xticks(range(len(shifts) + 1), [*shifts, "fonts"], rotation=35, ha="right", fontsize=8)
+    means = "; ".join(f"{label} {100 * np.mean([r['mean_shifted_joint_acc'] for r in runs]):.1f} %" for label, runs in groups.items())
+    ax.set(ylabel="joint accuracy (%)", ylim=(0, 100), title=f"Digits from outside MNIST, mean over shifts: {means}")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1))
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()

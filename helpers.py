@@ -21,6 +21,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+import shifts
+
 ROOT = Path(__file__).resolve().parent
 
 # --------------------------------------------------------------------------------------- device
@@ -320,15 +322,24 @@ def invalid_codes(digits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
 ENCODINGS = {"binary": DIGIT_BITS + SUM_BITS, "onehot": 10 + 19, "softmax": 10 + 19}
 
 
-def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-    """The training loss of an encoding for the true digits and numbers."""
+def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
+                unknown: torch.Tensor | None = None) -> torch.Tensor:
+    """The training loss of an encoding for the true digits and numbers.
+
+    `unknown` marks images without a digit (`robust_augment`): their target is "don't know", every
+    output bit at 0.5 (softmax: the uniform distribution), so that no answer is confident on them.
+    """
     sums = digits + numbers
-    if encoding == "binary":
-        return F.binary_cross_entropy_with_logits(logits, encode_targets(digits, numbers))
-    if encoding == "onehot":
-        targets = torch.cat([F.one_hot(digits, 10), F.one_hot(sums, 19)], -1).float()
-        return F.binary_cross_entropy_with_logits(logits, targets)
-    return F.cross_entropy(logits[:, :10], digits) + F.cross_entropy(logits[:, 10:], sums)
+    if encoding == "softmax":
+        targets = [F.one_hot(digits, 10).float(), F.one_hot(sums, 19).float()]
+        if unknown is not None:
+            targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
+        return F.cross_entropy(logits[:, :10], targets[0]) + F.cross_entropy(logits[:, 10:], targets[1])
+    targets = (encode_targets(digits, numbers) if encoding == "binary"
+               else torch.cat([F.one_hot(digits, 10), F.one_hot(sums, 19)], -1).float())
+    if unknown is not None:
+        targets = torch.where(unknown[:, None], 0.5, targets)
+    return F.binary_cross_entropy_with_logits(logits, targets)
 
 
 def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -447,10 +458,53 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     u = (torch.rand(len(images), 4, generator=generator) * 2 - 1).to(images.device)  # drawn on the CPU: same on every device
     angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    shifts = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
-    theta = torch.stack([torch.stack([cos, -sin, shifts[:, 0]], 1), torch.stack([sin, cos, shifts[:, 1]], 1)], 1)
+    offsets = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
+    theta = torch.stack([torch.stack([cos, -sin, offsets[:, 0]], 1), torch.stack([sin, cos, offsets[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images - background, grid, align_corners=False) + background
+
+
+def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float, std: float,
+                   clean: float = 0.4, no_digit: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
+    """`augment="robust"`: each image of a normalized batch stays as it is (`clean` of them) or gets one
+    corruption drawn at random, and `no_digit` of them are replaced by an image without a digit (blank,
+    noise, a gradient), to be trained towards "don't know" (see `output_loss`). Returns the images and the
+    mask of the no-digit ones.
+
+    The corruptions: rotation up to 50°, scale 0.45-1.1 and a shift up to 7 px; thinner or thicker strokes;
+    Gaussian blur (sigma 0.5-2.5) or a resolution of 7-16 px (one value per batch); black ink on a light
+    background; a brightness gradient; Gaussian noise; a black box of 2-9 px. Shear, shot and impulse noise,
+    elastic distortion and occluding lines are left out on purpose: the robustness benchmark measures them
+    as shifts the model was never trained against (README, "Digits from outside MNIST").
+    """
+    n, device = len(images), images.device
+    rand = lambda *shape: torch.rand(*shape, generator=generator).to(device)  # drawn on the CPU, as everywhere
+    x = (images * std + mean).clamp(0, 1)
+    r, angle, per_batch = rand(n, 4), rand(n) * 2 * math.pi, torch.rand(3, generator=generator).tolist()
+    distance = rand(n) * 7 * (r[:, 2] < 0.5)
+    corners, sizes = (rand(n, 2, 1) * 20).long(), 2 + (rand(n, 2, 1) * 8).long()
+    pixels = torch.arange(28, device=device)
+    inside = (pixels >= corners) & (pixels < corners + sizes)  # (N, 2, 28): rows, columns
+    box = (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
+    corrupted = torch.stack([
+        shifts.affine(x, rotate=(r[:, 0] * 2 - 1) * 50, zoom=0.45 + r[:, 1] * 0.65,
+                      shift_x=distance * torch.cos(angle), shift_y=distance * torch.sin(angle)),
+        torch.where(r[:, 3, None, None, None] < 0.5, shifts.thinner(x, rand(n, 1, 1, 1), generator),
+                    shifts.thicker(x, 2 + int(per_batch[0] * 3), generator)),
+        shifts.blur(x, 0.5 + 2 * per_batch[1], generator),
+        shifts.low_resolution(x, 7 + int(per_batch[2] * 10), generator),
+        shifts.inverted(x, 0.4 + 0.6 * rand(n, 1, 1, 1), generator),
+        shifts.uneven_background(x, 0.8 * rand(n, 1, 1, 1), generator),
+        (x + torch.randn(x.shape, generator=generator).to(device) * 0.35 * rand(n, 1, 1, 1)).clamp(0, 1),
+        x.masked_fill(box, 0.0),
+    ])
+    choice = (rand(n) * len(corrupted)).long()
+    x = torch.where((rand(n) < clean)[:, None, None, None], x, corrupted[choice, torch.arange(n, device=device)])
+    unknown = rand(n) < no_digit
+    blank = rand(n, 1, 1, 1) * torch.where(rand(n, 1, 1, 1) < 0.5, torch.rand(x.shape, generator=generator).to(device),
+                                           shifts.uneven_background(torch.zeros_like(x), 1.0, generator))
+    x = torch.where(unknown[:, None, None, None], blank, x)
+    return (x - mean) / std, unknown
 
 
 FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number (issue 4's runs)
@@ -515,9 +569,11 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
     losses, logged = [], []
     for batch_idx in range(len(sampler)):
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
-        images = data.train_x[idx]
+        images, unknown = data.train_x[idx], None
         if params["augment"]:
             images = random_affine(images, generator, background)
+        if params["augment"] == "robust":
+            images, unknown = robust_augment(images, generator, data.mean, data.std)
         digits, number_bits = data.train_y[idx], sampler.getRandomBatch().to(device)
         numbers = bits_to_int(number_bits)
         if params["holdout"]:  # never train on a held-out pair: take the next number instead
@@ -525,7 +581,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
             number_bits = int_to_bits(numbers, NUMBER_BITS)
         with autocast(device, params["precision"]):
             logits = model(images, number_bits)
-        loss = output_loss(model.encoding, logits.float(), digits, numbers)  # the loss in fp32
+        loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown)  # the loss in fp32
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -610,6 +666,8 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
 
 # ------------------------------------------------------------------------------ run parameters
 
+AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that and corrupted digits
+
 # Parameters that decide what a run computes; a resumed run must match them.
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
@@ -642,9 +700,10 @@ def collect_params(namespace: dict) -> dict:
     if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
                                      or not 0 <= holdout <= MAX_HOLDOUT):
         raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
-    for key in ("augment", "resume"):
-        if not isinstance(params[key], bool):
-            raise ValueError(f"{key} must be True or False, got {params[key]!r}")
+    if not isinstance(params["resume"], bool):
+        raise ValueError(f"resume must be True or False, got {params['resume']!r}")
+    if not (isinstance(params["augment"], bool) or params["augment"] == "robust"):
+        raise ValueError(f"augment must be one of {AUGMENTS}, got {params['augment']!r}")
     return resolve_hardware(params)
 
 

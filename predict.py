@@ -3,15 +3,16 @@
     python predict.py my_digit.png 7            # -> digit 5, sum 12
 
 The image (PNG or JPEG, any size, color or gray, dark-on-light or light-on-dark) is converted to
-MNIST's white-on-black 28x28 by `helpers.image_file_to_mnist`; the model is the shipped checkpoint
-unless --model names another.
+MNIST's white-on-black 28x28 by `helpers.image_file_to_mnist`; the model is the shipped robust checkpoint
+(models/robust.pt: trained with augment="robust", it holds up better on digits that are not MNIST's and says
+when there is no digit) unless --model names another, e.g. models/default.pt (the notebook's defaults).
 """
 import argparse
 import sys
 
 import helpers
 
-DEFAULT_MODEL = helpers.ROOT / "models" / "default.pt"
+DEFAULT_MODEL = helpers.ROOT / "models" / "robust.pt"
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,8 @@ def test_unknown_backbone():
     ("seed", -1, "seed must be a non-negative int"),
     ("lr", "fast", "lr must be a non-negative number"),
     ("encoding", "gray", "encoding must be one of"),
-    ("augment", "yes", "augment must be True or False"),
+    ("augment", "yes", "augment must be one of"),
+    ("augment", 1, "augment must be one of"),
 ])
 def test_bad_notebook_parameters_fail_clearly(key, bad, words):
     namespace = {**helpers.notebook_defaults(), key: bad}

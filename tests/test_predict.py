@@ -25,8 +25,11 @@ def test_pairs(mnist):
     return images[:1000], digits[:1000], helpers.eval_numbers(10_000)[:1000]
 
 
-def test_the_shipped_model_is_small_and_accurate(model, test_pairs):
-    assert SHIPPED.stat().st_size < 2 * 1024 * 1024
+@pytest.mark.parametrize("name", ["default.pt", "robust.pt"])
+def test_the_shipped_models_are_small_and_accurate(name, test_pairs):
+    shipped = ROOT / "models" / name
+    assert shipped.stat().st_size < 2 * 1024 * 1024
+    model = helpers.load_checkpoint(shipped)
     images, digits, numbers = test_pairs
     pred_digits, pred_sums = helpers.predict(model, images, numbers)
     assert ((pred_digits == digits) & (pred_sums == digits + numbers)).float().mean() > 0.98

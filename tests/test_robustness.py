@@ -1,11 +1,14 @@
-"""robustness.py: each shift is deterministic for a seed, keeps shape, dtype and range, and changes the image;
+"""shifts.py and robustness.py: each shift is deterministic for a seed, keeps shape, dtype and range, and changes the image;
 font digits are read through the same file path as predict.py."""
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import helpers
 import robustness
+import shifts
 
 
 @pytest.fixture(scope="module")
@@ -13,27 +16,27 @@ def images(mnist):
     return mnist["test"][0][:64]
 
 
-@pytest.mark.parametrize("name", list(robustness.SHIFTS))
+@pytest.mark.parametrize("name", list(shifts.SHIFTS))
 def test_a_shift_is_deterministic_keeps_the_format_and_changes_the_image(images, name):
     for severity in (1, 2, 3):
-        shifted = robustness.shift(images, name, severity, seed=3)
+        shifted = shifts.shift(images, name, severity, seed=3)
         assert shifted.shape == images.shape and shifted.dtype == torch.uint8
-        assert torch.equal(shifted, robustness.shift(images, name, severity, seed=3))
+        assert torch.equal(shifted, shifts.shift(images, name, severity, seed=3))
         assert (shifted.float() - images.float()).abs().mean() > 2, f"{name} {severity} barely changes the images"
     if name != "inverted":  # its severity lowers the contrast of the inverted image: fewer pixels change
-        mild, strong = (robustness.shift(images, name, s, seed=3).float() for s in (1, 3))
+        mild, strong = (shifts.shift(images, name, s, seed=3).float() for s in (1, 3))
         assert (strong - images.float()).abs().mean() > (mild - images.float()).abs().mean()  # severity means more
     if name in ("shot noise", "impulse noise", "rotation", "shear", "translation", "elastic", "uneven background",
                 "occluding line"):  # random draws: another seed draws differently
-        assert not torch.equal(robustness.shift(images, name, 2, seed=3), robustness.shift(images, name, 2, seed=4))
+        assert not torch.equal(shifts.shift(images, name, 2, seed=3), shifts.shift(images, name, 2, seed=4))
 
 
 def test_the_batched_affine_map_rotates_like_torchvision(images):
     import torchvision.transforms.v2.functional as TF
     x = images[:8].float().div(255).unsqueeze(1)
-    ours, theirs = robustness.affine(x, rotate=-30.0), TF.rotate(x, 30.0)
-    assert (ours - theirs).abs().mean() < 0.03 < (robustness.affine(x, rotate=30.0) - theirs).abs().mean()
-    assert torch.allclose(robustness.affine(x), x, atol=1e-5)  # the identity
+    ours, theirs = shifts.affine(x, rotate=-30.0), TF.rotate(x, 30.0)
+    assert (ours - theirs).abs().mean() < 0.03 < (shifts.affine(x, rotate=30.0) - theirs).abs().mean()
+    assert torch.allclose(shifts.affine(x), x, atol=1e-5)  # the identity
 
 
 def test_font_digits_are_read_like_a_users_file(tmp_path):
@@ -45,3 +48,55 @@ def test_font_digits_are_read_like_a_users_file(tmp_path):
     assert set(digits.tolist()) == set(range(10))
     first = tmp_path / f"{names[0].rsplit('.', 1)[0]}-{digits[0].item()}.png"
     assert np.array_equal(images[0].numpy(), helpers.image_file_to_mnist(first))  # the file a user would give
+
+
+# ---------------------------------------------------------------- augment="robust": the training side
+
+
+def test_robust_augment_is_seeded_keeps_the_format_and_marks_the_no_digit_images(data):
+    images = data.train_x[:512]
+    first = helpers.robust_augment(images, torch.Generator().manual_seed(5), data.mean, data.std)
+    again = helpers.robust_augment(images, torch.Generator().manual_seed(5), data.mean, data.std)
+    other = helpers.robust_augment(images, torch.Generator().manual_seed(6), data.mean, data.std)
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1]) and not torch.equal(first[0], other[0])
+    augmented, unknown = first
+    assert augmented.shape == images.shape and augmented.dtype == images.dtype and unknown.shape == (512,)
+    pixels = augmented * data.std + data.mean
+    assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5  # still images in [0, 1], normalized
+    unchanged = (augmented - images).flatten(1).abs().amax(1) < 1e-6
+    assert 0.3 < unchanged.float().mean() < 0.5  # `clean` = 0.4 of them stay as they are
+    assert 3 <= unknown.sum() <= 35 and not unchanged[unknown].any()  # about 3 % have no digit
+
+
+def test_no_digit_images_are_trained_towards_dont_know():
+    digits, numbers = torch.tensor([3, 7]), torch.tensor([4, 9])
+    unknown = torch.tensor([True, False])
+    for encoding, width in (("binary", 9), ("onehot", 29), ("softmax", 29)):
+        logits = torch.zeros(2, width, requires_grad=True)
+        helpers.output_loss(encoding, logits, digits, numbers, unknown).backward()
+        # at even outputs the "don't know" row is already at its target: no gradient; the digit row has one
+        assert logits.grad[0].abs().max() < 1e-7 < logits.grad[1].abs().max()
+
+
+def test_a_robust_run_trains_and_its_loss_falls():
+    params = {**helpers.notebook_defaults(), "augment": "robust", "epochs": 2, "device": "cpu", "precision": "fp32",
+              "output_dir": None}
+    small = helpers.prepare_data(train_size=1024, download=False)
+    model, optimizer, scheduler = helpers.make_training(params, len(small.train_x))
+    losses = [helpers.train_epoch(model, small, optimizer, scheduler, epoch, params, log=lambda *a: None)[0]
+              for epoch in (1, 2)]
+    assert all(math.isfinite(x) for x in losses) and losses[1] < losses[0]
+
+
+def test_the_shipped_robust_model_is_unsure_without_a_digit(mnist):
+    model = helpers.load_checkpoint(helpers.ROOT / "models" / "robust.pt")
+    clean = mnist["test"][0][:100]
+    generator = torch.Generator().manual_seed(0)
+    blank = torch.zeros(10, 28, 28, dtype=torch.uint8)
+    noise = (torch.rand(10, 28, 28, generator=generator) * 255).to(torch.uint8)
+    numbers = torch.arange(10)
+    sure = helpers.predict(model, clean, numbers.repeat(10), confidence=True)[2]
+    for name, images in (("blank", blank), ("noise", noise)):
+        unsure = helpers.predict(model, images, numbers, confidence=True)[2]
+        assert ((unsure >= 0) & (unsure <= 1)).all()
+        assert unsure.max() < 0.5 < 0.9 < sure.median(), name
