@@ -1,4 +1,4 @@
-"""Exploring in JupyterLab: the code of `helpers.py` shown on the page, and the trained model under your fingers.
+"""Exploring in JupyterLab: the code of the `helpers` package shown on the page, and the trained model under your fingers.
 
 `show_code(helpers.RandomSampler)` renders an object's source, highlighted, from the module itself (one
 source of truth, nothing copied into the notebook). `Explorer(model, data)` is an ipywidgets panel: pick

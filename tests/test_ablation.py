@@ -76,7 +76,7 @@ def test_training_never_sees_a_held_out_pair(tmp_path, monkeypatch, holdout):
         seen.update(zip(digits.tolist(), numbers.tolist()))
         return real_loss(encoding, logits, digits, numbers)
 
-    monkeypatch.setattr(helpers, "output_loss", recording_loss)
+    monkeypatch.setattr(helpers.training, "output_loss", recording_loss)
     data = helpers.prepare_data(train_size=3000, download=False)
     params = helpers.collect_params({**helpers.notebook_defaults(), "epochs": 1, "train_size": 3000, "holdout": holdout,
                                      "output_dir": str(tmp_path), "image_dir": None, "seed": 4})

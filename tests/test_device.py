@@ -64,7 +64,7 @@ def test_the_notebook_parameters_reject_a_bad_device_before_training():
 
 def test_precision_auto_takes_the_backbones_measured_default(monkeypatch):
     cpu = torch.device("cpu")
-    monkeypatch.setattr(helpers, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: True)
     for backbone, precision in helpers.DEFAULT_PRECISION.items():
         assert helpers.resolve_precision("auto", backbone, cpu) == precision
     assert helpers.resolve_precision("fp32", "wide", cpu) == "fp32"
@@ -133,6 +133,6 @@ def test_the_fp32_cpu_default_history_is_unchanged_by_the_device_work(tmp_path, 
 
 
 def test_precision_auto_keeps_fp32_on_a_cpu_without_native_bf16(monkeypatch):
-    monkeypatch.setattr(helpers, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: False)
     assert helpers.resolve_precision("auto", "wide", torch.device("cpu")) == "fp32"  # emulated bf16 is slower
     assert helpers.resolve_precision("bf16", "wide", torch.device("cpu")) == "bf16"  # asked for: it still runs

@@ -1,0 +1,102 @@
+"""Device and precision: where a run computes, and in which floating-point format."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def available_devices() -> list[str]:
+    """What this machine can train on: "cpu" and each usable accelerator, e.g. ["cpu", "cuda:0"]."""
+    devices = ["cpu"]
+    if torch.accelerator.is_available():  # current_accelerator() alone names "cuda" even where none is usable
+        kind = torch.accelerator.current_accelerator().type
+        devices += [f"{kind}:{i}" for i in range(torch.accelerator.device_count())]
+    return devices
+
+
+def resolve_device(device="auto") -> torch.device:
+    """"auto": the current accelerator (CUDA, MPS, XPU, ...) when one is usable, else the CPU.
+
+    An explicit name ("cpu", "cuda", "cuda:1", "mps") is honoured if it is usable here; anything
+    else fails at once with a message that names what is available.
+    """
+    if device == "auto":
+        return torch.device(torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu")
+    available = available_devices()
+    try:
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto' or a device name like 'cpu', 'cuda' or 'cuda:1', got {device!r}; "
+                         f"available here: {', '.join(available)}") from None
+    usable = resolved.type == "cpu" or f"{resolved.type}:{resolved.index or 0}" in available
+    if not usable:
+        raise ValueError(f"device {str(device)!r} is not available on this machine; "
+                         f"available here: {', '.join(available)} (or 'auto')")
+    return resolved
+
+
+def device_name(device: torch.device) -> str:
+    """A person's name for the device: the GPU's model, or the CPU's."""
+    if device.type == "cpu":
+        models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")] if Path("/proc/cpuinfo").exists() else []
+        return models[0] if models else (platform.processor() or platform.machine())
+    module = getattr(torch, device.type, None)
+    return module.get_device_name(device) if hasattr(module, "get_device_name") else device.type
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's weights live (the CPU for a model without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the accelerator's queued work, so a clock read after it measures the work itself."""
+    if device.type != "cpu":
+        torch.accelerator.synchronize(device)
+
+
+# "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32). "auto" takes the backbone's
+# default below, chosen on the validation split (README), where the device computes bf16 natively, else fp32.
+PRECISIONS = ("fp32", "bf16")
+DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "wide": "bf16"}
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (x86 AVX512-BF16 or AMX, Arm BF16); without it, CPU
+    autocast to bf16 is emulated and slower than fp32."""
+    info = Path("/proc/cpuinfo")
+    flags = set(info.read_text().split()) if info.exists() else set()
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def bf16_supported(device: torch.device, native: bool = False) -> bool:
+    """Whether autocast to bf16 works on `device` (`native`: and runs at hardware speed)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=not native)
+    if device.type == "cpu":
+        return not native or cpu_has_native_bf16()
+    return True  # MPS and XPU compute bfloat16
+
+
+def resolve_precision(precision: str, backbone: str, device: torch.device) -> str:
+    """"auto" -> the backbone's default where the device has native bf16, else fp32; "fp32" / "bf16" as
+    asked, if the device can run it at all."""
+    if precision == "auto":
+        precision = DEFAULT_PRECISION.get(backbone, "fp32")
+        return precision if precision == "fp32" or bf16_supported(device, native=True) else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    if precision == "bf16" and not bf16_supported(device):
+        raise ValueError(f"precision 'bf16' is not supported on {device} ({device_name(device)}); use 'fp32'")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """The forward pass's precision: bfloat16 autocast for "bf16", a no-op for "fp32"."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -1,0 +1,70 @@
+"""The output code: 9 bits (4 for the digit, 5 for the sum), and the ablation's one-hot and softmax codes."""
+from __future__ import annotations
+
+
+import torch
+import torch.nn.functional as F
+
+from .sampler import bits_to_int, int_to_bits
+
+
+DIGIT_BITS, SUM_BITS = 4, 5  # 9 output bits: digit (0..9), then sum (0..18)
+
+
+def encode_targets(digits: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+    """(digit, number) -> 9 target bits: 4 for the digit, 5 for digit + number."""
+    return torch.cat([int_to_bits(digits, DIGIT_BITS), int_to_bits(digits + numbers, SUM_BITS)], -1)
+
+
+def decode_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """9 logits -> (digit code 0..15, sum code 0..31); codes above 9 and 18 are invalid."""
+    bits = (logits > 0).float()
+    return bits_to_int(bits[..., :DIGIT_BITS]), bits_to_int(bits[..., DIGIT_BITS:])
+
+
+def invalid_codes(digits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    """Where a decoded answer is no answer at all: a digit above 9 or a sum above 18."""
+    return (digits > 9) | (sums > 18)
+
+
+# Output encodings and their number of outputs. "binary" is the original's 9 bits and the default;
+# the others exist for the ablation: "onehot" (10 digit + 19 sum outputs, BCE) and "softmax"
+# (the same 29 outputs as two softmax heads with cross-entropy).
+ENCODINGS = {"binary": DIGIT_BITS + SUM_BITS, "onehot": 10 + 19, "softmax": 10 + 19}
+
+
+def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
+                unknown: torch.Tensor | None = None) -> torch.Tensor:
+    """The training loss of an encoding for the true digits and numbers.
+
+    `unknown` marks images without a digit (`robust_augment`): their target is "don't know", every
+    output bit at 0.5 (softmax: the uniform distribution), so that no answer is confident on them.
+    """
+    sums = digits + numbers
+    if encoding == "softmax":
+        targets = [F.one_hot(digits, 10).float(), F.one_hot(sums, 19).float()]
+        if unknown is not None:
+            targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
+        return F.cross_entropy(logits[:, :10], targets[0]) + F.cross_entropy(logits[:, 10:], targets[1])
+    targets = (encode_targets(digits, numbers) if encoding == "binary"
+               else torch.cat([F.one_hot(digits, 10), F.one_hot(sums, 19)], -1).float())
+    if unknown is not None:
+        targets = torch.where(unknown[:, None], 0.5, targets)
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits -> (digit, sum); an invalid code comes out above 9 (digit) or 18 (sum).
+
+    One-hot outputs are valid only with exactly one output above 0 in a group; softmax heads
+    always name a class.
+    """
+    if encoding == "binary":
+        return decode_logits(logits)
+    if encoding == "softmax":
+        return logits[:, :10].argmax(-1), logits[:, 10:].argmax(-1)
+
+    def one_hot_code(group, invalid):
+        on = group > 0
+        return torch.where(on.sum(-1) == 1, on.long().argmax(-1), torch.full_like(on[:, 0], invalid, dtype=torch.long))
+    return one_hot_code(logits[:, :10], 15), one_hot_code(logits[:, 10:], 31)

@@ -1,0 +1,234 @@
+"""Training and evaluation: one seeded epoch, augmentation, held-out pairs, the exhaustive evaluation."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+import shifts
+
+from .device import autocast, model_device
+from .data import MNISTData
+from .sampler import NUMBER_BITS, RandomSampler, bits_to_int, int_to_bits
+from .encoding import decode_outputs, invalid_codes, output_loss
+
+
+EVAL_NUMBERS_SEED = 2024  # every run pairs the evaluation images with the same numbers
+
+
+def eval_numbers(n: int) -> torch.Tensor:
+    """The fixed number (0..9) paired with each of `n` evaluation images, the same in every run."""
+    return bits_to_int(RandomSampler(n, seed=EVAL_NUMBERS_SEED, dataset_size=n).getRandomBatch())
+
+
+def random_affine(images: torch.Tensor, generator: torch.Generator, background: float,
+                  degrees: float = 10.0, shift: float = 2.0, scale: float = 0.1) -> torch.Tensor:
+    """Rotate, scale and shift each image of a normalized batch at random, filling with `background`."""
+    u = (torch.rand(len(images), 4, generator=generator) * 2 - 1).to(images.device)  # drawn on the CPU: same on every device
+    angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    offsets = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
+    theta = torch.stack([torch.stack([cos, -sin, offsets[:, 0]], 1), torch.stack([sin, cos, offsets[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images - background, grid, align_corners=False) + background
+
+
+def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float, std: float,
+                   clean: float = 0.4, no_digit: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
+    """`augment="robust"`: each image of a normalized batch stays as it is (`clean` of them) or gets one
+    corruption drawn at random, and `no_digit` of them are replaced by an image without a digit (blank,
+    noise, a gradient), to be trained towards "don't know" (see `output_loss`). Returns the images and the
+    mask of the no-digit ones.
+
+    The corruptions: rotation up to 50°, scale 0.45-1.1 and a shift up to 7 px; thinner or thicker strokes;
+    Gaussian blur (sigma 0.5-2.5) or a resolution of 7-16 px (one value per batch); black ink on a light
+    background; a brightness gradient; Gaussian noise; a black box of 2-9 px. Shear, shot and impulse noise,
+    elastic distortion and occluding lines are left out on purpose: the robustness benchmark measures them
+    as shifts the model was never trained against (README, "Digits from outside MNIST").
+    """
+    n, device = len(images), images.device
+    rand = lambda *shape: torch.rand(*shape, generator=generator).to(device)  # drawn on the CPU, as everywhere
+    x = (images * std + mean).clamp(0, 1)
+    r, angle, per_batch = rand(n, 4), rand(n) * 2 * math.pi, torch.rand(3, generator=generator).tolist()
+    distance = rand(n) * 7 * (r[:, 2] < 0.5)
+    corners, sizes = (rand(n, 2, 1) * 20).long(), 2 + (rand(n, 2, 1) * 8).long()
+    pixels = torch.arange(28, device=device)
+    inside = (pixels >= corners) & (pixels < corners + sizes)  # (N, 2, 28): rows, columns
+    box = (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
+    corrupted = torch.stack([
+        shifts.affine(x, rotate=(r[:, 0] * 2 - 1) * 50, zoom=0.45 + r[:, 1] * 0.65,
+                      shift_x=distance * torch.cos(angle), shift_y=distance * torch.sin(angle)),
+        torch.where(r[:, 3, None, None, None] < 0.5, shifts.thinner(x, rand(n, 1, 1, 1), generator),
+                    shifts.thicker(x, 2 + int(per_batch[0] * 3), generator)),
+        shifts.blur(x, 0.5 + 2 * per_batch[1], generator),
+        shifts.low_resolution(x, 7 + int(per_batch[2] * 10), generator),
+        shifts.inverted(x, 0.4 + 0.6 * rand(n, 1, 1, 1), generator),
+        shifts.uneven_background(x, 0.8 * rand(n, 1, 1, 1), generator),
+        (x + torch.randn(x.shape, generator=generator).to(device) * 0.35 * rand(n, 1, 1, 1)).clamp(0, 1),
+        x.masked_fill(box, 0.0),
+    ])
+    choice = (rand(n) * len(corrupted)).long()
+    x = torch.where((rand(n) < clean)[:, None, None, None], x, corrupted[choice, torch.arange(n, device=device)])
+    unknown = rand(n) < no_digit
+    blank = rand(n, 1, 1, 1) * torch.where(rand(n, 1, 1, 1) < 0.5, torch.rand(x.shape, generator=generator).to(device),
+                                           shifts.uneven_background(torch.zeros_like(x), 1.0, generator))
+    x = torch.where(unknown[:, None, None, None], blank, x)
+    return (x - mean) / std, unknown
+
+
+FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number (issue 4's runs)
+MAX_HOLDOUT = 81  # 100 pairs less one per sum 0..18: what must stay for every sum to be trained on
+
+
+def held_out_pairs(holdout, seed: int) -> torch.Tensor:
+    """A 10x10 mask [digit, number] of the pairs a run never trains on.
+
+    `holdout` = k holds out k of the 100 pairs, drawn by a generator seeded with the run's seed so
+    that every digit, every number and every sum 0..18 still occurs in training: first one pair per
+    sum that together cover all digits and numbers is kept (drawn at random until they do; (0, 0)
+    and (9, 9), the only pairs for sums 0 and 18, are always among them), then k of the other 81
+    are drawn. `FIXED_HOLDOUT` gives the fixed pairs (d, 3d + 7 mod 10); 0 holds out nothing.
+    """
+    held = torch.zeros(10, 10, dtype=torch.bool)
+    if holdout == FIXED_HOLDOUT:
+        held[torch.arange(10), (3 * torch.arange(10) + 7) % 10] = True
+        return held
+    generator = torch.Generator().manual_seed(seed)
+    sums = torch.arange(19)
+    low, high = (sums - 9).clamp(min=0), sums.clamp(max=9)  # the digits that can reach each sum
+    while True:
+        digits = low + (torch.rand(19, generator=generator) * (high - low + 1)).long()
+        if len(set(digits.tolist())) == 10 and len(set((sums - digits).tolist())) == 10:
+            break
+    kept = torch.zeros(10, 10, dtype=torch.bool)
+    kept[digits, sums - digits] = True
+    others = torch.nonzero(~kept)
+    chosen = others[torch.randperm(len(others), generator=generator)[:holdout]]
+    held[chosen[:, 0], chosen[:, 1]] = True
+    return held
+
+
+def allowed_numbers(numbers: torch.Tensor, digits: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
+    """Each number, or where (digit, number) is held out the next number that is not (every digit has one)."""
+    for _ in range(9):  # a fixed count: no host sync to ask whether any is left
+        numbers = torch.where(held[digits, numbers], (numbers + 1) % 10, numbers)
+    return numbers
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Each epoch draws all its randomness from its own seed, so a resumed run repeats exactly."""
+    return seed * 1_000 + epoch
+
+
+def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params: dict, log=print) -> tuple[float, list]:
+    """One pass over the training images in a seeded random order; returns mean loss and the logged losses.
+
+    The data lives on the model's device. The order, the numbers and the augmentation are drawn from
+    seeded CPU generators, so a seed means the same data on every device; the only host syncs are
+    the log lines.
+    """
+    n, batch_size, device = len(data.train_x), params["batch_size"], data.train_x.device
+    generator = torch.Generator().manual_seed(epoch_seed(params["seed"], epoch))
+    torch.manual_seed(epoch_seed(params["seed"], epoch))  # dropout
+    order = torch.randperm(n, generator=generator).to(device)
+    sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
+    background = (0 - data.mean) / data.std
+    held = held_out_pairs(params["holdout"], params["seed"]).to(device) if params["holdout"] else None
+    model.train()
+    losses, logged = [], []
+    for batch_idx in range(len(sampler)):
+        idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
+        images, unknown = data.train_x[idx], None
+        if params["augment"]:
+            images = random_affine(images, generator, background)
+        if params["augment"] == "robust":
+            images, unknown = robust_augment(images, generator, data.mean, data.std)
+        digits, number_bits = data.train_y[idx], sampler.getRandomBatch().to(device)
+        numbers = bits_to_int(number_bits)
+        if params["holdout"]:  # never train on a held-out pair: take the next number instead
+            numbers = allowed_numbers(numbers, digits, held)
+            number_bits = int_to_bits(numbers, NUMBER_BITS)
+        with autocast(device, params["precision"]):
+            logits = model(images, number_bits)
+        loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown)  # the loss in fp32
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.detach())
+        if batch_idx % params["log_interval"] == 0:
+            logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
+            log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
+                f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {loss.item():.6f}")
+    sizes = [min(batch_size, n - i * batch_size) for i in range(len(losses))]
+    return sum(loss * size for loss, size in zip(torch.stack(losses).tolist(), sizes)) / n, logged
+
+
+@torch.no_grad()
+def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> dict:
+    """Loss and digit / sum / joint accuracy of `model` on (image, number) pairs, with its predictions.
+
+    Invalid output codes (digit 10..15, sum 19..31) can never match a target, so they count as
+    wrong; `invalid` says how many predictions had one.
+    """
+    model.eval()
+    device = model_device(model)
+    images, digits, numbers = images.to(device), digits.to(device), numbers.to(device)
+    logits = torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
+                        for i in range(0, len(images), batch_size)])
+    loss = output_loss(model.encoding, logits, digits, numbers).item()
+    pred_digits, pred_sums = decode_outputs(model.encoding, logits)
+    digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
+    n, correct = len(digits), (digit_ok & sum_ok).sum().item()
+    return {
+        "test_loss": loss,
+        "digit_acc": digit_ok.sum().item() / n,
+        "sum_acc": sum_ok.sum().item() / n,
+        "joint_acc": correct / n,
+        "correct": correct,
+        "invalid": invalid_codes(pred_digits, pred_sums).sum().item(),
+        "pred_digits": pred_digits.cpu(),
+        "pred_sums": pred_sums.cpu(),
+    }
+
+
+ACCURACIES = ("digit_acc", "sum_acc", "joint_acc")
+
+
+def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held: torch.Tensor | None = None) -> dict:
+    """Every evaluation image with every number 0..9 (10 x N pairs).
+
+    Accuracies and invalid codes over all pairs, sum and joint accuracy per (digit, number) as
+    10x10 tables, the digit confusion matrix (rows the true digit, columns the predicted digit 0..9
+    and, last, an invalid digit code), and the `held` pairs (a 10x10 mask: the run's held-out
+    pairs; by default the fixed 10 of FIXED_HOLDOUT, for comparison) against the others.
+    """
+    digits = digits.cpu()
+    pred_digits, pred_sums = zip(*((r["pred_digits"], r["pred_sums"]) for r in (
+        evaluate(model, images, digits, torch.full_like(digits, number)) for number in range(10))))
+    pred_digits, pred_sums = torch.stack(pred_digits), torch.stack(pred_sums)  # (number, image)
+    numbers = torch.arange(10).unsqueeze(1)
+    digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
+    by_pair, joint_by_pair = torch.zeros(10, 10), torch.zeros(10, 10)
+    for digit in range(10):
+        by_pair[digit] = sum_ok[:, digits == digit].float().mean(1)
+        joint_by_pair[digit] = (digit_ok & sum_ok)[:, digits == digit].float().mean(1)
+    held = held_out_pairs(FIXED_HOLDOUT, 0) if held is None else held.cpu()
+    confusion = torch.zeros(10, 11, dtype=torch.long)
+    confusion.index_put_((digits.expand_as(pred_digits).flatten(), pred_digits.clamp(max=10).flatten()),
+                         torch.ones(pred_digits.numel(), dtype=torch.long), accumulate=True)
+    return {
+        "pairs": digit_ok.numel(),
+        "digit_acc": digit_ok.float().mean().item(),
+        "sum_acc": sum_ok.float().mean().item(),
+        "joint_acc": (digit_ok & sum_ok).float().mean().item(),
+        "invalid": invalid_codes(pred_digits, pred_sums).sum().item(),
+        "sum_acc_by_pair": by_pair.tolist(),
+        "joint_acc_by_pair": joint_by_pair.tolist(),
+        "confusion": confusion.tolist(),
+        # the held-out pairs against the others (mean over pairs)
+        "heldout": torch.nonzero(held).tolist(),
+        "heldout_pairs": {"joint_acc": joint_by_pair[held].mean().item(), "sum_acc": by_pair[held].mean().item()},
+        "seen_pairs": {"joint_acc": joint_by_pair[~held].mean().item(), "sum_acc": by_pair[~held].mean().item()},
+    }

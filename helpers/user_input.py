@@ -1,0 +1,181 @@
+"""Prediction on a user's input: images and numbers checked, confidence, image files as MNIST."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .device import model_device, resolve_device
+from .sampler import NUMBER_BITS, int_to_bits
+from .encoding import decode_outputs, encode_targets
+from .model import Net
+from .runs import atomic_write, read_checkpoint, resolve
+
+
+def export_model(checkpoint, path) -> Path:
+    """Write the weights and normalization of a training checkpoint, without optimizer state (small)."""
+    state = read_checkpoint(checkpoint)
+    state.update(optimizer=None, scheduler=None, train_log=[])
+    path = resolve(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def load_checkpoint(path, device="cpu") -> Net:
+    """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`), on `device`.
+
+    A checkpoint trained on any device and in any precision loads here: weights are kept in fp32 and
+    read onto the CPU first.
+    """
+    state = read_checkpoint(path)
+    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not match the {state['backbone']!r} network: "
+                         f"{str(error).splitlines()[0]}") from None
+    model.mean, model.std = state["mean"], state["std"]
+    return model.to(resolve_device(device)).eval()
+
+
+def as_images(images) -> tuple[torch.Tensor, bool]:
+    """User images -> float (N, 1, 28, 28) in [0, 1], and whether a single image was given.
+
+    Integer dtypes (uint8, int64, ...) hold raw pixels 0..255; float dtypes hold [0, 1].
+    """
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor or numpy array, got {type(images).__name__}")
+    shape = tuple(images.shape)
+    if images.dim() not in (2, 3, 4) or shape[-2:] != (28, 28) or (images.dim() == 4 and shape[1] != 1):
+        raise ValueError(f"images must be 28x28, Nx28x28 or Nx1x28x28, got shape {shape}")
+    if images.numel() == 0:
+        raise ValueError("images is an empty batch")
+    single = images.dim() == 2
+    if images.dtype == torch.bool or images.is_complex():
+        raise TypeError(f"images must hold integer pixels 0..255 or floats in [0, 1], got {images.dtype}")
+    if images.dtype.is_floating_point:
+        if not torch.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite pixels")
+        if images.min() < 0 or images.max() > 1:
+            raise ValueError(f"float images must lie in [0, 1] (use uint8 for 0..255 pixels), "
+                             f"got {images.min().item():g}..{images.max().item():g}")
+        pixels = images.float()
+    else:
+        if images.min() < 0 or images.max() > 255:
+            raise ValueError(f"integer images must hold pixels 0..255, got {images.min().item()}..{images.max().item()}")
+        pixels = images.float() / 255
+    return pixels.reshape(-1, 1, 28, 28), single
+
+
+def as_numbers(numbers, count: int, single: bool) -> torch.Tensor:
+    """User numbers -> int64 tensor of `count` values in 0..9: an int for one image, a sequence for a batch."""
+    def bad(what):
+        return TypeError(f"numbers must be {'an int' if single else f'a sequence of {count} ints'} in 0..9; got {what}")
+
+    if single:
+        if isinstance(numbers, (bool, np.bool_)) or not isinstance(numbers, (int, np.integer)):
+            raise bad(repr(numbers))
+        values = torch.tensor([int(numbers)])
+    else:
+        if isinstance(numbers, (str, bytes, int, float)) or not hasattr(numbers, "__len__"):
+            raise bad(repr(numbers))
+        if isinstance(numbers, (torch.Tensor, np.ndarray)):
+            values = torch.as_tensor(numbers)
+            if values.dtype.is_floating_point or values.dtype in (torch.bool, torch.complex64, torch.complex128):
+                raise bad(f"dtype {values.dtype}")
+            if values.dim() != 1:
+                raise ValueError(f"numbers must be one-dimensional, got shape {tuple(values.shape)}")
+        else:
+            for value in numbers:
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                    raise bad(f"{value!r} in the sequence")
+            values = torch.tensor([int(v) for v in numbers], dtype=torch.int64)
+        if len(values) != count:
+            raise ValueError(f"got {count} images but {len(values)} numbers; give one number per image")
+    if values.min() < 0 or values.max() > 9:
+        raise ValueError(f"numbers must be in 0..9, got {values.min().item()}..{values.max().item()}")
+    return values.long()
+
+
+def answer_confidence(encoding: str, logits: torch.Tensor, numbers: torch.Tensor, digits: torch.Tensor,
+                      sums: torch.Tensor) -> torch.Tensor:
+    """How sure the model is of its decoded answer, in [0, 1]: the likelihood of the answer's output code
+    among the 10 codes that can be right for the number (digit d, sum d + number), normalized over
+    them. 0 where the answer is none of them (an invalid code, or a sum that is not digit + number)."""
+    logits = logits.float()
+    candidates = torch.arange(10, device=logits.device).expand(len(numbers), 10)  # (N, 10) digits
+    candidate_sums = candidates + numbers[:, None]
+    if encoding == "softmax":
+        log_likelihood = (logits[:, :10].log_softmax(-1).gather(1, candidates)
+                          + logits[:, 10:].log_softmax(-1).gather(1, candidate_sums))
+    else:
+        codes = (encode_targets(candidates, candidate_sums - candidates) if encoding == "binary" else
+                 torch.cat([F.one_hot(candidates, 10), F.one_hot(candidate_sums, 19)], -1).float())
+        log_likelihood = -F.binary_cross_entropy_with_logits(
+            logits[:, None, :].expand_as(codes), codes, reduction="none").sum(-1)
+    probability = log_likelihood.softmax(-1).gather(1, digits.clamp(max=9)[:, None])[:, 0]
+    return torch.where((digits <= 9) & (sums == digits + numbers), probability, torch.zeros_like(probability))
+
+
+@torch.no_grad()
+def predict(model: Net, images, numbers, confidence: bool = False):
+    """Predicted (digits, sums) for images and numbers 0..9: ints for one image, tensors for a batch.
+
+    `images`: one 28x28 image or a batch (Nx28x28 or Nx1x28x28), tensor or numpy array; integer
+    dtypes are raw pixels 0..255, float dtypes are in [0, 1]. `numbers`: an int for one image, a
+    sequence / array / tensor of ints for a batch. The model's own normalization is applied. The
+    model may be on any device; the answers come back on the CPU. A digit above 9 or a sum above 18
+    is the model answering with an invalid code (about 3 in 10,000 pairs for the shipped model); it
+    is returned as it is, never mapped to a valid answer. With `confidence`, a third value says how
+    sure the model is of each answer (`answer_confidence`: a float in [0, 1]).
+    """
+    pixels, single = as_images(images)
+    values = as_numbers(numbers, len(pixels), single)
+    model.eval()
+    device = model_device(model)
+    logits = model(((pixels - model.mean) / model.std).to(device), int_to_bits(values, NUMBER_BITS).to(device)).cpu()
+    answers = decode_outputs(model.encoding, logits)
+    if confidence:
+        answers = (*answers, answer_confidence(model.encoding, logits, values, *answers))
+    return tuple(a.item() for a in answers) if single else answers
+
+
+def image_file_to_mnist(path) -> np.ndarray:
+    """A PNG or JPEG of any size, color or gray -> uint8 28x28, white digit on black, as MNIST.
+
+    Gray scale; inverted when the background (the border) is light; cropped to the ink; scaled so
+    the longer side is 20 px; centred by its centre of mass in 28x28 -- the same way every time.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            gray = np.asarray(image.convert("L"), dtype=np.float64)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no image at {path}") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path} is not a readable image ({error})") from None
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 127:
+        gray = 255 - gray
+    ink = gray > 0.25 * gray.max() if gray.max() > 0 else np.zeros_like(gray, bool)
+    if not ink.any():
+        raise ValueError(f"{path} has no digit in it (a blank image)")
+    rows, cols = np.nonzero(ink)
+    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = 20 / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(small.shape[0])).sum() / total
+    cx = (small.sum(0) * np.arange(small.shape[1])).sum() / total
+    top, left = int(round(14 - cy)), int(round(14 - cx))
+    top, left = min(max(top, 0), 28 - small.shape[0]), min(max(left, 0), 28 - small.shape[1])
+    canvas = np.zeros((28, 28), dtype=np.uint8)
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small.clip(0, 255).round().astype(np.uint8)
+    return canvas
