@@ -13,7 +13,6 @@ import io
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from IPython.display import Code, display
 
 import helpers
@@ -33,14 +32,6 @@ def output_labels(encoding: str) -> list[str]:
         return [f"d{2**i}" for i in range(helpers.DIGIT_BITS - 1, -1, -1)] + \
                [f"s{2**i}" for i in range(helpers.SUM_BITS - 1, -1, -1)]
     return [f"d={d}" for d in range(10)] + [f"s={s}" for s in range(19)]
-
-
-def target_code(encoding: str, digit: int, number: int) -> torch.Tensor:
-    """What each output should read for (digit, number): 0 or 1."""
-    digits, numbers = torch.tensor([digit]), torch.tensor([number])
-    if encoding == "binary":
-        return helpers.encode_targets(digits, numbers)[0]
-    return torch.cat([F.one_hot(digits, 10), F.one_hot(digits + numbers, 19)], -1)[0].float()
 
 
 @torch.no_grad()
@@ -166,7 +157,8 @@ class Explorer:
         title = (f"true {s['digit']} + {s['number']} = {s['sum']};  predicted digit {answer_text(s['pred_digit'], 9)}, "
                  f"sum {answer_text(s['pred_sum'], 18)}")
         self.picture.value = png(plot_pair(self.data.eval_images[s["image"]], s["probabilities"],
-                                           target_code(self.model.encoding, s["digit"], s["number"]),
+                                           helpers.target_code(self.model.encoding, torch.tensor([s["digit"]]),
+                                                               torch.tensor([s["number"]]))[0],
                                            self.labels, title, color))
 
     def show(self) -> None:

@@ -33,6 +33,14 @@ def invalid_codes(digits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
 ENCODINGS = {"binary": DIGIT_BITS + SUM_BITS, "onehot": 10 + 19, "softmax": 10 + 19}
 
 
+def target_code(encoding: str, digits: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+    """What the outputs should read for (digit, number) pairs, 0 or 1 each: the 9 bits, or the 10 digit and
+    19 sum outputs one-hot (the softmax encoding's two heads read the same 29 as class targets)."""
+    if encoding == "binary":
+        return encode_targets(digits, numbers)
+    return torch.cat([F.one_hot(digits, 10), F.one_hot(digits + numbers, 19)], -1).float()
+
+
 def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
                 unknown: torch.Tensor | None = None) -> torch.Tensor:
     """The training loss of an encoding for the true digits and numbers.
@@ -40,14 +48,12 @@ def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbe
     `unknown` marks images without a digit (`robust_augment`): their target is "don't know", every
     output bit at 0.5 (softmax: the uniform distribution), so that no answer is confident on them.
     """
-    sums = digits + numbers
+    targets = target_code(encoding, digits, numbers)
     if encoding == "softmax":
-        targets = [F.one_hot(digits, 10).float(), F.one_hot(sums, 19).float()]
+        targets = [targets[:, :10], targets[:, 10:]]
         if unknown is not None:
             targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
         return F.cross_entropy(logits[:, :10], targets[0]) + F.cross_entropy(logits[:, 10:], targets[1])
-    targets = (encode_targets(digits, numbers) if encoding == "binary"
-               else torch.cat([F.one_hot(digits, 10), F.one_hot(sums, 19)], -1).float())
     if unknown is not None:
         targets = torch.where(unknown[:, None], 0.5, targets)
     return F.binary_cross_entropy_with_logits(logits, targets)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from .device import model_device, resolve_device
 from .sampler import NUMBER_BITS, int_to_bits
-from .encoding import decode_outputs, encode_targets
+from .encoding import decode_outputs, target_code
 from .model import Net
 from .runs import atomic_write, read_checkpoint, resolve
 
@@ -114,8 +114,7 @@ def answer_confidence(encoding: str, logits: torch.Tensor, numbers: torch.Tensor
         log_likelihood = (logits[:, :10].log_softmax(-1).gather(1, candidates)
                           + logits[:, 10:].log_softmax(-1).gather(1, candidate_sums))
     else:
-        codes = (encode_targets(candidates, candidate_sums - candidates) if encoding == "binary" else
-                 torch.cat([F.one_hot(candidates, 10), F.one_hot(candidate_sums, 19)], -1).float())
+        codes = target_code(encoding, candidates, candidate_sums - candidates)  # (N, 10, outputs)
         log_likelihood = -F.binary_cross_entropy_with_logits(
             logits[:, None, :].expand_as(codes), codes, reduction="none").sum(-1)
     probability = log_likelihood.softmax(-1).gather(1, digits.clamp(max=9)[:, None])[:, 0]

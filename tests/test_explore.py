@@ -35,8 +35,9 @@ def test_mistakes_are_exactly_the_wrong_pairs_for_the_number(explorer, data):
 
 
 def test_outputs_and_targets_line_up(explorer):
-    assert explore.target_code("binary", 5, 7).tolist() == [0, 1, 0, 1, 0, 1, 1, 0, 0]  # 0101, 01100
-    onehot = explore.target_code("softmax", 5, 7)
+    five, seven = torch.tensor([5]), torch.tensor([7])
+    assert helpers.target_code("binary", five, seven)[0].tolist() == [0, 1, 0, 1, 0, 1, 1, 0, 0]  # 0101, 01100
+    onehot = helpers.target_code("softmax", five, seven)[0]
     assert onehot.argmax().item() == 5 and onehot[10:].argmax().item() == 12 and onehot.sum() == 2
     assert explore.output_labels("binary") == ["d8", "d4", "d2", "d1", "s16", "s8", "s4", "s2", "s1"]
     p = explore.probabilities("softmax", torch.randn(3, 29))
