@@ -25,7 +25,8 @@ AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that 
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "number_input",
-                   "augment", "holdout", "val_size", "train_size", "precision")
+                   "augment", "centre_input", "holdout", "val_size", "train_size", "precision")
+ADDED_PARAMS = {"centre_input": False}  # parameters newer than some checkpoints: what those were trained with
 PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
                             "export_path")
 
@@ -53,8 +54,9 @@ def collect_params(namespace: dict) -> dict:
     if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
                                      or not 0 <= holdout <= MAX_HOLDOUT):
         raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
-    if not isinstance(params["resume"], bool):
-        raise ValueError(f"resume must be True or False, got {params['resume']!r}")
+    for key in ("resume", "centre_input"):
+        if not isinstance(params[key], bool):
+            raise ValueError(f"{key} must be True or False, got {params[key]!r}")
     if not (isinstance(params["augment"], bool) or params["augment"] == "robust"):
         raise ValueError(f"augment must be one of {AUGMENTS}, got {params['augment']!r}")
     return resolve_hardware(params)
@@ -76,7 +78,8 @@ def make_training(params: dict, n_train: int, channels_last: bool = True, device
     """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
     optimizer and one-cycle schedule for `params`."""
     torch.manual_seed(params["seed"])
-    model = Net(params["backbone"], params["encoding"], channels_last, params["number_input"]).to(device)
+    model = Net(params["backbone"], params["encoding"], channels_last, params["number_input"],
+                params["centre_input"]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=params["lr"], epochs=params["epochs"],
@@ -100,7 +103,7 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
     history, train_log, first_epoch = [], [], 1
     if params.get("resume") and (out / "model.pt").exists():
         state = read_checkpoint(out / "model.pt")
-        changed = [k for k in TRAINING_PARAMS if state["params"].get(k) != params[k]]
+        changed = [k for k in TRAINING_PARAMS if state["params"].get(k, ADDED_PARAMS.get(k)) != params[k]]
         if changed:
             raise ValueError(f"cannot resume {out / 'model.pt'}: it was trained with other "
                              + ", ".join(f"{k}={state['params'].get(k)!r}" for k in changed))
@@ -163,7 +166,7 @@ def save_checkpoint(path: Path, model, data: MNISTData, params: dict, epoch: int
     """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
     state = {
         "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "encoding": model.encoding,
-        "number_input": model.number_input,
+        "number_input": model.number_input, "centre_input": model.centre_input,
         "mean": data.mean, "std": data.std,
         "model": model.state_dict(), "params": json_params(params), "epoch": epoch,
         "history": history, "train_log": train_log,

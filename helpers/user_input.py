@@ -31,7 +31,8 @@ def load_checkpoint(path, device="cpu") -> Net:
     read onto the CPU first.
     """
     state = read_checkpoint(path)
-    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"))
+    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"),
+                centre_input=state.get("centre_input", False))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:

@@ -34,6 +34,7 @@ def test_unknown_backbone():
     ("encoding", "gray", "encoding must be one of"),
     ("augment", "yes", "augment must be one of"),
     ("augment", 1, "augment must be one of"),
+    ("centre_input", "yes", "centre_input must be True or False"),
 ])
 def test_bad_notebook_parameters_fail_clearly(key, bad, words):
     namespace = {**helpers.notebook_defaults(), key: bad}

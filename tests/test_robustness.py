@@ -100,3 +100,38 @@ def test_the_shipped_robust_model_is_unsure_without_a_digit(mnist):
         unsure = helpers.predict(model, images, numbers, confidence=True)[2]
         assert ((unsure >= 0) & (unsure <= 1)).all()
         assert unsure.max() < 0.5 < 0.9 < sure.median(), name
+
+
+def shift_by_pixels(images, dx, dy):
+    """Whole-pixel translation with a black fill (no interpolation)."""
+    moved = torch.zeros_like(images)
+    moved[..., max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
+        images[..., max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)]
+    return moved
+
+
+def test_centring_by_mass_undoes_a_translation_on_either_background(mnist):
+    x = mnist["test"][0][:200].float().div(255).unsqueeze(1)
+    centred = helpers.centre_by_mass(x)
+    assert centred.shape == x.shape and centred.dtype == x.dtype
+    for dx, dy in ((4, 0), (-3, 3), (0, -4)):
+        moved = shift_by_pixels(x, dx, dy)
+        before = (moved - x).abs().mean()
+        assert (helpers.centre_by_mass(moved) - centred).abs().mean() < 0.2 * before, (dx, dy)
+        paper = helpers.centre_by_mass(1 - moved)  # dark ink on a light background
+        assert ((1 - paper) - centred).abs().mean() < 0.2 * before, (dx, dy)
+    assert (helpers.centre_by_mass(centred) == centred).all()  # centred stays centred
+
+
+def test_a_centring_model_centres_first_and_keeps_it_in_its_checkpoint(tmp_path, data):
+    params = {**helpers.notebook_defaults(), "centre_input": True, "epochs": 1, "device": "cpu", "precision": "fp32"}
+    model = helpers.make_training(params, 128)[0].eval()
+    helpers.save_checkpoint(tmp_path / "model.pt", model, data, params, 1, [], [])
+    loaded = helpers.load_checkpoint(tmp_path / "model.pt")
+    assert loaded.centre_input and not helpers.load_checkpoint(helpers.ROOT / "models" / "default.pt").centre_input
+    plain = helpers.Net(centre_input=False).eval()
+    plain.load_state_dict(loaded.state_dict())
+    images, bits = data.eval_x[:8], helpers.int_to_bits(torch.arange(8), 4)
+    with torch.no_grad():
+        assert torch.equal(loaded(images, bits), plain(helpers.centre_by_mass(images), bits))
+        assert not torch.equal(loaded(images, bits), plain(images, bits))
