@@ -111,9 +111,11 @@ def inverted(images, contrast, generator):
     return (1 - images) * contrast + (1 - contrast) / 2
 
 
-def uneven_background(images, strength, generator):
-    """A linear brightness gradient in a random direction, up to `strength` at one edge."""
-    angles = (torch.rand(len(images), 1, 1, 1, generator=generator) * 2 * math.pi).to(images.device)
+def uneven_background(images, strength, generator, angles=None):
+    """A linear brightness gradient in a random direction (`angles`, (N, 1, 1, 1) radians, drawn when not
+    given), up to `strength` at one edge."""
+    if angles is None:
+        angles = (torch.rand(len(images), 1, 1, 1, generator=generator) * 2 * math.pi).to(images.device)
     y, x = torch.meshgrid(*[torch.linspace(-1, 1, 28, device=images.device)] * 2, indexing="ij")
     ramp = (x * torch.cos(angles) + y * torch.sin(angles) + 1) / 2  # 0 .. 1 across the image
     return (images + strength * ramp).clamp(0, 1)

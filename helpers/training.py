@@ -48,33 +48,46 @@ def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float
     as shifts the model was never trained against (README, "Digits from outside MNIST").
     """
     n, device = len(images), images.device
-    rand = lambda *shape: torch.rand(*shape, generator=generator).to(device)  # drawn on the CPU, as everywhere
+    cpu_rand = lambda *shape: torch.rand(*shape, generator=generator)  # drawn on the CPU, as everywhere
+    rand = lambda *shape: cpu_rand(*shape).to(device)
     x = (images * std + mean).clamp(0, 1)
+    # Every draw for every image first, in a fixed order, so an image's corruption does not depend on the others'.
     r, angle, per_batch = rand(n, 4), rand(n) * 2 * math.pi, torch.rand(3, generator=generator).tolist()
     distance = rand(n) * 7 * (r[:, 2] < 0.5)
     corners, sizes = (rand(n, 2, 1) * 20).long(), 2 + (rand(n, 2, 1) * 8).long()
-    pixels = torch.arange(28, device=device)
-    inside = (pixels >= corners) & (pixels < corners + sizes)  # (N, 2, 28): rows, columns
-    box = (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
-    corrupted = torch.stack([
-        shifts.affine(x, rotate=(r[:, 0] * 2 - 1) * 50, zoom=0.45 + r[:, 1] * 0.65,
-                      shift_x=distance * torch.cos(angle), shift_y=distance * torch.sin(angle)),
-        torch.where(r[:, 3, None, None, None] < 0.5, shifts.thinner(x, rand(n, 1, 1, 1), generator),
-                    shifts.thicker(x, 2 + int(per_batch[0] * 3), generator)),
-        shifts.blur(x, 0.5 + 2 * per_batch[1], generator),
-        shifts.low_resolution(x, 7 + int(per_batch[2] * 10), generator),
-        shifts.inverted(x, 0.4 + 0.6 * rand(n, 1, 1, 1), generator),
-        shifts.uneven_background(x, 0.8 * rand(n, 1, 1, 1), generator),
-        (x + torch.randn(x.shape, generator=generator).to(device) * 0.35 * rand(n, 1, 1, 1)).clamp(0, 1),
-        x.masked_fill(box, 0.0),
-    ])
-    choice = (rand(n) * len(corrupted)).long()
-    x = torch.where((rand(n) < clean)[:, None, None, None], x, corrupted[choice, torch.arange(n, device=device)])
+    thinning, contrast, gradient, gradient_angle = rand(n, 1, 1, 1), rand(n, 1, 1, 1), rand(n, 1, 1, 1), rand(n, 1, 1, 1)
+    noise, noise_level = torch.randn(x.shape, generator=generator).to(device), rand(n, 1, 1, 1)
+    corruptions = [  # each on the images i that drew it
+        lambda i: shifts.affine(x[i], rotate=(r[i, 0] * 2 - 1) * 50, zoom=0.45 + r[i, 1] * 0.65,
+                                shift_x=distance[i] * torch.cos(angle[i]), shift_y=distance[i] * torch.sin(angle[i])),
+        lambda i: torch.where(r[i, 3, None, None, None] < 0.5, shifts.thinner(x[i], thinning[i], generator),
+                              shifts.thicker(x[i], 2 + int(per_batch[0] * 3), generator)),
+        lambda i: shifts.blur(x[i], 0.5 + 2 * per_batch[1], generator),
+        lambda i: shifts.low_resolution(x[i], 7 + int(per_batch[2] * 10), generator),
+        lambda i: shifts.inverted(x[i], 0.4 + 0.6 * contrast[i], generator),
+        lambda i: shifts.uneven_background(x[i], 0.8 * gradient[i], generator, angles=gradient_angle[i] * 2 * math.pi),
+        lambda i: (x[i] + noise[i] * 0.35 * noise_level[i]).clamp(0, 1),
+        lambda i: x[i].masked_fill(box_mask(corners[i], sizes[i]), 0.0),
+    ]
+    choice = (cpu_rand(n) * len(corruptions)).long()
+    corrupt = cpu_rand(n) >= clean
+    out = x.clone()
+    for k, corruption in enumerate(corruptions):
+        i = torch.nonzero(corrupt & (choice == k))[:, 0].to(device)  # indices found on the CPU: no device sync
+        if len(i):
+            out[i] = corruption(i)
     unknown = rand(n) < no_digit
-    blank = rand(n, 1, 1, 1) * torch.where(rand(n, 1, 1, 1) < 0.5, torch.rand(x.shape, generator=generator).to(device),
+    blank = rand(n, 1, 1, 1) * torch.where(rand(n, 1, 1, 1) < 0.5, rand(*x.shape),
                                            shifts.uneven_background(torch.zeros_like(x), 1.0, generator))
-    x = torch.where(unknown[:, None, None, None], blank, x)
-    return (x - mean) / std, unknown
+    out = torch.where(unknown[:, None, None, None], blank, out)
+    return (out - mean) / std, unknown
+
+
+def box_mask(corners: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+    """(N, 1, 28, 28) masks of the boxes with top-left `corners` and `sizes` (each (N, 2, 1): rows, columns)."""
+    pixels = torch.arange(28, device=corners.device)
+    inside = (pixels >= corners) & (pixels < corners + sizes)  # (N, 2, 28)
+    return (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
 
 
 FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number (issue 4's runs)
