@@ -121,14 +121,20 @@ def uneven_background(images, strength, generator, angles=None):
     return (images + strength * ramp).clamp(0, 1)
 
 
+def line_mask(angles, offsets, width) -> torch.Tensor:
+    """(N, 1, 28, 28) masks of lines `width` px wide at `angles` (radians, (N, 1, 1, 1)) passing `offsets` px
+    from the centre, on the device of `angles`."""
+    centred = torch.arange(28.0, device=angles.device) - 13.5
+    y, x = torch.meshgrid(centred, centred, indexing="ij")
+    return (x * torch.sin(angles) - y * torch.cos(angles) - offsets).abs() < width / 2
+
+
 def occluding_line(images, width, generator):
     """A black line of `width` px through the middle third of the image at a random angle."""
     n = len(images)
     angles = torch.rand(n, 1, 1, 1, generator=generator) * math.pi
     offsets = (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 28 / 3
-    y, x = torch.meshgrid(torch.arange(28.0) - 13.5, torch.arange(28.0) - 13.5, indexing="ij")
-    distance = (x * torch.sin(angles) - y * torch.cos(angles) - offsets).abs()
-    return torch.where(distance < width / 2, torch.zeros_like(images), images)
+    return images.masked_fill(line_mask(angles.to(images.device), offsets.to(images.device), width), 0.0)
 
 
 SHIFTS = {  # name: (function, severities: mild, middle, strong)

@@ -39,6 +39,14 @@ def test_the_batched_affine_map_rotates_like_torchvision(images):
     assert torch.allclose(shifts.affine(x), x, atol=1e-5)  # the identity
 
 
+def test_a_line_mask_covers_the_pixels_of_its_line():
+    zero, quarter = torch.zeros(1, 1, 1, 1), torch.full((1, 1, 1, 1), math.pi / 2)
+    horizontal = shifts.line_mask(zero, zero, 2)[0, 0]  # through the centre, 2 px wide: rows 13 and 14
+    assert horizontal[13:15].all() and horizontal.sum() == 2 * 28
+    vertical = shifts.line_mask(quarter, torch.full((1, 1, 1, 1), 4.5), 1)[0, 0]  # 4.5 px right of the centre: column 18
+    assert vertical[:, 18].all() and vertical.sum() == 28
+
+
 def test_font_digits_are_read_like_a_users_file(tmp_path):
     fonts = robustness.font_files()
     if not fonts:
