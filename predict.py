@@ -4,8 +4,9 @@
 
 The image (PNG or JPEG, any size, color or gray, dark-on-light or light-on-dark) is converted to
 MNIST's white-on-black 28x28 by `helpers.image_file_to_mnist`; the model is the shipped robust checkpoint
-(models/robust.pt: trained with augment="robust", it holds up better on digits that are not MNIST's and says
-when there is no digit) unless --model names another, e.g. models/default.pt (the notebook's defaults).
+(models/robust.pt: the `wide` backbone trained with augment="robust" and centre_input=True, it holds up better
+on digits that are not MNIST's and says when there is no digit) unless --model names another, e.g.
+models/default.pt (the notebook's defaults).
 """
 import argparse
 import sys
