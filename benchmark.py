@@ -126,7 +126,7 @@ def main():
     mean = {n: {k: sum(r[k] for r in runs if r["name"] == n) / args.repeats
                 for k in ("seconds", "samples_per_s", *helpers.ACCURACIES)} for n in names}
     print(f"\n{helpers.device_name(device)} ({device}):")
-    print(f"| pipeline | precision | train s | samples/s | s to 99.0% joint | digit | sum | joint | time / reference |")
+    print("| pipeline | precision | train s | samples/s | s to 99.0% joint | digit | sum | joint | time / reference |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         ref = next(x for x in runs if x["name"] == "reference" and x["seed"] == r["seed"])

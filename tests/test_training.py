@@ -51,7 +51,7 @@ def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run
     assert helpers.read_checkpoint(tmp_path / "cut" / "model.pt")["epoch"] == done
     lines = []
     resumed = helpers.fit(params(tmp_path / "cut", resume=True), small, log=lines.append)
-    assert lines[0].startswith(f"Resumed from") and f"after epoch {done}" in lines[0]
+    assert lines[0].startswith("Resumed from") and f"after epoch {done}" in lines[0]
     assert outcome(resumed) == full
 
 
