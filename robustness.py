@@ -96,11 +96,6 @@ def load_runs(name: str, root=None) -> list[dict]:
     return [json.loads((f / "robustness.json").read_text()) for f in folders]
 
 
-def mean_std(values, digits: int = 1) -> str:
-    values = torch.tensor(values, dtype=torch.float64) * 100
-    return f"{values.mean():.{digits}f} ± {values.std(unbiased=True) if len(values) > 1 else 0:.{digits}f}"
-
-
 def comparison(groups: dict[str, list[dict]]) -> str:
     """A markdown table: per shift, each model's joint accuracy at mild / middle / strong severity, mean ± std
     over its runs (seeds); then clean MNIST, the mean over all shifts, the worst middle severity and fonts."""
@@ -108,7 +103,7 @@ def comparison(groups: dict[str, list[dict]]) -> str:
     lines = ["| shift | " + " | ".join(f"{n}: mild | {n}: middle | {n}: strong" for n in names) + " |",
              "|---|" + "---|" * 3 * len(names)]
     for shift_name in SHIFTS:
-        cells = [mean_std([r["shifts"][shift_name][s]["joint_acc"] for r in groups[n]]) for n in names for s in range(3)]
+        cells = [helpers.mean_std([r["shifts"][shift_name][s]["joint_acc"] for r in groups[n]], 1) for n in names for s in range(3)]
         lines.append(f"| {shift_name} | " + " | ".join(cells) + " |")
     lines += ["", "| | " + " | ".join(f"{n} (seeds: {len(groups[n])})" for n in names) + " |", "|---|" + "---|" * len(names)]
     rows = {"clean MNIST test": lambda r: r["clean"]["joint_acc"],
@@ -116,7 +111,7 @@ def comparison(groups: dict[str, list[dict]]) -> str:
             "worst shift at middle severity": lambda r: r["min_middle_severity"][0],
             "digits from fonts": lambda r: r["fonts"]["joint_acc"]}
     for label, value in rows.items():
-        lines.append(f"| {label} | " + " | ".join(mean_std([value(r) for r in groups[n]], 2) for n in names) + " |")
+        lines.append(f"| {label} | " + " | ".join(helpers.mean_std(value(r) for r in groups[n]) for n in names) + " |")
     worst = {n: sorted({r["min_middle_severity"][1] for r in groups[n]}) for n in names}
     lines.append("| (which shift) | " + " | ".join(", ".join(worst[n]) for n in names) + " |")
     return "\n".join(lines) + "\n"

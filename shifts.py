@@ -129,6 +129,13 @@ def line_mask(angles, offsets, width) -> torch.Tensor:
     return (x * torch.sin(angles) - y * torch.cos(angles) - offsets).abs() < width / 2
 
 
+def box_mask(corners: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+    """(N, 1, 28, 28) masks of the boxes with top-left `corners` and `sizes` (each (N, 2, 1): rows, columns)."""
+    pixels = torch.arange(28, device=corners.device)
+    inside = (pixels >= corners) & (pixels < corners + sizes)  # (N, 2, 28)
+    return (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
+
+
 def occluding_line(images, width, generator):
     """A black line of `width` px through the middle third of the image at a random angle."""
     n = len(images)

@@ -148,12 +148,6 @@ def load_results(results=RESULTS) -> dict[str, list[dict]]:
     return dict(sorted(groups.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
 
 
-def mean_std(values) -> str:
-    values = list(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.2f} ± {100 * std:.2f}"
-
-
 def first_epoch_at(history: list, target: float = 0.99):
     return next((h["epoch"] for h in history if h["joint_acc"] >= target), None)
 
@@ -165,12 +159,12 @@ def summary_rows(groups: dict) -> list[dict]:
         epochs99 = [first_epoch_at(r["history"]) for r in runs]
         rows.append({
             "config": config, "n": len(runs),
-            **{k: mean_std(r["final"][k] for r in runs) for k in helpers.ACCURACIES},
+            **{k: helpers.mean_std(r["final"][k] for r in runs) for k in helpers.ACCURACIES},
             "train_seconds": statistics.mean(r["train_seconds"] for r in runs),
             "epoch_99": ", ".join(str(e) if e else "never" for e in epochs99),
             "invalid": statistics.mean(r["exhaustive"]["invalid"] / r["exhaustive"]["pairs"] for r in runs),
-            "heldout": mean_std(r["exhaustive"]["heldout_pairs"]["joint_acc"] for r in runs),
-            "seen": mean_std(r["exhaustive"]["seen_pairs"]["joint_acc"] for r in runs),
+            "heldout": helpers.mean_std(r["exhaustive"]["heldout_pairs"]["joint_acc"] for r in runs),
+            "seen": helpers.mean_std(r["exhaustive"]["seen_pairs"]["joint_acc"] for r in runs),
         })
     return rows
 
@@ -185,7 +179,7 @@ def curve_rows(groups: dict) -> list[dict]:
             continue
         rows.append({"config": config, "encoding": params["encoding"], "number_input": params.get("number_input", "bits"),
                      "k": params["holdout"], "n": len(runs),
-                     **{f"{part}_{acc}": mean_std(r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in runs)
+                     **{f"{part}_{acc}": helpers.mean_std(r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in runs)
                         for part in ("heldout", "seen") for acc in ("joint", "sum")}})
     return sorted(rows, key=lambda r: (r["number_input"] != "bits", r["number_input"], r["encoding"], r["k"]))
 

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -213,3 +214,10 @@ def write_metrics(path: Path, params: dict, history: list, train_log: list, data
     }
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     return metrics
+
+
+def mean_std(values, digits: int = 2) -> str:
+    """Accuracies (fractions) of several runs as "mean ± std" in percent; the std over seeds is the sample std."""
+    values = list(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.{digits}f} ± {100 * std:.{digits}f}"

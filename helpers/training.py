@@ -74,7 +74,7 @@ def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float
         lambda i: (x[i] + noise[i] * 0.35 * noise_level[i]).clamp(0, 1),
         lambda i: x[i].masked_fill(torch.where(
             line[i, None, None, None], shifts.line_mask(line_angle[i], line_offset[i], line_width[i]),
-            box_mask(corners[i], sizes[i])), 0.0),
+            shifts.box_mask(corners[i], sizes[i])), 0.0),
     ]
     choice = (cpu_rand(n) * len(corruptions)).long()
     corrupt = cpu_rand(n) >= clean
@@ -88,13 +88,6 @@ def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float
                                            shifts.uneven_background(torch.zeros_like(x), 1.0, generator))
     out = torch.where(unknown[:, None, None, None], blank, out)
     return (out - mean) / std, unknown
-
-
-def box_mask(corners: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
-    """(N, 1, 28, 28) masks of the boxes with top-left `corners` and `sizes` (each (N, 2, 1): rows, columns)."""
-    pixels = torch.arange(28, device=corners.device)
-    inside = (pixels >= corners) & (pixels < corners + sizes)  # (N, 2, 28)
-    return (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
 
 
 FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number (issue 4's runs)
