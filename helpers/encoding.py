@@ -42,21 +42,24 @@ def target_code(encoding: str, digits: torch.Tensor, numbers: torch.Tensor) -> t
 
 
 def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
-                unknown: torch.Tensor | None = None) -> torch.Tensor:
+                unknown: torch.Tensor | None = None, label_smoothing: float = 0.0) -> torch.Tensor:
     """The training loss of an encoding for the true digits and numbers.
 
     `unknown` marks images without a digit (`robust_augment`): their target is "don't know", every
     output bit at 0.5 (softmax: the uniform distribution), so that no answer is confident on them.
+    `label_smoothing` ε moves each target that far towards "don't know", as in `F.cross_entropy`:
+    a bit's target becomes (1 - ε) t + ε / 2 (0 -> ε/2, 1 -> 1 - ε/2); still BCE on the logits.
     """
     targets = target_code(encoding, digits, numbers)
     if encoding == "softmax":
         targets = [targets[:, :10], targets[:, 10:]]
         if unknown is not None:
             targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
-        return F.cross_entropy(logits[:, :10], targets[0]) + F.cross_entropy(logits[:, 10:], targets[1])
+        return sum(F.cross_entropy(logits[:, group], t, label_smoothing=label_smoothing)
+                   for group, t in zip((slice(None, 10), slice(10, None)), targets))
     if unknown is not None:
         targets = torch.where(unknown[:, None], 0.5, targets)
-    return F.binary_cross_entropy_with_logits(logits, targets)
+    return F.binary_cross_entropy_with_logits(logits, targets * (1 - label_smoothing) + label_smoothing / 2)
 
 
 def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,9 +25,9 @@ AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that 
 # Parameters that decide what a run computes; a resumed run must match them.
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
-TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "seed", "backbone", "encoding", "number_input",
-                   "augment", "centre_input", "holdout", "val_size", "train_size", "precision")
-ADDED_PARAMS = {"centre_input": False}  # parameters newer than some checkpoints: what those were trained with
+TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "seed", "backbone", "encoding",
+                   "number_input", "augment", "centre_input", "holdout", "val_size", "train_size", "precision")
+ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0}  # parameters newer than some checkpoints: what those were trained with
 PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
                             "export_path")
 
@@ -48,6 +48,9 @@ def collect_params(namespace: dict) -> dict:
     for key in ("lr", "weight_decay"):
         if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not params[key] >= 0:
             raise ValueError(f"{key} must be a non-negative number, got {params[key]!r}")
+    smoothing = params["label_smoothing"]
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
+        raise ValueError(f"label_smoothing must be a number in [0, 1), got {smoothing!r}")
     for key, choices in (("backbone", BACKBONES), ("encoding", ENCODINGS), ("number_input", NUMBER_INPUTS)):
         if params[key] not in choices:
             raise ValueError(f"{key} must be one of {sorted(choices)}, got {params[key]!r}")

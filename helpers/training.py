@@ -164,7 +164,8 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
             number_bits = int_to_bits(numbers, NUMBER_BITS)
         with autocast(device, params["precision"]):
             logits = model(images, number_bits)
-        loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown)  # the loss in fp32
+        loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown,  # the loss in fp32
+                           params["label_smoothing"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -25,6 +25,27 @@ def test_every_encoding_round_trips_all_100_pairs(encoding):
     assert confident < unsure
 
 
+
+@pytest.mark.parametrize("encoding", sorted(helpers.ENCODINGS))
+def test_label_smoothing_moves_the_best_output_off_certainty(encoding):
+    """With ε the loss is least at outputs of probability 1 - ε/2 (bits) or 1 - ε + ε/K (softmax), not at certainty."""
+    eps, logits = 0.2, perfect_logits(encoding).clone().requires_grad_()
+    assert helpers.output_loss(encoding, logits, DIGITS, NUMBERS, label_smoothing=0.0).equal(
+        helpers.output_loss(encoding, logits, DIGITS, NUMBERS))
+    if encoding == "softmax":
+        expected = (F.cross_entropy(logits[:, :10], DIGITS, label_smoothing=eps)
+                    + F.cross_entropy(logits[:, 10:], DIGITS + NUMBERS, label_smoothing=eps))
+    else:
+        targets = helpers.encoding.target_code(encoding, DIGITS, NUMBERS)
+        expected = F.binary_cross_entropy_with_logits(logits, targets * (1 - eps) + eps / 2)
+        best = torch.logit(targets * (1 - eps) + eps / 2).requires_grad_()
+        helpers.output_loss(encoding, best, DIGITS, NUMBERS, label_smoothing=eps).backward()
+        assert best.grad.abs().max() < 1e-6  # the smoothed targets are the minimum
+    smoothed = helpers.output_loss(encoding, logits, DIGITS, NUMBERS, label_smoothing=eps)
+    assert torch.allclose(smoothed, expected)
+    smoothed.backward()
+    assert logits.grad.abs().sum() > 0  # confident outputs are pushed back towards the smoothed targets
+
 def test_one_hot_needs_exactly_one_output_on():
     logits = perfect_logits("onehot")[:3].clone()
     logits[0, 3] = 3          # two digit outputs on

@@ -35,6 +35,9 @@ def test_unknown_backbone():
     ("augment", "yes", "augment must be one of"),
     ("augment", 1, "augment must be one of"),
     ("centre_input", "yes", "centre_input must be True or False"),
+    ("label_smoothing", 1.0, r"label_smoothing must be a number in \[0, 1\)"),
+    ("label_smoothing", -0.1, "label_smoothing must be a number in"),
+    ("label_smoothing", True, "label_smoothing must be a number in"),
 ])
 def test_bad_notebook_parameters_fail_clearly(key, bad, words):
     namespace = {**helpers.notebook_defaults(), key: bad}

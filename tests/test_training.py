@@ -43,6 +43,15 @@ def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
     assert first != other
 
 
+
+def test_label_smoothing_trains_a_different_model_and_a_resume_must_match_it(tmp_path, small):
+    plain = outcome(helpers.fit(params(tmp_path / "a", epochs=1), small, log=lambda line: None))
+    smoothed = helpers.fit(params(tmp_path / "b", epochs=1, label_smoothing=0.15), small, log=lambda line: None)
+    assert smoothed["metrics"]["params"]["label_smoothing"] == 0.15
+    assert outcome(smoothed) != plain
+    with pytest.raises(ValueError, match="trained with other label_smoothing="):
+        helpers.fit(params(tmp_path / "b", epochs=1, resume=True), small, log=lambda line: None)
+
 @pytest.mark.parametrize("done", [1, 2])
 def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run(tmp_path, small, done):
     full = outcome(helpers.fit(params(tmp_path / "full"), small, log=lambda line: None))
