@@ -17,7 +17,8 @@ from .device import device_name, resolve_device, resolve_precision, synchronize
 from .data import MNISTData
 from .encoding import ENCODINGS
 from .model import BACKBONES, NUMBER_INPUTS, Net
-from .training import ACCURACIES, FIXED_HOLDOUT, MAX_HOLDOUT, eval_numbers, evaluate, evaluate_exhaustive, held_out_pairs, train_epoch
+from .training import (ACCURACIES, FIXED_HOLDOUT, MAX_HOLDOUT, eval_numbers, evaluate, evaluate_exhaustive, held_out_pairs,
+                       recalibrate_batch_norm, train_epoch)
 
 
 AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that and corrupted digits
@@ -25,9 +26,10 @@ AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that 
 # Parameters that decide what a run computes; a resumed run must match them.
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
-TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "seed", "backbone", "encoding",
-                   "number_input", "augment", "centre_input", "holdout", "val_size", "train_size", "precision")
-ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0}  # parameters newer than some checkpoints: what those were trained with
+TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "recalibrate_bn", "seed",
+                   "backbone", "encoding", "number_input", "augment", "centre_input", "holdout", "val_size", "train_size",
+                   "precision")
+ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False}  # parameters newer than some checkpoints: what those were trained with
 PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
                             "export_path")
 
@@ -58,7 +60,7 @@ def collect_params(namespace: dict) -> dict:
     if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
                                      or not 0 <= holdout <= MAX_HOLDOUT):
         raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
-    for key in ("resume", "centre_input"):
+    for key in ("resume", "centre_input", "recalibrate_bn"):
         if not isinstance(params[key], bool):
             raise ValueError(f"{key} must be True or False, got {params[key]!r}")
     if not (isinstance(params["augment"], bool) or params["augment"] == "robust"):
@@ -122,6 +124,8 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
         synchronize(device)
         start = time.perf_counter()
         train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, params, log)
+        if params["recalibrate_bn"] and epoch == params["epochs"]:  # part of the training time
+            recalibrate_batch_norm(model, data.train_x, params["precision"])
         synchronize(device)
         seconds = time.perf_counter() - start
         result = evaluate(model, data.eval_x, data.eval_y, numbers)

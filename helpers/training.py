@@ -179,6 +179,29 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
     return sum(loss * size for loss, size in zip(torch.stack(losses).tolist(), sizes)) / n, logged
 
 
+
+@torch.no_grad()
+def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32", batch_size: int = 1000) -> None:
+    """Batch norm's running statistics estimated afresh from `images` (the un-augmented training images).
+
+    During training they follow the augmented batches, while evaluation sees clean digits; this pass (forward
+    only, about a quarter of an epoch) makes them those of clean digits. The weights do not change."""
+    momenta = {m: m.momentum for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    model.eval()  # dropout off ...
+    for norm in momenta:  # ... batch norm collecting: a plain average over all batches (momentum None)
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    device = images.device
+    zeros = torch.zeros(batch_size, NUMBER_BITS, device=device)  # the number does not reach the backbone
+    with autocast(device, precision):
+        for i in range(0, len(images), batch_size):
+            batch = images[i:i + batch_size]
+            model(batch, zeros[:len(batch)])
+    for norm, momentum in momenta.items():
+        norm.momentum = momentum
+    model.eval()
+
 @torch.no_grad()
 def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> dict:
     """Loss and digit / sum / joint accuracy of `model` on (image, number) pairs, with its predictions.

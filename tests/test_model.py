@@ -38,6 +38,7 @@ def test_unknown_backbone():
     ("label_smoothing", 1.0, r"label_smoothing must be a number in \[0, 1\)"),
     ("label_smoothing", -0.1, "label_smoothing must be a number in"),
     ("label_smoothing", True, "label_smoothing must be a number in"),
+    ("recalibrate_bn", 1, "recalibrate_bn must be True or False"),
 ])
 def test_bad_notebook_parameters_fail_clearly(key, bad, words):
     namespace = {**helpers.notebook_defaults(), key: bad}

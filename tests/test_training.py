@@ -52,6 +52,28 @@ def test_label_smoothing_trains_a_different_model_and_a_resume_must_match_it(tmp
     with pytest.raises(ValueError, match="trained with other label_smoothing="):
         helpers.fit(params(tmp_path / "b", epochs=1, resume=True), small, log=lambda line: None)
 
+
+def test_batch_norm_recalibration_sets_the_clean_images_statistics_and_nothing_else():
+    torch.manual_seed(0)
+    model, images = helpers.Net("mid").train(), torch.randn(2000, 1, 28, 28) * 0.5 + 0.3
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    helpers.recalibrate_batch_norm(model, images)
+    first_norm = model.backbone[2]
+    with torch.no_grad():
+        pooled = model.backbone[:2](images.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(first_norm.running_mean, pooled.mean((0, 2, 3)), atol=1e-5)  # two equal batches: exact
+    assert torch.allclose(first_norm.running_var, pooled.var((0, 2, 3)), rtol=1e-3)  # unbiased within each batch
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    assert first_norm.momentum == 0.1 and not model.training
+
+
+def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
+    plain = helpers.fit(params(tmp_path / "a", backbone="mid"), small, log=lambda line: None)["metrics"]
+    recal = helpers.fit(params(tmp_path / "b", backbone="mid", recalibrate_bn=True), small, log=lambda line: None)["metrics"]
+    assert [h["train_loss"] for h in plain["history"]] == [h["train_loss"] for h in recal["history"]]
+    assert outcome({"metrics": plain})[0][:-1] == outcome({"metrics": recal})[0][:-1]
+    assert plain["history"][-1]["test_loss"] != recal["history"][-1]["test_loss"]
+
 @pytest.mark.parametrize("done", [1, 2])
 def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run(tmp_path, small, done):
     full = outcome(helpers.fit(params(tmp_path / "full"), small, log=lambda line: None))
