@@ -5,7 +5,7 @@
     sampler     RandomSampler: the numbers 0..9 for each batch, as 4 bits
     encoding    the 9-bit output code (and the ablation's one-hot and softmax codes), the loss, decoding
     model       Net: CNN backbone -> 320 features, + 4 number bits -> 324 -> 128 -> 64 -> 9
-    training    one epoch (augmentation, held-out pairs), evaluation, the exhaustive evaluation
+    training    one epoch (augmentation, held-out pairs), batch-norm recalibration, evaluation, the exhaustive evaluation
     runs        a run's checked parameters, fit() with checkpoints, metrics.json
     user_input  predict() on images and numbers of any accepted form, confidence, image files as MNIST
 

@@ -1,4 +1,5 @@
-"""Training and evaluation: one seeded epoch, augmentation, held-out pairs, the exhaustive evaluation."""
+"""Training and evaluation: one seeded epoch, augmentation, held-out pairs, batch-norm recalibration, evaluation,
+the exhaustive evaluation."""
 from __future__ import annotations
 
 import math
