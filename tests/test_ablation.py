@@ -93,9 +93,9 @@ def test_training_never_sees_a_held_out_pair(tmp_path, monkeypatch, holdout):
     seen = set()
     real_loss = helpers.output_loss
 
-    def recording_loss(encoding, logits, digits, numbers, unknown=None):
+    def recording_loss(encoding, logits, digits, numbers, *rest):
         seen.update(zip(digits.tolist(), numbers.tolist()))
-        return real_loss(encoding, logits, digits, numbers, unknown)
+        return real_loss(encoding, logits, digits, numbers, *rest)
 
     monkeypatch.setattr(helpers.training, "output_loss", recording_loss)
     data = helpers.prepare_data(train_size=3000, download=False)
