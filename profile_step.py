@@ -6,7 +6,7 @@ Profiles 100 training batches of each pipeline, in one run on the same machine (
   reference          DataLoader + per-sample ToTensor/Normalize, classic CNN, Adam (the original's pipeline)
   bn, NCHW           the project's tensor pipeline and default backbone, default memory layout
   bn, channels-last  the same in channels-last layout (the project's default), then in bf16 autocast
-  wide               the wider backbone, in fp32 and in bf16 autocast
+  mid, wide          the three-conv backbones (strong's, and the wider one), in fp32 and in bf16 autocast
 """
 import dataclasses
 import time
@@ -35,6 +35,7 @@ def main():
     data = helpers.prepare_data()
     pipelines = {"reference": reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
                  "bn, channels-last": project_steps(data), "bn, channels-last, bf16": project_steps(data, precision="bf16"),
+                 "mid": project_steps(data, backbone="mid"), "mid, bf16": project_steps(data, backbone="mid", precision="bf16"),
                  "wide": project_steps(data, backbone="wide"), "wide, bf16": project_steps(data, backbone="wide", precision="bf16")}
     per_epoch = {}
     for name, run in pipelines.items():

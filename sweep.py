@@ -45,6 +45,7 @@ SWEEPS = {
     "onehot-holdout": {"encoding": "onehot", "holdout": helpers.FIXED_HOLDOUT},
     "softmax-holdout": {"encoding": "softmax", "holdout": helpers.FIXED_HOLDOUT},
     "wide": {"backbone": "wide", "precision": "fp32"},  # a stronger backbone, same head and 9-bit code (issue 3)
+    "mid": {"backbone": "mid"},  # strong's backbone with the defaults: its precision default (issue 9)
     "strong": benchmark.CONFIGS["strong"],  # issue 9: >= 99.4 % inside the reference's time, as benchmark.py runs it
 }
 # Does it learn addition? k of the 100 pairs held out, drawn by seed, for each output encoding ...

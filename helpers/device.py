@@ -64,7 +64,7 @@ def synchronize(device: torch.device) -> None:
 # "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32). "auto" takes the backbone's
 # default below, chosen on the validation split (README), where the device computes bf16 natively, else fp32.
 PRECISIONS = ("fp32", "bf16")
-DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "wide": "bf16"}
+DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "mid": "bf16", "wide": "bf16"}
 
 
 def cpu_has_native_bf16() -> bool:
