@@ -29,7 +29,8 @@ AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that 
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "recalibrate_bn", "seed",
                    "backbone", "encoding", "number_input", "augment", "centre_input", "holdout", "val_size", "train_size",
                    "precision")
-ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False}  # parameters newer than some checkpoints: what those were trained with
+# Parameters newer than some checkpoints: what those were trained with.
+ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False}
 PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
                             "export_path")
 

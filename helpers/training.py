@@ -180,7 +180,6 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params
     return sum(loss * size for loss, size in zip(torch.stack(losses).tolist(), sizes)) / n, logged
 
 
-
 @torch.no_grad()
 def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32", batch_size: int = 1000) -> None:
     """Batch norm's running statistics estimated afresh from `images` (the un-augmented training images).
@@ -202,6 +201,7 @@ def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32",
     for norm, momentum in momenta.items():
         norm.momentum = momentum
     model.eval()
+
 
 @torch.no_grad()
 def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> dict:
