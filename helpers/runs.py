@@ -48,12 +48,11 @@ def collect_params(namespace: dict) -> dict:
         value = params[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key in ("seed", "val_size") else 1):
             raise ValueError(f"{key} must be a {'non-negative' if key in ('seed', 'val_size') else 'positive'} int, got {value!r}")
-    for key in ("lr", "weight_decay"):
-        if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not params[key] >= 0:
-            raise ValueError(f"{key} must be a non-negative number, got {params[key]!r}")
-    smoothing = params["label_smoothing"]
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
-        raise ValueError(f"label_smoothing must be a number in [0, 1), got {smoothing!r}")
+    ranges = {"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
+              "label_smoothing": (1, "a number in [0, 1)")}
+    for key, (below, wanted) in ranges.items():
+        if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not 0 <= params[key] < below:
+            raise ValueError(f"{key} must be {wanted}, got {params[key]!r}")
     for key, choices in (("backbone", BACKBONES), ("encoding", ENCODINGS), ("number_input", NUMBER_INPUTS)):
         if params[key] not in choices:
             raise ValueError(f"{key} must be one of {sorted(choices)}, got {params[key]!r}")

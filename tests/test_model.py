@@ -31,6 +31,8 @@ def test_unknown_backbone():
     ("batch_size", 12.5, "batch_size must be a positive int"),
     ("seed", -1, "seed must be a non-negative int"),
     ("lr", "fast", "lr must be a non-negative number"),
+    ("lr", float("nan"), "lr must be a non-negative number"),
+    ("weight_decay", float("inf"), "weight_decay must be a non-negative number"),
     ("encoding", "gray", "encoding must be one of"),
     ("augment", "yes", "augment must be one of"),
     ("augment", 1, "augment must be one of"),
