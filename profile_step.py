@@ -6,6 +6,7 @@ Profiles 100 training batches of each pipeline, in one run on the same machine (
   reference          DataLoader + per-sample ToTensor/Normalize, classic CNN, Adam (the original's pipeline)
   bn, NCHW           the project's tensor pipeline and default backbone, default memory layout
   bn, channels-last  the same in channels-last layout (the project's default), then in bf16 autocast
+  classic            the original's CNN on the project's pipeline, in fp32 and in bf16 autocast
   mid, wide          the three-conv backbones (strong's, and the wider one), in fp32 and in bf16 autocast
 """
 import dataclasses
@@ -35,6 +36,8 @@ def main():
     data = helpers.prepare_data()
     pipelines = {"reference": reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
                  "bn, channels-last": project_steps(data), "bn, channels-last, bf16": project_steps(data, precision="bf16"),
+                 "classic": project_steps(data, backbone="classic"),
+                 "classic, bf16": project_steps(data, backbone="classic", precision="bf16"),
                  "mid": project_steps(data, backbone="mid"), "mid, bf16": project_steps(data, backbone="mid", precision="bf16"),
                  "wide": project_steps(data, backbone="wide"), "wide, bf16": project_steps(data, backbone="wide", precision="bf16")}
     per_epoch = {}

@@ -46,6 +46,7 @@ SWEEPS = {
     "softmax-holdout": {"encoding": "softmax", "holdout": helpers.FIXED_HOLDOUT},
     "wide": {"backbone": "wide", "precision": "fp32"},  # a stronger backbone, same head and 9-bit code (issue 3)
     "mid": {"backbone": "mid"},  # strong's backbone with the defaults: its precision default (issue 9)
+    "classic": {"backbone": "classic"},  # the original's CNN with the defaults: its precision default (issue 9)
     "strong": benchmark.CONFIGS["strong"],  # issue 9: >= 99.4 % inside the reference's time, as benchmark.py runs it
 }
 # Does it learn addition? k of the 100 pairs held out, drawn by seed, for each output encoding ...
@@ -186,13 +187,16 @@ def curve_rows(groups: dict) -> list[dict]:
 
 
 def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
+    # Runs with a validation split (val_size > 0) evaluate on it, never on the test images.
+    split = " or ".join(sorted({"validation" if r.get("params", {}).get("val_size") else "test"
+                                for runs in groups.values() for r in runs})) or "test"
     lines = [
         "# Sweep results",
         "",
         "Written by `python sweep.py` from `results/*/metrics.json`; accuracies in %, mean ± std over n seeds,",
-        "on the fixed test pairs after the last epoch. *epoch at 99%*: the first epoch whose joint accuracy",
+        f"on the fixed {split} pairs after the last epoch. *epoch at 99%*: the first epoch whose joint accuracy",
         "reached 99%, per seed. *invalid*: share of the 100,000 exhaustive pairs with an invalid output code.",
-        "*held-out* / *other pairs*: joint accuracy over every test image with the run's held-out pairs and with",
+        f"*held-out* / *other pairs*: joint accuracy over every {split} image with the run's held-out pairs and with",
         "the others (runs that hold nothing out: the 10 pairs (d, 3d+7 mod 10), for comparison).",
         "",
         "| configuration | n | digit | sum | joint | train s | epoch at 99% | invalid | held-out pairs | other pairs |",
@@ -208,7 +212,7 @@ def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
             "## Does it learn addition?",
             "",
             "k of the 100 (digit, number) pairs never trained on (drawn per seed; every digit, number and sum still",
-            "trained on). Joint and sum accuracy over every test image paired with the held-out and with the seen pairs.",
+            f"trained on). Joint and sum accuracy over every {split} image paired with the held-out and with the seen pairs.",
             "",
             "| output | number input | k | n | held-out joint | held-out sum | seen joint | seen sum |",
             "|---|---|---|---|---|---|---|---|",

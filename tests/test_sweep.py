@@ -27,7 +27,14 @@ def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
     assert rows["binary"]["invalid"] == 20 / 100_000
     text = sweep.write_summary(groups, tmp_path / "summary.md")
     assert (tmp_path / "summary.md").read_text() == text
-    assert "| binary | 2 | 99.30 ± 0.14 |" in text
+    assert "| binary | 2 | 99.30 ± 0.14 |" in text and "on the fixed test pairs" in text
+
+
+def test_the_summary_names_the_validation_split_when_the_runs_used_one(tmp_path):
+    (tmp_path / "mid-seed1").mkdir()
+    (tmp_path / "mid-seed1" / "metrics.json").write_text(json.dumps(fake_run([0.99], val_size=10_000)))
+    text = sweep.write_summary(sweep.load_results(tmp_path), tmp_path / "summary.md")
+    assert "on the fixed validation pairs" in text and "every validation image" in text and "test" not in text
 
 
 def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
