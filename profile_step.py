@@ -35,11 +35,10 @@ def project_steps(data, channels_last: bool = True, backbone: str = "bn", precis
 def main():
     data = helpers.prepare_data()
     pipelines = {"reference": reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
-                 "bn, channels-last": project_steps(data), "bn, channels-last, bf16": project_steps(data, precision="bf16"),
-                 "classic": project_steps(data, backbone="classic"),
-                 "classic, bf16": project_steps(data, backbone="classic", precision="bf16"),
-                 "mid": project_steps(data, backbone="mid"), "mid, bf16": project_steps(data, backbone="mid", precision="bf16"),
-                 "wide": project_steps(data, backbone="wide"), "wide, bf16": project_steps(data, backbone="wide", precision="bf16")}
+                 "bn, channels-last": project_steps(data), "bn, channels-last, bf16": project_steps(data, precision="bf16")}
+    for backbone in ("classic", "mid", "wide"):
+        pipelines[backbone] = project_steps(data, backbone=backbone)
+        pipelines[f"{backbone}, bf16"] = project_steps(data, backbone=backbone, precision="bf16")
     per_epoch = {}
     for name, run in pipelines.items():
         run(5)  # warm up

@@ -55,8 +55,8 @@ def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbe
         targets = [targets[:, :10], targets[:, 10:]]
         if unknown is not None:
             targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
-        return sum(F.cross_entropy(logits[:, group], t, label_smoothing=label_smoothing)
-                   for group, t in zip((slice(None, 10), slice(10, None)), targets))
+        return (F.cross_entropy(logits[:, :10], targets[0], label_smoothing=label_smoothing)
+                + F.cross_entropy(logits[:, 10:], targets[1], label_smoothing=label_smoothing))
     if unknown is not None:
         targets = torch.where(unknown[:, None], 0.5, targets)
     return F.binary_cross_entropy_with_logits(logits, targets * (1 - label_smoothing) + label_smoothing / 2)

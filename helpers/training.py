@@ -185,7 +185,8 @@ def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32",
     """Batch norm's running statistics estimated afresh from `images` (the un-augmented training images).
 
     During training they follow the augmented batches, while evaluation sees clean digits; this pass (forward
-    only, about a quarter of an epoch) makes them those of clean digits. The weights do not change."""
+    only, about a quarter of an epoch) makes them those of clean digits. The weights do not change. The same
+    procedure as `torch.optim.swa_utils.update_bn`, which calls the model with one input and without autocast."""
     momenta = {m: m.momentum for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
     model.eval()  # dropout off ...
     for norm in momenta:  # ... batch norm collecting: a plain average over all batches (momentum None)

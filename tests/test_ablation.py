@@ -25,7 +25,6 @@ def test_every_encoding_round_trips_all_100_pairs(encoding):
     assert confident < unsure
 
 
-
 @pytest.mark.parametrize("encoding", sorted(helpers.ENCODINGS))
 def test_label_smoothing_moves_the_best_output_off_certainty(encoding):
     """With ε the loss is least at outputs of probability 1 - ε/2 (bits) or 1 - ε + ε/K (softmax), not at certainty."""
@@ -45,6 +44,7 @@ def test_label_smoothing_moves_the_best_output_off_certainty(encoding):
     assert torch.allclose(smoothed, expected)
     smoothed.backward()
     assert logits.grad.abs().sum() > 0  # confident outputs are pushed back towards the smoothed targets
+
 
 def test_one_hot_needs_exactly_one_output_on():
     logits = perfect_logits("onehot")[:3].clone()

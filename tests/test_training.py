@@ -43,7 +43,6 @@ def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
     assert first != other
 
 
-
 def test_label_smoothing_trains_a_different_model_and_a_resume_must_match_it(tmp_path, small):
     plain = outcome(helpers.fit(params(tmp_path / "a", epochs=1), small, log=lambda line: None))
     smoothed = helpers.fit(params(tmp_path / "b", epochs=1, label_smoothing=0.15), small, log=lambda line: None)
@@ -73,6 +72,7 @@ def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
     assert [h["train_loss"] for h in plain["history"]] == [h["train_loss"] for h in recal["history"]]
     assert outcome({"metrics": plain})[0][:-1] == outcome({"metrics": recal})[0][:-1]
     assert plain["history"][-1]["test_loss"] != recal["history"][-1]["test_loss"]
+
 
 @pytest.mark.parametrize("done", [1, 2])
 def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run(tmp_path, small, done):
