@@ -33,6 +33,8 @@ CONFIGS = {
     # batch norm's statistics re-estimated on the clean images at the end (chosen on the validation split, README)
     "strong": {"backbone": "mid", "epochs": 16, "batch_size": 512, "lr": 0.03, "precision": "bf16", "label_smoothing": 0.25,
                "recalibrate_bn": True},
+    # the head that learns addition (a learned full adder shared by the bit positions), the notebook's other defaults
+    "adds": {"head": "adder"},
 }
 
 

@@ -21,7 +21,7 @@ from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 import helpers
-from shifts import SHIFTS, shift
+from helpers.shifts import SHIFTS, shift
 
 # ------------------------------------------------------------------------------------------------- fonts
 

@@ -26,8 +26,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
-import papermill
-from distributed import Client, LocalCluster, as_completed, get_worker
+import cloudpickle
+from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
 import benchmark
@@ -49,10 +49,14 @@ SWEEPS = {
     "classic": {"backbone": "classic"},  # the original's CNN with the defaults: its precision default (issue 9)
     "strong": benchmark.CONFIGS["strong"],  # issue 9: >= 99.4 % inside the reference's time, as benchmark.py runs it
 }
-# Does it learn addition? k of the 100 pairs held out, drawn by seed, for each output encoding ...
+# Does it learn addition? k of the 100 pairs held out, drawn by seed: each head (binary code, number bits) ...
+CURVE_COUNTS = (0, 10, 30, 50, 70, 81)
+SWEEPS |= {f"{head}-k{k}": {"head": head, "holdout": k} for head in helpers.HEADS for k in CURVE_COUNTS}
+SWEEPS["adds"] = benchmark.CONFIGS["adds"]  # the head that learns addition, with the notebook's other defaults
+# ... each other output encoding (the mlp head) ...
 HOLDOUT_COUNTS = (10, 30, 50, 70)
-SWEEPS |= {f"{encoding}-k{k}": {"encoding": encoding, "holdout": k} for encoding in helpers.ENCODINGS for k in HOLDOUT_COUNTS}
-# ... and for the number's input code, with the binary output (bits: the binary-k runs above).
+SWEEPS |= {f"{encoding}-k{k}": {"encoding": encoding, "holdout": k} for encoding in ("onehot", "softmax") for k in HOLDOUT_COUNTS}
+# ... and for the number's input code, with the binary output (bits: the mlp-k runs above).
 SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code in ("onehot", "scalar") for k in (10, 50)}
 
 
@@ -60,7 +64,14 @@ SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code i
 
 def execute(parameters: dict, host_workers: dict) -> dict:
     """On a worker: run the notebook with `parameters` in a temporary folder; return its metrics and the
-    executed notebook. Torch gets this machine's cores shared among the Dask workers on it."""
+    executed notebook. Torch gets this machine's cores shared among the Dask workers on it.
+
+    Sent to the cluster by value (below), and it imports the project only when it runs, on the worker: the
+    scheduler, which deserializes every task, needs no more than the pinned packages."""
+    import papermill
+    from distributed import get_worker
+
+    import helpers
     threads = max(1, (os.cpu_count() or 1) // host_workers.get(urlparse(get_worker().address).hostname, 1))
     # The notebook's kernel inherits the worker's environment, where Dask sets these threads to 1 (torch sizes
     # its pool by MKL's) and a malloc trim threshold that makes every training step fault its memory back in.
@@ -70,10 +81,14 @@ def execute(parameters: dict, host_workers: dict) -> dict:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
             papermill.execute_notebook(str(helpers.NOTEBOOK), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
-                                       parameters={**parameters, "output_dir": str(out), "image_dir": None})
+                                       parameters={**parameters, "output_dir": str(out), "image_dir": str(out / "images")})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
         return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
+
+
+# Tasks travel as code, not as a reference to this module, which the scheduler does not have.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def relative(path: Path) -> str:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .sampler import NUMBER_BITS, bits_to_int
-from .encoding import ENCODINGS
+from .encoding import DIGIT_BITS, ENCODINGS, SUM_BITS
 
 
 def classic_backbone() -> nn.Sequential:
@@ -96,29 +96,93 @@ def centre_by_mass(images: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="nearest", padding_mode="border", align_corners=False)
 
 
-class Net(nn.Module):
-    """Image -> backbone -> 320 features; concat the 4 number bits -> 324 -> 128 -> 64 -> 9 logits.
+# ------------------------------------------------------------------------------------------------ heads
+# Each head maps the 320 image features and the number's input code to the output logits. "mlp" is the
+# original's; "line" and "adder" carry an inductive bias for addition (README, docs/addition.md): nothing in
+# them computes digit + number, their weights learn it from the data.
 
+
+class MLPHead(nn.Sequential):
+    """The original's head: concatenate features and number (324) -> 128 -> 64 -> outputs."""
+
+    def __init__(self, number_inputs: int, outputs: int):
+        super().__init__(nn.Linear(320 + number_inputs, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                         nn.Linear(64, outputs))
+
+    def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
+        return super().forward(torch.cat([features, number], dim=1))
+
+
+def digit_mlp(outputs: int) -> nn.Sequential:
+    """320 image features -> 128 -> 64 -> `outputs`, the original's layer sizes without the number."""
+    return nn.Sequential(nn.Linear(320, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, outputs))
+
+
+class LineHead(nn.Module):
+    """A learned number line: the image's value plus the number's value (a learned weighted sum of its 4 bits,
+    as a NAC adds), one scalar, decoded to the 5 sum bits by a small MLP; the digit bits from the image."""
+
+    def __init__(self, number_inputs: int = NUMBER_BITS):
+        super().__init__()
+        self.digit = digit_mlp(DIGIT_BITS + 1)  # the digit's 4 bit logits and its value on the line
+        self.number_value = nn.Linear(number_inputs, 1, bias=False)
+        self.decode = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, SUM_BITS))
+
+    def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
+        digit = self.digit(features)
+        value = digit[:, DIGIT_BITS:] + self.number_value(number)
+        return torch.cat([digit[:, :DIGIT_BITS], self.decode(value)], dim=1)
+
+
+class AdderHead(nn.Module):
+    """A learned full adder: the digit's 4 bits from the image, then one small cell, shared by every bit position
+    (as the Neural GPU shares its rule), reads (digit bit, number bit, carry in) from the least significant bit up
+    and gives a sum bit's logit and the carry out; the last carry is the sum's top bit."""
+
+    def __init__(self, hidden: int = 16):
+        super().__init__()
+        self.digit = digit_mlp(DIGIT_BITS)
+        self.cell = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, 2))
+
+    def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
+        digit_logits = self.digit(features)
+        digit_bits = digit_logits.sigmoid()  # the cell reads the bits the digit outputs say, softly
+        carry, sum_logits = torch.zeros_like(digit_bits[:, :1]), []
+        for i in reversed(range(DIGIT_BITS)):  # bits are most significant first: start at the last
+            out = self.cell(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], dim=1))
+            sum_logits.insert(0, out[:, :1])
+            carry = out[:, 1:].sigmoid()
+        return torch.cat([digit_logits, out[:, 1:], *sum_logits], dim=1)
+
+
+HEADS = {"mlp": MLPHead, "line": LineHead, "adder": AdderHead}
+
+
+class Net(nn.Module):
+    """Image -> backbone -> 320 features; with the 4 number bits -> head -> 9 logits.
+
+    `head` "mlp" is the original's 324 -> 128 -> 64 -> 9; "line" and "adder" learn addition with more
+    structure (`HEADS`; binary code and number bits only).
     `encoding` other than "binary" (ablation only) widens the last layer to 29 outputs;
     `number_input` other than "bits" (ablation only) changes the 4 number inputs to 10 or 1;
     `centre_input` centres each image by its ink's centre of mass first (`centre_by_mass`).
     """
 
     def __init__(self, backbone: str = "bn", encoding: str = "binary", channels_last: bool = True,
-                 number_input: str = "bits", centre_input: bool = False):
+                 number_input: str = "bits", centre_input: bool = False, head: str = "mlp"):
         super().__init__()
         for name, value, choices in (("backbone", backbone, BACKBONES), ("encoding", encoding, ENCODINGS),
-                                     ("number_input", number_input, NUMBER_INPUTS)):
+                                     ("number_input", number_input, NUMBER_INPUTS), ("head", head, HEADS)):
             if value not in choices:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {sorted(choices)}")
+        if head != "mlp" and (encoding, number_input) != ("binary", "bits"):
+            raise ValueError(f"head {head!r} reads the number's 4 bits and writes the 9-bit code: it needs "
+                             f"encoding='binary' and number_input='bits', got {encoding!r} and {number_input!r}")
         self.backbone_name, self.encoding, self.number_input = backbone, encoding, number_input
-        self.centre_input = centre_input
+        self.centre_input, self.head_name = centre_input, head
         self.backbone = BACKBONES[backbone]()
-        self.head = nn.Sequential(
-            nn.Linear(320 + NUMBER_INPUTS[number_input], 128), nn.ReLU(),
-            nn.Linear(128, 64), nn.ReLU(),
-            nn.Linear(64, ENCODINGS[encoding]),
-        )
+        self.head = (MLPHead(NUMBER_INPUTS[number_input], ENCODINGS[encoding]) if head == "mlp" else HEADS[head]())
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.to(memory_format=self.memory_format)  # channels-last: about 1.5x faster on the CPU (profile.py)
 
@@ -126,7 +190,7 @@ class Net(nn.Module):
         if self.centre_input:
             images = centre_by_mass(images)
         features = self.backbone(images.contiguous(memory_format=self.memory_format))
-        return self.head(torch.cat([features, number_features(number_bits, self.number_input)], dim=1))
+        return self.head(features, number_features(number_bits, self.number_input))
 
 
 def count_parameters(model: nn.Module) -> int:

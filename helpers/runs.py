@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from . import ROOT
 from .device import device_name, resolve_device, resolve_precision, synchronize
 from .data import MNISTData
 from .encoding import ENCODINGS
-from .model import BACKBONES, NUMBER_INPUTS, Net
+from .model import BACKBONES, HEADS, NUMBER_INPUTS, Net
 from .training import (ACCURACIES, FIXED_HOLDOUT, MAX_HOLDOUT, eval_numbers, evaluate, evaluate_exhaustive, held_out_pairs,
                        recalibrate_batch_norm, train_epoch)
 
@@ -27,10 +28,10 @@ AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that 
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "recalibrate_bn", "seed",
-                   "backbone", "encoding", "number_input", "augment", "centre_input", "holdout", "val_size", "train_size",
-                   "precision")
+                   "backbone", "head", "encoding", "number_input", "augment", "centre_input", "holdout", "val_size",
+                   "train_size", "precision")
 # Parameters newer than some checkpoints: what those were trained with.
-ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False}
+ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False, "head": "mlp"}
 PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
                             "export_path")
 
@@ -53,9 +54,12 @@ def collect_params(namespace: dict) -> dict:
     for key, (below, wanted) in ranges.items():
         if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not 0 <= params[key] < below:
             raise ValueError(f"{key} must be {wanted}, got {params[key]!r}")
-    for key, choices in (("backbone", BACKBONES), ("encoding", ENCODINGS), ("number_input", NUMBER_INPUTS)):
+    for key, choices in (("backbone", BACKBONES), ("head", HEADS), ("encoding", ENCODINGS), ("number_input", NUMBER_INPUTS)):
         if params[key] not in choices:
             raise ValueError(f"{key} must be one of {sorted(choices)}, got {params[key]!r}")
+    if params["head"] != "mlp" and (params["encoding"], params["number_input"]) != ("binary", "bits"):
+        raise ValueError(f"head {params['head']!r} needs encoding='binary' and number_input='bits', "
+                         f"got {params['encoding']!r} and {params['number_input']!r}")
     holdout = params["holdout"]
     if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
                                      or not 0 <= holdout <= MAX_HOLDOUT):
@@ -85,7 +89,7 @@ def make_training(params: dict, n_train: int, channels_last: bool = True, device
     optimizer and one-cycle schedule for `params`."""
     torch.manual_seed(params["seed"])
     model = Net(params["backbone"], params["encoding"], channels_last, params["number_input"],
-                params["centre_input"]).to(device)
+                params["centre_input"], params["head"]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=params["lr"], epochs=params["epochs"],
@@ -173,7 +177,7 @@ def save_checkpoint(path: Path, model, data: MNISTData, params: dict, epoch: int
                     train_log: list, optimizer=None, scheduler=None) -> None:
     """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
     state = {
-        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "encoding": model.encoding,
+        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "head": model.head_name, "encoding": model.encoding,
         "number_input": model.number_input, "centre_input": model.centre_input,
         "mean": data.mean, "std": data.std,
         "model": model.state_dict(), "params": json_params(params), "epoch": epoch,
@@ -199,10 +203,23 @@ def read_checkpoint(path) -> dict:
     return state
 
 
+def code_version(root=ROOT) -> dict | None:
+    """The git commit of the code a run ran and whether the tree had changes (results/ and runs/ aside, which runs
+    write to); None outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        changes = git("status", "--porcelain", "--", ".", ":(exclude)results", ":(exclude)runs")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "dirty": bool(changes)}
+
+
 def versions(device="cpu") -> dict:
-    """Library versions and the name of the device a run used."""
+    """Library versions, the name of the device a run used, and the code's git commit (`code_version`)."""
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version(),
-            "device": device_name(torch.device(device))}
+            "device": device_name(torch.device(device)), "code": code_version()}
 
 
 def write_metrics(path: Path, params: dict, history: list, train_log: list, data: MNISTData,

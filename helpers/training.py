@@ -7,8 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-import shifts
-
+from . import shifts
 from .device import autocast, model_device
 from .data import MNISTData
 from .sampler import NUMBER_BITS, RandomSampler, bits_to_int, int_to_bits
@@ -205,17 +204,24 @@ def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32",
 
 
 @torch.no_grad()
+def pair_logits(model, images: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The model's logits for (image, number) pairs, in batches, on the model's device, in eval mode."""
+    model.eval()
+    device = model_device(model)
+    images, numbers = images.to(device), numbers.to(device)
+    return torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
+                      for i in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
 def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> dict:
     """Loss and digit / sum / joint accuracy of `model` on (image, number) pairs, with its predictions.
 
     Invalid output codes (digit 10..15, sum 19..31) can never match a target, so they count as
     wrong; `invalid` says how many predictions had one.
     """
-    model.eval()
-    device = model_device(model)
-    images, digits, numbers = images.to(device), digits.to(device), numbers.to(device)
-    logits = torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
-                        for i in range(0, len(images), batch_size)])
+    logits = pair_logits(model, images, numbers, batch_size)
+    digits, numbers = digits.to(logits.device), numbers.to(logits.device)
     loss = output_loss(model.encoding, logits, digits, numbers).item()
     pred_digits, pred_sums = decode_outputs(model.encoding, logits)
     digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
@@ -233,6 +239,22 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
 
 
 ACCURACIES = ("digit_acc", "sum_acc", "joint_acc")
+UNSEEN_NUMBERS = tuple(range(10, 16))  # the 4 number bits can carry them; the sampler never draws them
+
+
+@torch.no_grad()
+def unseen_numbers(model, images: torch.Tensor, digits: torch.Tensor) -> dict:
+    """Every evaluation image with every number 10..15, none of which training ever draws: joint and sum
+    accuracy (the sum 10..24 fits the 5 sum bits; the one-hot and softmax codes cannot name a sum above 18)."""
+    digits = digits.cpu()
+    joint = total = 0
+    for number in UNSEEN_NUMBERS:
+        pred_digits, pred_sums = decode_outputs(model.encoding, pair_logits(model, images, torch.full_like(digits, number)))
+        sum_ok = pred_sums.cpu() == digits + number
+        joint += (sum_ok & (pred_digits.cpu() == digits)).sum().item()
+        total += sum_ok.sum().item()
+    pairs = len(digits) * len(UNSEEN_NUMBERS)
+    return {"joint_acc": joint / pairs, "sum_acc": total / pairs, "numbers": list(UNSEEN_NUMBERS)}
 
 
 def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held: torch.Tensor | None = None) -> dict:
@@ -270,4 +292,5 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
         "heldout": torch.nonzero(held).tolist(),
         "heldout_pairs": {"joint_acc": joint_by_pair[held].mean().item(), "sum_acc": by_pair[held].mean().item()},
         "seen_pairs": {"joint_acc": joint_by_pair[~held].mean().item(), "sum_acc": by_pair[~held].mean().item()},
+        "unseen_numbers": unseen_numbers(model, images, digits),
     }

@@ -32,7 +32,7 @@ def load_checkpoint(path, device="cpu") -> Net:
     """
     state = read_checkpoint(path)
     model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"),
-                centre_input=state.get("centre_input", False))
+                centre_input=state.get("centre_input", False), head=state.get("head", "mlp"))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:

@@ -8,7 +8,7 @@ import torch
 
 import helpers
 import robustness
-import shifts
+from helpers import shifts
 
 
 @pytest.fixture(scope="module")
