@@ -8,63 +8,26 @@ The reference follows the original: a DataLoader over torchvision's MNIST with p
 Normalize, batch 128, shuffled; the classic 320-feature CNN; BCE; Adam at lr 1e-3; 10 epochs. The
 project's configurations are the primary notebook's defaults with the overrides in CONFIGS. Both are
 timed on training only (evaluation after each epoch is not counted) and evaluated on the same fixed
-test pairs. On an accelerator the clock is read after synchronizing. Results, with the device's name
-and each run's precision, go to runs/benchmark/benchmark.json.
+test pairs. On an accelerator the clock is read after synchronizing. Results, with the device's name,
+each run's precision and the code's commit, go to results/benchmark/benchmark.json (--out to put them elsewhere),
+which the README's table is made from.
 """
 import argparse
-import itertools
 import json
 import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
-import torchvision
-from torchvision import transforms
 
 import helpers
 
-# Named project configurations: overrides of the notebook's parameters cell.
-CONFIGS = {
-    "default": {},
-    # the default's backbone in 5 epochs of batch 512, in bf16 (chosen on the validation split, README)
-    "fast": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16"},
-    # `mid` (wide's layout, half its channels) for 16 epochs of batch 512, in bf16, with label smoothing 0.25 and
-    # batch norm's statistics re-estimated on the clean images at the end (chosen on the validation split, README)
-    "strong": {"backbone": "mid", "epochs": 16, "batch_size": 512, "lr": 0.03, "precision": "bf16", "label_smoothing": 0.25,
-               "recalibrate_bn": True},
-    # the head that learns addition (a learned full adder shared by the bit positions), the notebook's other defaults
-    "adds": {"head": "adder"},
-}
-
-
-def reference_pipeline(seed: int = 1, device="cpu"):
-    """The original's pipeline, seeded. Returns the model and `train(batches)`, which trains on that
-    many batches of the shuffled loader (None: one epoch), each batch moved to `device` as it comes."""
-    torch.manual_seed(seed)
-    dataset = torchvision.datasets.MNIST(helpers.data_root(), train=True, transform=transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
-    model = helpers.Net("classic").to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sampler = helpers.RandomSampler(128, seed=seed)
-
-    def train(batches=None):
-        model.train()
-        for images, digits in itertools.islice(loader, batches):
-            images, digits, number_bits = images.to(device), digits.to(device), sampler.getRandomBatch().to(device)
-            loss = F.binary_cross_entropy_with_logits(
-                model(images, number_bits), helpers.encode_targets(digits, helpers.bits_to_int(number_bits)))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return model, train
+CONFIGS = helpers.CONFIGS  # the named configurations (helpers/configs.py)
 
 
 def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) -> list[dict]:
     """Train the original's pipeline for `epochs`; returns per-epoch history like helpers.fit's."""
     device = torch.device(device)
-    model, train = reference_pipeline(seed, device)
+    model, train = helpers.reference_pipeline(seed, device)
     eval_x = helpers.normalize(eval_set[0], 0.1307, 0.3081)
     numbers = helpers.eval_numbers(len(eval_x))
     history = []
@@ -82,11 +45,9 @@ def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) ->
 
 def project(overrides: dict, seed: int, data, device="auto", log=print) -> tuple[list[dict], str]:
     """Train a project configuration; returns its per-epoch history and the precision it ran in."""
-    params = {**helpers.notebook_defaults(), **overrides, "seed": seed, "device": device, "image_dir": None,
-              "resume": False}
     with tempfile.TemporaryDirectory() as tmp:
-        params["output_dir"] = tmp
-        metrics = helpers.fit(params, data, log=lambda line: None)["metrics"]
+        config = helpers.Config(**overrides, seed=seed, device=str(device), output_dir=tmp)
+        metrics = helpers.fit(config, data, log=lambda line: None)["metrics"]
     for h in metrics["history"]:
         log(f"  epoch {h['epoch']}: joint {h['joint_acc']:.2%} ({h['seconds']:.1f} s)")
     return metrics["history"], metrics["params"]["precision"]
@@ -108,6 +69,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(CONFIGS))
     parser.add_argument("--repeats", type=int, default=1, help="alternating rounds (seed 1, 2, ...)")
+    parser.add_argument("--out", default="results/benchmark", help="folder for benchmark.json (default: results/benchmark)")
     parser.add_argument("--device", default="auto", help="'auto' (the accelerator if any, else the CPU), 'cpu', 'cuda', ...")
     args = parser.parse_args()
     try:
@@ -137,11 +99,11 @@ def main():
         to99 = f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never"
         print(f"| {r['name']} (seed {r['seed']}) | {r['precision']} | {r['seconds']:.0f} | {r['samples_per_s']:.0f} | {to99} | "
               f"{r['digit_acc']:.2%} | {r['sum_acc']:.2%} | {r['joint_acc']:.2%} | {r['seconds'] / ref['seconds']:.2f} |")
-    out = helpers.resolve("runs/benchmark")
+    out = helpers.resolve(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(
         {"configs": {n: CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
-         "defaults": helpers.notebook_defaults(), "versions": helpers.versions(device), "device": str(device),
+         "defaults": helpers.Config().to_dict(), "versions": helpers.versions(device), "device": str(device),
          "threads": torch.get_num_threads()}, indent=1))
     print(f"\nwrote {out / 'benchmark.json'}")
 

@@ -15,26 +15,24 @@ import time
 from torch.profiler import ProfilerActivity, profile
 
 import helpers
-from benchmark import reference_pipeline
 
 BATCHES = 100
 
 
 def project_steps(data, channels_last: bool = True, backbone: str = "bn", precision: str = "fp32"):
     """`train(batches)` on the project's pipeline with the notebook's defaults, on the CPU."""
-    params = helpers.resolve_hardware({**helpers.notebook_defaults(), "epochs": 1, "log_interval": 10**9, "device": "cpu",
-                                       "backbone": backbone, "precision": precision})
-    model, optimizer, scheduler = helpers.make_training(params, len(data.train_x), channels_last=channels_last)
+    config = helpers.Config(epochs=1, log_interval=10**9, device="cpu", backbone=backbone, precision=precision).resolved()
+    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x), channels_last=channels_last)
 
     def train(batches):
         subset = dataclasses.replace(data, train_x=data.train_x[:batches * 128], train_y=data.train_y[:batches * 128])
-        helpers.train_epoch(model, subset, optimizer, scheduler, 1, params, log=lambda line: None)
+        helpers.train_epoch(model, subset, optimizer, scheduler, 1, config, log=lambda line: None)
     return train
 
 
 def main():
     data = helpers.prepare_data()
-    pipelines = {"reference": reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
+    pipelines = {"reference": helpers.reference_pipeline()[1], "bn, NCHW": project_steps(data, False),
                  "bn, channels-last": project_steps(data), "bn, channels-last, bf16": project_steps(data, precision="bf16")}
     for backbone in ("classic", "mid", "wide"):
         pipelines[backbone] = project_steps(data, backbone=backbone)

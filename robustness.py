@@ -87,46 +87,16 @@ def benchmark(model, seed: int = 0, log=print) -> dict:
     return results
 
 
-def load_runs(name: str, root=None) -> list[dict]:
-    """The benchmark results of model `name` and its other seeds: results/robustness/<name>[-seed<k>]/."""
-    root = helpers.ROOT / "results" / "robustness" if root is None else Path(root)
-    folders = sorted(f for f in root.glob(f"{name}*") if f.name == name or f.name.startswith(f"{name}-seed"))
-    if not folders:
-        raise FileNotFoundError(f"no robustness results for {name!r} in {root}: run python robustness.py --name {name}")
-    return [json.loads((f / "robustness.json").read_text()) for f in folders]
-
-
-def comparison(groups: dict[str, list[dict]]) -> str:
-    """A markdown table: per shift, each model's joint accuracy at mild / middle / strong severity, mean ± std
-    over its runs (seeds); then clean MNIST, the mean over all shifts, the worst middle severity and fonts."""
-    names = list(groups)
-    lines = ["| shift | " + " | ".join(f"{n}: mild | {n}: middle | {n}: strong" for n in names) + " |",
-             "|---|" + "---|" * 3 * len(names)]
-    for shift_name in SHIFTS:
-        cells = [helpers.mean_std([r["shifts"][shift_name][s]["joint_acc"] for r in groups[n]], 1) for n in names for s in range(3)]
-        lines.append(f"| {shift_name} | " + " | ".join(cells) + " |")
-    lines += ["", "| | " + " | ".join(f"{n} (seeds: {len(groups[n])})" for n in names) + " |", "|---|" + "---|" * len(names)]
-    rows = {"clean MNIST test": lambda r: r["clean"]["joint_acc"],
-            "mean over shifts and severities": lambda r: r["mean_shifted_joint_acc"],
-            "worst shift at middle severity": lambda r: r["min_middle_severity"][0],
-            "digits from fonts": lambda r: r["fonts"]["joint_acc"]}
-    for label, value in rows.items():
-        lines.append(f"| {label} | " + " | ".join(helpers.mean_std(value(r) for r in groups[n]) for n in names) + " |")
-    worst = {n: sorted({r["min_middle_severity"][1] for r in groups[n]}) for n in names}
-    lines.append("| (which shift) | " + " | ".join(", ".join(worst[n]) for n in names) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def compare(names: list[str], image_dir="images") -> str:
     """Write results/robustness/summary.md and the comparison figure for models `names` (each over its seeds)."""
-    groups = {name: load_runs(name) for name in names}
-    table = comparison(groups)
+    groups = {name: helpers.load_robustness(name) for name in names}
+    table = helpers.robustness_table(groups)
     (helpers.ROOT / "results" / "robustness" / "summary.md").write_text(
         "# Robustness: joint accuracy (%) under each shift, mean ± std over seeds\n\n"
         f"Written by `python robustness.py --compare {' '.join(names)}` from results/robustness/*/robustness.json.\n\n"
         + table)
     if image_dir:
-        import figures
+        from helpers import figures
         figures.plot_robustness_comparison(groups, helpers.resolve(image_dir))
     return table
 
@@ -154,7 +124,7 @@ def main(argv=None) -> int:
           f"{results['mean_shifted_joint_acc']:.2%}; worst at middle severity {results['min_middle_severity'][1]} "
           f"{results['min_middle_severity'][0]:.2%}; wrote {out / 'robustness.json'}")
     if args.image_dir:
-        import figures
+        from helpers import figures
         figures.plot_robustness(results, helpers.resolve(args.image_dir))
     return 0
 

@@ -19,7 +19,6 @@ import contextlib
 import fnmatch
 import json
 import os
-import statistics
 import sys
 import tempfile
 from collections import Counter
@@ -30,34 +29,10 @@ import cloudpickle
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
-import benchmark
 import helpers
 
-RESULTS = helpers.ROOT / "results"
 NOTEBOOKS = helpers.ROOT / "runs" / "sweep"
-
-# Overrides of the notebook's parameters cell, one configuration each.
-SWEEPS = {
-    "binary": {},  # the notebook's defaults: the original's 9-bit code with BCE
-    "onehot": {"encoding": "onehot"},
-    "softmax": {"encoding": "softmax"},
-    "binary-holdout": {"holdout": helpers.FIXED_HOLDOUT},  # issue 4: the fixed 10 pairs (d, 3d + 7 mod 10)
-    "onehot-holdout": {"encoding": "onehot", "holdout": helpers.FIXED_HOLDOUT},
-    "softmax-holdout": {"encoding": "softmax", "holdout": helpers.FIXED_HOLDOUT},
-    "wide": {"backbone": "wide", "precision": "fp32"},  # a stronger backbone, same head and 9-bit code (issue 3)
-    "mid": {"backbone": "mid"},  # strong's backbone with the defaults: its precision default (issue 9)
-    "classic": {"backbone": "classic"},  # the original's CNN with the defaults: its precision default (issue 9)
-    "strong": benchmark.CONFIGS["strong"],  # issue 9: >= 99.4 % inside the reference's time, as benchmark.py runs it
-}
-# Does it learn addition? k of the 100 pairs held out, drawn by seed: each head (binary code, number bits) ...
-CURVE_COUNTS = (0, 10, 30, 50, 70, 81)
-SWEEPS |= {f"{head}-k{k}": {"head": head, "holdout": k} for head in helpers.HEADS for k in CURVE_COUNTS}
-SWEEPS["adds"] = benchmark.CONFIGS["adds"]  # the head that learns addition, with the notebook's other defaults
-# ... each other output encoding (the mlp head) ...
-HOLDOUT_COUNTS = (10, 30, 50, 70)
-SWEEPS |= {f"{encoding}-k{k}": {"encoding": encoding, "holdout": k} for encoding in ("onehot", "softmax") for k in HOLDOUT_COUNTS}
-# ... and for the number's input code, with the binary output (bits: the mlp-k runs above).
-SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code in ("onehot", "scalar") for k in (10, 50)}
+SWEEPS = helpers.SWEEPS
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -103,7 +78,7 @@ def complete(run_dir: Path) -> bool:
     return path.exists() and bool(json.loads(path.read_text()).get("exhaustive"))
 
 
-def run_sweep(runs: dict[str, dict], client, results: Path = RESULTS, notebooks: Path = NOTEBOOKS,
+def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, notebooks: Path = NOTEBOOKS,
               force: bool = False) -> dict[str, str]:
     """Submit every run of `runs` (name -> notebook parameters) not complete in `results`; write each one
     as it arrives. Returns the failed runs' errors by name."""
@@ -155,86 +130,9 @@ def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[st
 
 # ------------------------------------------------------------------------------------------- summary
 
-def load_results(results=RESULTS) -> dict[str, list[dict]]:
-    """Every run's metrics in results/, grouped by configuration (the run name less `-seed<k>`)."""
-    groups = {}
-    for path in sorted(Path(results).glob("*/metrics.json")):
-        config = path.parent.name.rsplit("-seed", 1)[0]
-        groups.setdefault(config, []).append(json.loads(path.read_text()))
-    order = list(SWEEPS)
-    return dict(sorted(groups.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
-
-
-def first_epoch_at(history: list, target: float = 0.99):
-    return next((h["epoch"] for h in history if h["joint_acc"] >= target), None)
-
-
-def summary_rows(groups: dict) -> list[dict]:
-    """One row per configuration: n, mean ± std of the final accuracies, and what the ablation asks."""
-    rows = []
-    for config, runs in groups.items():
-        epochs99 = [first_epoch_at(r["history"]) for r in runs]
-        rows.append({
-            "config": config, "n": len(runs),
-            **{k: helpers.mean_std(r["final"][k] for r in runs) for k in helpers.ACCURACIES},
-            "train_seconds": statistics.mean(r["train_seconds"] for r in runs),
-            "epoch_99": ", ".join(str(e) if e else "never" for e in epochs99),
-            "invalid": statistics.mean(r["exhaustive"]["invalid"] / r["exhaustive"]["pairs"] for r in runs),
-            "heldout": helpers.mean_std(r["exhaustive"]["heldout_pairs"]["joint_acc"] for r in runs),
-            "seen": helpers.mean_std(r["exhaustive"]["seen_pairs"]["joint_acc"] for r in runs),
-        })
-    return rows
-
-
-def curve_rows(groups: dict) -> list[dict]:
-    """The generalization curve: per output encoding (or number input code) and k, held-out and seen
-    pairs' joint and sum accuracy over every test image, mean ± std over seeds."""
-    rows = []
-    for config, runs in groups.items():
-        params = runs[0].get("params", {})
-        if not isinstance(params.get("holdout"), int) or isinstance(params["holdout"], bool) or not params["holdout"]:
-            continue
-        rows.append({"config": config, "encoding": params["encoding"], "number_input": params.get("number_input", "bits"),
-                     "k": params["holdout"], "n": len(runs),
-                     **{f"{part}_{acc}": helpers.mean_std(r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in runs)
-                        for part in ("heldout", "seen") for acc in ("joint", "sum")}})
-    return sorted(rows, key=lambda r: (r["number_input"] != "bits", r["number_input"], r["encoding"], r["k"]))
-
-
-def write_summary(groups: dict, path=RESULTS / "summary.md") -> str:
-    # Runs with a validation split (val_size > 0) evaluate on it, never on the test images.
-    split = " or ".join(sorted({"validation" if r.get("params", {}).get("val_size") else "test"
-                                for runs in groups.values() for r in runs})) or "test"
-    lines = [
-        "# Sweep results",
-        "",
-        "Written by `python sweep.py` from `results/*/metrics.json`; accuracies in %, mean ± std over n seeds,",
-        f"on the fixed {split} pairs after the last epoch. *epoch at 99%*: the first epoch whose joint accuracy",
-        "reached 99%, per seed. *invalid*: share of the 100,000 exhaustive pairs with an invalid output code.",
-        f"*held-out* / *other pairs*: joint accuracy over every {split} image with the run's held-out pairs and with",
-        "the others (runs that hold nothing out: the 10 pairs (d, 3d+7 mod 10), for comparison).",
-        "",
-        "| configuration | n | digit | sum | joint | train s | epoch at 99% | invalid | held-out pairs | other pairs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in summary_rows(groups):
-        lines.append(f"| {r['config']} | {r['n']} | {r['digit_acc']} | {r['sum_acc']} | {r['joint_acc']} | "
-                     f"{r['train_seconds']:.0f} | {r['epoch_99']} | {r['invalid']:.3%} | {r['heldout']} | {r['seen']} |")
-    curve = curve_rows(groups)
-    if curve:
-        lines += [
-            "",
-            "## Does it learn addition?",
-            "",
-            "k of the 100 (digit, number) pairs never trained on (drawn per seed; every digit, number and sum still",
-            f"trained on). Joint and sum accuracy over every {split} image paired with the held-out and with the seen pairs.",
-            "",
-            "| output | number input | k | n | held-out joint | held-out sum | seen joint | seen sum |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        lines += [f"| {r['encoding']} | {r['number_input']} | {r['k']} | {r['n']} | {r['heldout_joint']} | "
-                  f"{r['heldout_sum']} | {r['seen_joint']} | {r['seen_sum']} |" for r in curve]
-    text = "\n".join(lines) + "\n"
+def write_summary(groups: dict, path) -> str:
+    """Write `helpers.summary(groups)` to `path` (results/summary.md); return it."""
+    text = helpers.summary(groups)
     Path(path).write_text(text)
     return text
 
@@ -257,7 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a notebook parameter for every run, e.g. -p val_size 10000")
     parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where the runs' metrics go (default: results/)")
+    parser.add_argument("--results", type=Path, default=helpers.RESULTS, help="where the runs' metrics go (default: results/)")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="where executed notebooks go (default: runs/sweep/)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, default=1, help="local Dask workers (default 1)")
@@ -276,7 +174,7 @@ def main(argv=None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(sweep_runs(configs, args.seeds, overrides), client, args.results, args.notebooks, args.force)
-    print(write_summary(load_results(args.results), args.results / "summary.md"))
+    print(write_summary(helpers.load_results(args.results), args.results / "summary.md"))
     for name, error in failures.items():
         print(f"FAILED {name}: {error}", file=sys.stderr)
     if failures:

@@ -1,21 +1,26 @@
-"""Reusable code for the Neural Network on Steroids notebook, one module per chapter, in the notebook's order:
+"""Reusable code for the Neural Network on Steroids notebooks, one module per chapter, in the notebook's order:
 
     device      where a run computes (CPU, CUDA, MPS, ...) and in which precision (fp32, bf16)
     data        MNIST from disk or a download, normalized tensors, a validation split
     sampler     RandomSampler: the numbers 0..9 for each batch, as 4 bits
     encoding    the 9-bit output code (and the ablation's one-hot and softmax codes), the loss, decoding
-    model       Net: CNN backbone -> 320 features, + 4 number bits -> 324 -> 128 -> 64 -> 9
+    model       Net: CNN backbone -> 320 features, + 4 number bits -> head (mlp 324 -> 128 -> 64 -> 9, line, adder)
     training    one epoch (augmentation, held-out pairs), batch-norm recalibration, evaluation, the exhaustive evaluation
-    runs        a run's checked parameters, fit() with checkpoints, metrics.json
+    runs        a run's checked parameters, fit() with checkpoints, metrics.json with provenance
     user_input  predict() on images and numbers of any accepted form, confidence, image files as MNIST
+    configs     the named configurations the scripts share (CONFIGS, SWEEPS)
+    results     committed runs read the same way, and the summary tables
+    reference   the original's training pipeline, for the speed comparisons
 
-`import helpers` gives every public name of every chapter (helpers.fit, helpers.Net, ...). Figures live in
-`figures.py`; the command line for prediction is `predict.py`, the speed comparison `benchmark.py`.
+`import helpers` gives the public names of every chapter (helpers.fit, helpers.Net, ...; `helpers.__all__`).
+Submodules used on their own: `helpers.shifts` (image shifts for the robustness benchmark and the robust
+augmentation), `helpers.figures`, `helpers.explore` (the notebook's code display and panels).
 """
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 
+from . import device, data, sampler, encoding, model, training, runs, user_input, configs, results, reference  # noqa: E402
 from .device import *  # noqa: E402,F401,F403
 from .data import *  # noqa: E402,F401,F403
 from .sampler import *  # noqa: E402,F401,F403
@@ -24,3 +29,9 @@ from .model import *  # noqa: E402,F401,F403
 from .training import *  # noqa: E402,F401,F403
 from .runs import *  # noqa: E402,F401,F403
 from .user_input import *  # noqa: E402,F401,F403
+from .configs import *  # noqa: E402,F401,F403
+from .results import *  # noqa: E402,F401,F403
+from .reference import *  # noqa: E402,F401,F403
+
+__all__ = ["ROOT", *(name for module in (device, data, sampler, encoding, model, training, runs, user_input, configs,
+                                         results, reference) for name in module.__all__)]

@@ -138,3 +138,7 @@ def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None
         normalize(eval_images, mean, std), eval_labels, eval_images,
         mean, std, "validation" if val_size else "test",
     )
+
+
+__all__ = ["MNIST_FILES", "MNISTDataError", "data_root", "check_mnist_files", "load_mnist", "normalization", "normalize",
+           "MNISTData", "prepare_data"]

@@ -100,3 +100,7 @@ def resolve_precision(precision: str, backbone: str, device: torch.device) -> st
 def autocast(device: torch.device, precision: str):
     """The forward pass's precision: bfloat16 autocast for "bf16", a no-op for "fp32"."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+__all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "PRECISIONS",
+           "DEFAULT_PRECISION", "cpu_has_native_bf16", "bf16_supported", "resolve_precision", "autocast"]

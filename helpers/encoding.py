@@ -77,3 +77,7 @@ def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, t
         on = group > 0
         return torch.where(on.sum(-1) == 1, on.long().argmax(-1), torch.full_like(on[:, 0], invalid, dtype=torch.long))
     return one_hot_code(logits[:, :10], 15), one_hot_code(logits[:, 10:], 31)
+
+
+__all__ = ["DIGIT_BITS", "SUM_BITS", "encode_targets", "decode_logits", "invalid_codes", "ENCODINGS", "target_code",
+           "output_loss", "decode_outputs"]

@@ -137,7 +137,8 @@ class LineHead(nn.Module):
 class AdderHead(nn.Module):
     """A learned full adder: the digit's 4 bits from the image, then one small cell, shared by every bit position
     (as the Neural GPU shares its rule), reads (digit bit, number bit, carry in) from the least significant bit up
-    and gives a sum bit's logit and the carry out; the last carry is the sum's top bit."""
+    and gives a sum bit's logit and the carry out; the last carry is the sum's top bit. Nothing here adds: the cell
+    learns its truth table from the sum bits of the pairs trained on."""
 
     def __init__(self, hidden: int = 16):
         super().__init__()
@@ -147,7 +148,9 @@ class AdderHead(nn.Module):
 
     def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
         digit_logits = self.digit(features)
-        digit_bits = digit_logits.sigmoid()  # the cell reads the bits the digit outputs say, softly
+        # The cell reads the digit's bits as a value: the sum bits train the cell, the digit bits the perception
+        # (without the detach, the sum's loss bent the digit towards the pairs trained on: docs/addition.md).
+        digit_bits = digit_logits.detach().sigmoid()
         carry, sum_logits = torch.zeros_like(digit_bits[:, :1]), []
         for i in reversed(range(DIGIT_BITS)):  # bits are most significant first: start at the last
             out = self.cell(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], dim=1))
@@ -157,6 +160,17 @@ class AdderHead(nn.Module):
 
 
 HEADS = {"mlp": MLPHead, "line": LineHead, "adder": AdderHead}
+
+
+def check_model_choices(backbone: str, encoding: str, number_input: str, head: str) -> None:
+    """Raise ValueError, naming the choices, unless the four name a network that exists (`Net` and `Config` both ask)."""
+    for name, value, choices in (("backbone", backbone, BACKBONES), ("head", head, HEADS), ("encoding", encoding, ENCODINGS),
+                                 ("number_input", number_input, NUMBER_INPUTS)):
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    if head != "mlp" and (encoding, number_input) != ("binary", "bits"):
+        raise ValueError(f"head {head!r} reads the number's 4 bits and writes the 9-bit code: it needs "
+                         f"encoding='binary' and number_input='bits', got {encoding!r} and {number_input!r}")
 
 
 class Net(nn.Module):
@@ -172,13 +186,7 @@ class Net(nn.Module):
     def __init__(self, backbone: str = "bn", encoding: str = "binary", channels_last: bool = True,
                  number_input: str = "bits", centre_input: bool = False, head: str = "mlp"):
         super().__init__()
-        for name, value, choices in (("backbone", backbone, BACKBONES), ("encoding", encoding, ENCODINGS),
-                                     ("number_input", number_input, NUMBER_INPUTS), ("head", head, HEADS)):
-            if value not in choices:
-                raise ValueError(f"unknown {name} {value!r}; choose one of {sorted(choices)}")
-        if head != "mlp" and (encoding, number_input) != ("binary", "bits"):
-            raise ValueError(f"head {head!r} reads the number's 4 bits and writes the 9-bit code: it needs "
-                             f"encoding='binary' and number_input='bits', got {encoding!r} and {number_input!r}")
+        check_model_choices(backbone, encoding, number_input, head)
         self.backbone_name, self.encoding, self.number_input = backbone, encoding, number_input
         self.centre_input, self.head_name = centre_input, head
         self.backbone = BACKBONES[backbone]()
@@ -195,3 +203,8 @@ class Net(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["classic_backbone", "conv_pool_bn", "to_320", "bn_backbone", "three_conv_backbone", "wide_backbone",
+           "mid_backbone", "BACKBONES", "NUMBER_INPUTS", "number_features", "centre_by_mass", "MLPHead", "digit_mlp",
+           "LineHead", "AdderHead", "HEADS", "check_model_choices", "Net", "count_parameters"]

@@ -1,13 +1,13 @@
-"""A run: its checked parameters, training with checkpoints, and what it writes (model.pt, metrics.json)."""
+"""A run: its typed, checked settings (Config), training with checkpoints, and what it writes (model.pt, metrics.json)."""
 from __future__ import annotations
 
 import json
 import math
 import os
 import platform
-import statistics
 import subprocess
 import time
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -16,104 +16,134 @@ import torchvision
 from . import ROOT
 from .device import device_name, resolve_device, resolve_precision, synchronize
 from .data import MNISTData
-from .encoding import ENCODINGS
-from .model import BACKBONES, HEADS, NUMBER_INPUTS, Net
+from .model import Net, check_model_choices
 from .training import (ACCURACIES, FIXED_HOLDOUT, MAX_HOLDOUT, eval_numbers, evaluate, evaluate_exhaustive, held_out_pairs,
                        recalibrate_batch_norm, train_epoch)
 
 
 AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that and corrupted digits
 
+
+@dataclass(frozen=True)
+class Config:
+    """A run's settings, typed and checked: the defaults here are the notebook's (its `parameters` cell repeats
+    them as papermill needs literals; a test holds the two equal). A bad value fails on construction, clearly.
+    `resolved()` names the device and precision "auto" stands for; `fit` takes only a Config."""
+
+    epochs: int = 10  # training epochs
+    batch_size: int = 128
+    lr: float = 0.01  # peak learning rate of the one-cycle schedule (AdamW)
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.0  # ε > 0: BCE towards (1 - ε) t + ε / 2 instead of the hard 0/1 bits
+    recalibrate_bn: bool = False  # the last epoch ends by re-estimating batch norm's statistics on the clean images
+    seed: int = 1  # initialisation, shuffling, augmentation, the number sampler and dropout
+    device: str = "auto"  # the accelerator if there is one, else the CPU; or "cpu", "cuda:1", ...
+    precision: str = "auto"  # "fp32" or "bf16" (autocast); "auto": the backbone's measured default
+    backbone: str = "bn"  # BACKBONES
+    head: str = "mlp"  # HEADS: "mlp" the original's; "line", "adder" structured for addition
+    encoding: str = "binary"  # the original's 9 bits; ablation: "onehot", "softmax"
+    number_input: str = "bits"  # the original's 4 bits; ablation: "onehot", "scalar"
+    augment: bool | str = True  # random rotation, scale, shift; "robust": also corrupted digits
+    centre_input: bool = False  # the model centres each image by its ink's centre of mass first
+    holdout: int | str = 0  # k > 0: never train on k of the 100 (digit, number) pairs; "3d+7": a fixed 10
+    val_size: int = 0  # > 0: evaluate on a validation split of this size carved from the training set
+    train_size: int | None = None  # only the first N training images (smoke runs)
+    log_interval: int = 100  # batches between training log lines
+    data_dir: str | None = None  # None: $MNIST_DATA_DIR, else data/ in the repository
+    output_dir: str = "runs/latest"  # model.pt and metrics.json go here
+    image_dir: str | None = None  # figures go here; None: output_dir/images
+    resume: bool = False  # continue the run in output_dir from its last checkpoint
+    min_joint_acc: float = 0.99  # the notebook's last cell fails below this joint accuracy
+    export_path: str | None = None  # also write the trained weights there, without optimizer state
+
+    def __post_init__(self):
+        for key in ("epochs", "batch_size", "log_interval", "seed", "val_size"):
+            value, low = getattr(self, key), 0 if key in ("seed", "val_size") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{key} must be a {'non-negative' if low == 0 else 'positive'} int, got {value!r}")
+        if self.train_size is not None and (isinstance(self.train_size, bool) or not isinstance(self.train_size, int)
+                                            or self.train_size < 1):
+            raise ValueError(f"train_size must be None or a positive int, got {self.train_size!r}")
+        ranges = {"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
+                  "label_smoothing": (1, "a number in [0, 1)"), "min_joint_acc": (1.0000001, "a number in [0, 1]")}
+        for key, (below, wanted) in ranges.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < below:
+                raise ValueError(f"{key} must be {wanted}, got {value!r}")
+        check_model_choices(self.backbone, self.encoding, self.number_input, self.head)
+        if not (isinstance(self.augment, bool) or self.augment == "robust"):
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
+        holdout = self.holdout
+        if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
+                                         or not 0 <= holdout <= MAX_HOLDOUT):
+            raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
+        for key in ("resume", "centre_input", "recalibrate_bn"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be True or False, got {getattr(self, key)!r}")
+        for key in ("data_dir", "output_dir", "image_dir", "export_path"):
+            value = getattr(self, key)
+            if not (isinstance(value, (str, os.PathLike)) or value is None and key != "output_dir"):
+                raise ValueError(f"{key} must be a path{'' if key == 'output_dir' else ' or None'}, got {value!r}")
+
+    @classmethod
+    def from_namespace(cls, namespace: dict) -> "Config":
+        """The notebook's parameters (its `globals()` after papermill's injection), checked."""
+        return cls(**{name: namespace[name] for name in PARAMS})
+
+    def resolved(self) -> "Config":
+        """The same with "auto" (or a device alias) replaced by the device and precision the run uses."""
+        device = resolve_device(self.device)
+        return replace(self, device=str(device), precision=resolve_precision(self.precision, self.backbone, device))
+
+    def to_dict(self) -> dict:
+        """The settings as JSON-ready values (paths as strings), for metrics.json and checkpoints."""
+        return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in asdict(self).items()}
+
+
+PARAMS = tuple(f.name for f in fields(Config))
 # Parameters that decide what a run computes; a resumed run must match them.
 # The device is not among them: a run may resume on another device (same seed, other device: close,
 # not bit-identical numbers).
 TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "recalibrate_bn", "seed",
                    "backbone", "head", "encoding", "number_input", "augment", "centre_input", "holdout", "val_size",
                    "train_size", "precision")
-# Parameters newer than some checkpoints: what those were trained with.
-ADDED_PARAMS = {"centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False, "head": "mlp"}
-PARAMS = TRAINING_PARAMS + ("device", "log_interval", "data_dir", "output_dir", "image_dir", "resume", "min_joint_acc",
-                            "export_path")
-
-
-def resolve_hardware(params: dict) -> dict:
-    """`params` with "auto" (or a device alias) replaced by the device and precision the run uses."""
-    device = resolve_device(params["device"])
-    return {**params, "device": str(device), "precision": resolve_precision(params["precision"], params["backbone"], device)}
-
-
-def collect_params(namespace: dict) -> dict:
-    """The run's parameters from the notebook's namespace, checked: a bad value fails here, clearly."""
-    params = {k: namespace[k] for k in PARAMS}
-    for key in ("epochs", "batch_size", "log_interval", "seed", "val_size"):
-        value = params[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key in ("seed", "val_size") else 1):
-            raise ValueError(f"{key} must be a {'non-negative' if key in ('seed', 'val_size') else 'positive'} int, got {value!r}")
-    ranges = {"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
-              "label_smoothing": (1, "a number in [0, 1)")}
-    for key, (below, wanted) in ranges.items():
-        if isinstance(params[key], bool) or not isinstance(params[key], (int, float)) or not 0 <= params[key] < below:
-            raise ValueError(f"{key} must be {wanted}, got {params[key]!r}")
-    for key, choices in (("backbone", BACKBONES), ("head", HEADS), ("encoding", ENCODINGS), ("number_input", NUMBER_INPUTS)):
-        if params[key] not in choices:
-            raise ValueError(f"{key} must be one of {sorted(choices)}, got {params[key]!r}")
-    if params["head"] != "mlp" and (params["encoding"], params["number_input"]) != ("binary", "bits"):
-        raise ValueError(f"head {params['head']!r} needs encoding='binary' and number_input='bits', "
-                         f"got {params['encoding']!r} and {params['number_input']!r}")
-    holdout = params["holdout"]
-    if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
-                                     or not 0 <= holdout <= MAX_HOLDOUT):
-        raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
-    for key in ("resume", "centre_input", "recalibrate_bn"):
-        if not isinstance(params[key], bool):
-            raise ValueError(f"{key} must be True or False, got {params[key]!r}")
-    if not (isinstance(params["augment"], bool) or params["augment"] == "robust"):
-        raise ValueError(f"augment must be one of {AUGMENTS}, got {params['augment']!r}")
-    return resolve_hardware(params)
-
-
+# Parameters newer than some checkpoints and committed runs: what those were trained with.
+ADDED_PARAMS = {"number_input": "bits", "centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False,
+                "head": "mlp", "precision": "fp32"}
 NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"
 
 
-def notebook_defaults(notebook=NOTEBOOK) -> dict:
-    """The values of the primary notebook's `parameters` cell: the project's default configuration."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    namespace = {}
-    exec(source, namespace)
-    return {k: namespace[k] for k in PARAMS}
-
-
-def make_training(params: dict, n_train: int, channels_last: bool = True, device="cpu"):
+def make_training(config: Config, n_train: int, channels_last: bool = True, device="cpu"):
     """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
-    optimizer and one-cycle schedule for `params`."""
-    torch.manual_seed(params["seed"])
-    model = Net(params["backbone"], params["encoding"], channels_last, params["number_input"],
-                params["centre_input"], params["head"]).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    optimizer and one-cycle schedule for `config`."""
+    torch.manual_seed(config.seed)
+    model = Net(config.backbone, config.encoding, channels_last, config.number_input, config.centre_input,
+                config.head).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=params["lr"], epochs=params["epochs"],
-        steps_per_epoch=math.ceil(n_train / params["batch_size"]))
+        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=math.ceil(n_train / config.batch_size))
     return model, optimizer, scheduler
 
 
-def fit(params: dict, data: MNISTData, log=print) -> dict:
-    """Train for `params["epochs"]`, evaluating after each epoch, checkpointing to output_dir.
+def fit(config: Config, data: MNISTData, log=print) -> dict:
+    """Train for `config.epochs`, evaluating after each epoch, checkpointing to output_dir.
 
     Writes `{output_dir}/model.pt` (atomically, every epoch) and `{output_dir}/metrics.json`.
-    With `params["resume"]` it continues from the checkpoint there. Returns the run's state:
+    With `config.resume` it continues from the checkpoint there. Returns the run's state:
     model, metrics and the last evaluation.
     """
-    params = resolve_hardware(params)
-    device = torch.device(params["device"])
-    out = resolve(params["output_dir"])
+    if not isinstance(config, Config):
+        raise TypeError(f"fit needs a helpers.Config (checked settings), got {type(config).__name__}")
+    config = config.resolved()
+    device = torch.device(config.device)
+    out = resolve(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model, optimizer, scheduler = make_training(params, len(data.train_x), device=device)
+    model, optimizer, scheduler = make_training(config, len(data.train_x), device=device)
     data = data.to(device)
     history, train_log, first_epoch = [], [], 1
-    if params.get("resume") and (out / "model.pt").exists():
+    if config.resume and (out / "model.pt").exists():
         state = read_checkpoint(out / "model.pt")
-        changed = [k for k in TRAINING_PARAMS if state["params"].get(k, ADDED_PARAMS.get(k)) != params[k]]
+        changed = [k for k in TRAINING_PARAMS if state["params"].get(k, ADDED_PARAMS.get(k)) != getattr(config, k)]
         if changed:
             raise ValueError(f"cannot resume {out / 'model.pt'}: it was trained with other "
                              + ", ".join(f"{k}={state['params'].get(k)!r}" for k in changed))
@@ -124,12 +154,12 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
         log(f"Resumed from {out / 'model.pt'} after epoch {state['epoch']}")
     numbers = eval_numbers(len(data.eval_x))
     result = None
-    for epoch in range(first_epoch, params["epochs"] + 1):
+    for epoch in range(first_epoch, config.epochs + 1):
         synchronize(device)
         start = time.perf_counter()
-        train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, params, log)
-        if params["recalibrate_bn"] and epoch == params["epochs"]:  # part of the training time
-            recalibrate_batch_norm(model, data.train_x, params["precision"])
+        train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, config, log)
+        if config.recalibrate_bn and epoch == config.epochs:  # part of the training time
+            recalibrate_batch_norm(model, data.train_x, config.precision)
         synchronize(device)
         seconds = time.perf_counter() - start
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
@@ -141,13 +171,13 @@ def fit(params: dict, data: MNISTData, log=print) -> dict:
         history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
                         **{k: result[k] for k in ("test_loss", *ACCURACIES, "invalid")}})
         train_log += logged
-        save_checkpoint(out / "model.pt", model, data, params, epoch, history, train_log, optimizer, scheduler)
-        write_metrics(out / "metrics.json", params, history, train_log, data)
+        save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler)
+        write_metrics(out / "metrics.json", config, history, train_log, data)
     if result is None:  # resumed a finished run: evaluate what it left
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
-    held = held_out_pairs(params["holdout"], params["seed"]) if params["holdout"] else None
+    held = held_out_pairs(config.holdout, config.seed) if config.holdout else None
     exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y, held)
-    metrics = write_metrics(out / "metrics.json", params, history, train_log, data, exhaustive)
+    metrics = write_metrics(out / "metrics.json", config, history, train_log, data, exhaustive)
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 
 
@@ -169,18 +199,14 @@ def atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def json_params(params: dict) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
-
-
-def save_checkpoint(path: Path, model, data: MNISTData, params: dict, epoch: int, history: list,
+def save_checkpoint(path: Path, model, data: MNISTData, config: Config, epoch: int, history: list,
                     train_log: list, optimizer=None, scheduler=None) -> None:
     """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
     state = {
         "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "head": model.head_name, "encoding": model.encoding,
         "number_input": model.number_input, "centre_input": model.centre_input,
         "mean": data.mean, "std": data.std,
-        "model": model.state_dict(), "params": json_params(params), "epoch": epoch,
+        "model": model.state_dict(), "params": config.to_dict(), "epoch": epoch,
         "history": history, "train_log": train_log,
         "optimizer": optimizer.state_dict() if optimizer else None,
         "scheduler": scheduler.state_dict() if scheduler else None,
@@ -222,13 +248,13 @@ def versions(device="cpu") -> dict:
             "device": device_name(torch.device(device)), "code": code_version()}
 
 
-def write_metrics(path: Path, params: dict, history: list, train_log: list, data: MNISTData,
+def write_metrics(path: Path, config: Config, history: list, train_log: list, data: MNISTData,
                   exhaustive: dict | None = None) -> dict:
     """metrics.json: parameters, library versions, per-epoch history, final accuracies, train time,
     and, once training is done, the exhaustive evaluation."""
     metrics = {
-        "params": json_params(params),
-        "versions": versions(params["device"]),
+        "params": config.to_dict(),
+        "versions": versions(config.device),
         "data": {"eval_set": data.eval_name, "mean": data.mean, "std": data.std},
         "history": history,
         "final": {k: history[-1][k] for k in ACCURACIES},
@@ -240,8 +266,6 @@ def write_metrics(path: Path, params: dict, history: list, train_log: list, data
     return metrics
 
 
-def mean_std(values, digits: int = 2) -> str:
-    """Accuracies (fractions) of several runs as "mean ± std" in percent; the std over seeds is the sample std."""
-    values = list(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.{digits}f} ± {100 * std:.{digits}f}"
+__all__ = ["AUGMENTS", "Config", "PARAMS", "TRAINING_PARAMS", "ADDED_PARAMS", "NOTEBOOK", "make_training",
+           "fit", "CHECKPOINT_FORMAT", "resolve", "atomic_write", "save_checkpoint", "read_checkpoint", "code_version",
+           "versions", "write_metrics"]

@@ -50,3 +50,6 @@ class RandomSampler:
         n = min(self.batch_size, self.dataset_size - self.position)
         self.position = (self.position + n) % self.dataset_size
         return int_to_bits(torch.randint(0, 10, (n,), generator=self.generator), NUMBER_BITS)
+
+
+__all__ = ["NUMBER_BITS", "int_to_bits", "bits_to_int", "RandomSampler"]

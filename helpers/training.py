@@ -134,44 +134,44 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000 + epoch
 
 
-def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, params: dict, log=print) -> tuple[float, list]:
+def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config, log=print) -> tuple[float, list]:
     """One pass over the training images in a seeded random order; returns mean loss and the logged losses.
 
     The data lives on the model's device. The order, the numbers and the augmentation are drawn from
     seeded CPU generators, so a seed means the same data on every device; the only host syncs are
     the log lines.
     """
-    n, batch_size, device = len(data.train_x), params["batch_size"], data.train_x.device
-    generator = torch.Generator().manual_seed(epoch_seed(params["seed"], epoch))
-    torch.manual_seed(epoch_seed(params["seed"], epoch))  # dropout
+    n, batch_size, device = len(data.train_x), config.batch_size, data.train_x.device
+    generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
+    torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout
     order = torch.randperm(n, generator=generator).to(device)
     sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
     background = (0 - data.mean) / data.std
-    held = held_out_pairs(params["holdout"], params["seed"]).to(device) if params["holdout"] else None
+    held = held_out_pairs(config.holdout, config.seed).to(device) if config.holdout else None
     model.train()
     losses, logged = [], []
     for batch_idx in range(len(sampler)):
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
         images, unknown = data.train_x[idx], None
-        if params["augment"]:
+        if config.augment:
             images = random_affine(images, generator, background)
-        if params["augment"] == "robust":
+        if config.augment == "robust":
             images, unknown = robust_augment(images, generator, data.mean, data.std)
         digits, number_bits = data.train_y[idx], sampler.getRandomBatch().to(device)
         numbers = bits_to_int(number_bits)
-        if params["holdout"]:  # never train on a held-out pair: take the next number instead
+        if config.holdout:  # never train on a held-out pair: take the next number instead
             numbers = allowed_numbers(numbers, digits, held)
             number_bits = int_to_bits(numbers, NUMBER_BITS)
-        with autocast(device, params["precision"]):
+        with autocast(device, config.precision):
             logits = model(images, number_bits)
         loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown,  # the loss in fp32
-                           params["label_smoothing"])
+                           config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         losses.append(loss.detach())
-        if batch_idx % params["log_interval"] == 0:
+        if batch_idx % config.log_interval == 0:
             logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
             log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
                 f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {loss.item():.6f}")
@@ -294,3 +294,8 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
         "seen_pairs": {"joint_acc": joint_by_pair[~held].mean().item(), "sum_acc": by_pair[~held].mean().item()},
         "unseen_numbers": unseen_numbers(model, images, digits),
     }
+
+
+__all__ = ["EVAL_NUMBERS_SEED", "eval_numbers", "random_affine", "robust_augment", "FIXED_HOLDOUT", "MAX_HOLDOUT",
+           "held_out_pairs", "allowed_numbers", "epoch_seed", "train_epoch", "recalibrate_batch_norm", "pair_logits",
+           "evaluate", "ACCURACIES", "UNSEEN_NUMBERS", "unseen_numbers", "evaluate_exhaustive"]

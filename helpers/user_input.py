@@ -145,29 +145,47 @@ def predict(model: Net, images, numbers, confidence: bool = False):
     return tuple(a.item() for a in answers) if single else answers
 
 
-def image_file_to_mnist(path) -> np.ndarray:
-    """A PNG or JPEG of any size, color or gray -> uint8 28x28, white digit on black, as MNIST.
-
-    Gray scale; inverted when the background (the border) is light; cropped to the ink; scaled so
-    the longer side is 20 px; centred by its centre of mass in 28x28 -- the same way every time.
-    """
+def read_gray(path) -> np.ndarray:
+    """An image file as float gray levels 0..255, as it looks: a transparent background takes the colour that
+    makes the visible strokes stand out (white behind dark ink, black behind light ink)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            gray = np.asarray(image.convert("L"), dtype=np.float64)
+            image.load()
+            rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
     except FileNotFoundError:
         raise FileNotFoundError(f"no image at {path}") from None
-    except (UnidentifiedImageError, OSError) as error:
+    except Image.DecompressionBombError as error:  # not an OSError
+        raise ValueError(f"{path} is too large to read safely ({error})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"{path} is not a readable image ({error})") from None
+    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])  # PIL's "L" weights
+    alpha = rgba[..., 3] / 255
+    if alpha.min() < 1:
+        ink_level = (gray * alpha).sum() / max(alpha.sum(), 1e-9)
+        gray = gray * alpha + (255.0 if ink_level < 128 else 0.0) * (1 - alpha)
+    return gray
+
+
+def to_mnist(gray: np.ndarray) -> np.ndarray:
+    """Gray levels 0..255 of any size (a photo, a scan, a drawing pad) -> uint8 28x28, white digit on black, as MNIST.
+
+    Inverted when the background (the border) is light; cropped to the ink; scaled so the longer side is 20 px;
+    centred by its centre of mass in 28x28 -- the same way every time. Raises ValueError for an image without ink.
+    """
+    from PIL import Image
+
+    gray = np.asarray(gray, dtype=np.float64)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:
         gray = 255 - gray
+    gray = gray - np.median(border if np.median(border) <= 127 else 255 - border)  # the paper's own level to 0
     ink = gray > 0.25 * gray.max() if gray.max() > 0 else np.zeros_like(gray, bool)
     if not ink.any():
-        raise ValueError(f"{path} has no digit in it (a blank image)")
+        raise ValueError("no digit in it (a blank image)")
     rows, cols = np.nonzero(ink)
-    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1].clip(0, 255)
     scale = 20 / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
@@ -179,3 +197,17 @@ def image_file_to_mnist(path) -> np.ndarray:
     canvas = np.zeros((28, 28), dtype=np.uint8)
     canvas[top:top + small.shape[0], left:left + small.shape[1]] = small.clip(0, 255).round().astype(np.uint8)
     return canvas
+
+
+def image_file_to_mnist(path) -> np.ndarray:
+    """A PNG or JPEG of any size, color or gray, opaque or transparent -> uint8 28x28 as MNIST (`to_mnist`)."""
+    try:
+        return to_mnist(read_gray(path))
+    except ValueError as error:
+        if str(error).startswith("no digit"):
+            raise ValueError(f"{path} has {error}") from None
+        raise
+
+
+__all__ = ["export_model", "load_checkpoint", "as_images", "as_numbers", "answer_confidence", "predict", "read_gray",
+           "to_mnist", "image_file_to_mnist"]

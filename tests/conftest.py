@@ -1,12 +1,10 @@
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 # CI sets MNIST_DATA_DIR; beside a checkout the verified offline copy lies in ../shared/data.
 if "MNIST_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "MNIST" / "raw").is_dir():
     os.environ["MNIST_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
@@ -23,6 +21,12 @@ def mnist():
 @pytest.fixture(scope="session")
 def data():
     return helpers.prepare_data(download=False)
+
+
+def figure_path(tmp_path: Path, name: str) -> Path:
+    """Where a test saves a screenshot: its temporary folder, or images/ (the README's) when the command asks for
+    it: REFRESH_IMAGES=1 pytest tests/test_jupyterlab.py. A plain `pytest` leaves the checkout as it was."""
+    return (ROOT / "images" if os.environ.get("REFRESH_IMAGES") == "1" else tmp_path) / name
 
 
 def free_port() -> int:

@@ -85,7 +85,7 @@ def test_the_draw_depends_on_the_seed_and_only_on_it():
 @pytest.mark.parametrize("holdout", [-1, 82, True, 2.5, "3d+8", None])
 def test_a_bad_holdout_is_refused(holdout):
     with pytest.raises(ValueError, match="holdout must be a number of pairs 0..81 or '3d\\+7'"):
-        helpers.collect_params({**helpers.notebook_defaults(), "holdout": holdout})
+        helpers.Config(holdout=holdout)
 
 
 @pytest.mark.parametrize("holdout", [0, "3d+7", 30])
@@ -99,10 +99,9 @@ def test_training_never_sees_a_held_out_pair(tmp_path, monkeypatch, holdout):
 
     monkeypatch.setattr(helpers.training, "output_loss", recording_loss)
     data = helpers.prepare_data(train_size=3000, download=False)
-    params = helpers.collect_params({**helpers.notebook_defaults(), "epochs": 1, "train_size": 3000, "holdout": holdout,
-                                     "output_dir": str(tmp_path), "image_dir": None, "seed": 4})
-    model, optimizer, scheduler = helpers.make_training(params, len(data.train_x))
-    helpers.train_epoch(model, data, optimizer, scheduler, 1, params, log=lambda line: None)
+    config = helpers.Config(epochs=1, train_size=3000, holdout=holdout, output_dir=str(tmp_path), seed=4).resolved()
+    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x))
+    helpers.train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
     held = pairs(helpers.held_out_pairs(holdout, 4))
     assert len(held) == {0: 0, "3d+7": 10, 30: 30}[holdout]
     assert not (seen & held) and len(seen) == 100 - len(held)

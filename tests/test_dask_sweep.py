@@ -11,6 +11,7 @@ import psutil
 import pytest
 from distributed import Client
 
+import helpers
 import sweep
 from conftest import ROOT, free_port
 
@@ -32,19 +33,19 @@ def stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """`dask scheduler` and `dask worker --nworkers 2` started as the README says, on 127.0.0.1."""
+    """`dask scheduler` and `dask worker --nworkers 2` started as the README says, on 127.0.0.1: the scheduler in a
+    folder outside the checkout, without PYTHONPATH, as on a machine that has only the pinned packages."""
     tmp = tmp_path_factory.mktemp("dask")
     address = f"tcp://127.0.0.1:{free_port()}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     started = []
     try:
         started.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
-             address.rsplit(":", 1)[1], "--no-dashboard"],
-            cwd=ROOT, env=env, stdout=open(tmp / "scheduler.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True))
+            ["dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+            cwd=tmp, env=env, stdout=open(tmp / "scheduler.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True))
         started.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2", "--nthreads", "1",
-             "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(tmp / "workers")],
+            ["dask", "worker", address, "--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard",
+             "--local-directory", str(tmp / "workers")],
             cwd=ROOT, env=env, stdout=open(tmp / "workers.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True))
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=90)
@@ -88,7 +89,7 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
         assert {p: p.stat().st_mtime_ns for p in results.glob("*/metrics.json")} == first
     finally:
         cluster.submit = real_submit
-    summary = sweep.write_summary(sweep.load_results(results), results / "summary.md")
+    summary = sweep.write_summary(helpers.load_results(results), results / "summary.md")
     assert "| binary | bits | 10 | 2 |" in summary
 
 
@@ -114,7 +115,7 @@ def test_bad_command_lines_fail_before_anything_runs(argv, message, capsys):
 
 
 def test_patterns_and_parameters():
-    assert [c for c in sweep.SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in sweep.HOLDOUT_COUNTS]
+    assert [c for c in sweep.SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in helpers.HOLDOUT_COUNTS]
     assert sweep.parse_value("10") == 10 and sweep.parse_value("True") is True and sweep.parse_value("3d+7") == "3d+7"
     assert sweep.sweep_runs(["input-scalar-k50"], [2], {"epochs": 1}) == {
         "input-scalar-k50-seed2": {"number_input": "scalar", "holdout": 50, "epochs": 1, "seed": 2, "min_joint_acc": 0.0}}

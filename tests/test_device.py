@@ -55,11 +55,10 @@ def test_a_malformed_device_is_a_clear_error(device):
 
 
 def test_the_notebook_parameters_reject_a_bad_device_before_training():
-    namespace = {**helpers.notebook_defaults(), "device": "tpu:7"}
     with pytest.raises(ValueError, match="device must be 'auto' or a device name"):
-        helpers.collect_params(namespace)
-    resolved = helpers.collect_params({**namespace, "device": "cpu", "precision": "bf16"})
-    assert (resolved["device"], resolved["precision"]) == ("cpu", "bf16")
+        helpers.Config(device="tpu:7").resolved()
+    resolved = helpers.Config(device="cpu", precision="bf16").resolved()
+    assert (resolved.device, resolved.precision) == ("cpu", "bf16")
 
 
 def test_precision_auto_takes_the_backbones_measured_default(monkeypatch):
@@ -116,20 +115,24 @@ def test_resume_refuses_another_precision(tmp_path, small):
         helpers.fit(params(tmp_path, epochs=1, precision="fp32", resume=True), small, log=lambda line: None)
 
 
-def test_the_fp32_cpu_default_history_is_unchanged_by_the_device_work(tmp_path, small):
-    """Seed 1 of the default (fp32 on the CPU) gives the numbers it gave before devices and bf16 existed
-    (computed with the code of commit 3780611)."""
+def test_the_fp32_cpu_default_history_matches_the_recorded_one(tmp_path, small):
+    """Seed 1 of the default (fp32 on the CPU) gives the numbers recorded with the code of commit 3780611, before
+    devices and bf16 existed, on an AMD EPYC. Another CPU (an Intel Xeon with AMX, say) or library build sums the
+    same floats in another order, so the last bits differ and a test image near a decision boundary may flip: the
+    losses agree to 1e-3 and each accuracy within 3 of the 10,000 test pairs. Bit-for-bit repetition on one machine
+    is `test_training.py`'s and the bf16 test's to check."""
     run = helpers.fit(params(tmp_path, epochs=2, device="cpu", precision="fp32"), small, log=lambda line: None)
     history, train_log = outcome(run)
     before = [(0.6441100835800171, 0.592802107334137, 0.2639, 0.0218, 0.0095),
               (0.5034607499837875, 0.5050724744796753, 0.5392, 0.0789, 0.0376)]
     for h, (train_loss, test_loss, digit, total, joint) in zip(history, before, strict=True):
-        assert h["train_loss"] == pytest.approx(train_loss, rel=1e-5)
-        assert h["test_loss"] == pytest.approx(test_loss, rel=1e-5)
-        assert (h["digit_acc"], h["sum_acc"], h["joint_acc"]) == (digit, total, joint)
+        assert h["train_loss"] == pytest.approx(train_loss, rel=1e-3)
+        assert h["test_loss"] == pytest.approx(test_loss, rel=1e-3)
+        for acc, recorded in zip(helpers.ACCURACIES, (digit, total, joint)):
+            assert h[acc] == pytest.approx(recorded, abs=3 / 10_000), acc
     assert [entry["loss"] for entry in train_log] == pytest.approx(
         [0.7054160833358765, 0.6750915050506592, 0.5909645557403564, 0.5371699929237366, 0.47113659977912903,
-         0.474154531955719], rel=1e-5)
+         0.474154531955719], rel=1e-3)
 
 
 def test_precision_auto_keeps_fp32_on_a_cpu_without_native_bf16(monkeypatch):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-import explore
+from helpers import explore
 import helpers
 from conftest import ROOT
 

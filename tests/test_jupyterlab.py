@@ -2,8 +2,8 @@
 
 Prepares a small-parameter copy of the notebook (papermill --prepare-only), runs all cells through
 JupyterLab's own Run menu, and checks what the page shows: every code cell executed, no error, the
-figures rendered as images, and the exploration widget answering a change of the number. Saves
-images/jupyterlab.png for the README. The server is shut down in every case, by its process id last.
+figures rendered as images, and the exploration widget answering a change of the number. Saves a screenshot
+(images/jupyterlab.png for the README with REFRESH_IMAGES=1). The server is shut down in every case, by its process id last.
 """
 import json
 import os
@@ -21,7 +21,7 @@ import papermill
 import pytest
 
 import helpers
-from conftest import ROOT, free_port
+from conftest import ROOT, figure_path, free_port
 
 CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's browser; /usr/bin/chromium is a shell wrapper
 SMALL = dict(epochs=1, train_size=2000, log_interval=5, min_joint_acc=0.0)
@@ -134,7 +134,7 @@ def wait_for(page, condition, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}; last state {state}")
 
 
-def test_run_all_in_jupyterlab_in_chromium(jupyterlab, small_notebook):
+def test_run_all_in_jupyterlab_in_chromium(jupyterlab, small_notebook, tmp_path):
     from playwright.sync_api import sync_playwright
 
     port, token = jupyterlab
@@ -182,6 +182,6 @@ def test_run_all_in_jupyterlab_in_chromium(jupyterlab, small_notebook):
             page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
                                    arg=[widget_image.element_handle(), image_before], timeout=30_000)
             page.wait_for_timeout(300)
-            page.screenshot(path=str(ROOT / "images" / "jupyterlab.png"))
+            page.screenshot(path=str(figure_path(tmp_path, "jupyterlab.png")))
         finally:
             browser.close()

@@ -1,3 +1,6 @@
+import ast
+import json
+
 import pytest
 import torch
 
@@ -41,9 +44,44 @@ def test_unknown_backbone():
     ("label_smoothing", -0.1, "label_smoothing must be a number in"),
     ("label_smoothing", True, "label_smoothing must be a number in"),
     ("recalibrate_bn", 1, "recalibrate_bn must be True or False"),
+    ("head", "transformer", r"head must be one of \['adder', 'line', 'mlp'\]"),
+    ("train_size", 0, "train_size must be None or a positive int"),
+    ("min_joint_acc", 1.5, r"min_joint_acc must be a number in \[0, 1\]"),
+    ("output_dir", None, "output_dir must be a path"),
 ])
-def test_bad_notebook_parameters_fail_clearly(key, bad, words):
-    namespace = {**helpers.notebook_defaults(), key: bad}
+def test_bad_settings_fail_clearly(key, bad, words):
     with pytest.raises(ValueError, match=words):
-        helpers.collect_params(namespace)
-    assert helpers.collect_params(helpers.notebook_defaults())["epochs"] == 10
+        helpers.Config(**{key: bad})
+    with pytest.raises(ValueError, match=words):  # the notebook's way in: its namespace after papermill's injection
+        helpers.Config.from_namespace({**helpers.Config().to_dict(), key: bad})
+
+
+def test_a_structured_head_needs_the_binary_code_and_number_bits():
+    with pytest.raises(ValueError, match="head 'adder' reads the number's 4 bits and writes the 9-bit code"):
+        helpers.Config(head="adder", encoding="softmax")
+    with pytest.raises(ValueError, match="head 'line' .* got 'binary' and 'onehot'"):
+        helpers.Net(head="line", number_input="onehot")
+
+
+def test_the_notebooks_parameters_cell_holds_the_configs_defaults():
+    """papermill needs literals in the notebook; the defaults live in helpers.Config: the two must agree."""
+    cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    literals = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body}
+    assert literals == helpers.Config().to_dict()
+
+
+def test_fit_takes_only_a_checked_config(tmp_path):
+    with pytest.raises(TypeError, match="fit needs a helpers.Config"):
+        helpers.fit({**helpers.Config().to_dict(), "epochs": 0, "output_dir": str(tmp_path)}, data=None)
+
+
+@pytest.mark.parametrize("head", sorted(helpers.HEADS))
+def test_every_head_gives_9_logits_and_listens_to_the_number(head):
+    torch.manual_seed(0)
+    model = helpers.Net(head=head).eval()
+    images = torch.randn(5, 1, 28, 28)
+    outputs = [model(images, helpers.int_to_bits(torch.full((5,), n), 4)) for n in range(16)]
+    assert all(o.shape == (5, 9) for o in outputs)
+    assert len({tuple(o[0, 4:].tolist()) for o in outputs}) == 16  # the sum bits depend on the number
+    assert all(torch.equal(o[:, :4], outputs[0][:, :4]) for o in outputs) or head == "mlp"  # structured: digit from the image only

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import helpers
 from conftest import ROOT
@@ -175,3 +175,30 @@ def test_an_answer_that_is_no_valid_answer_has_confidence_zero():
     digits, sums = helpers.decode_logits(logits)
     confidence = helpers.answer_confidence("binary", logits, torch.tensor([3, 3]), digits, sums)
     assert confidence[0] == 0 and confidence[1] == 0  # the second: digit 0 with sum 0, but 0 + 3 != 0
+
+
+def test_the_shipped_sample_digit_reads_as_a_five():
+    done = cli(ROOT / "samples" / "five.png", 7)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("digit 5, sum 12 ")
+
+
+def test_a_decompression_bomb_is_one_clear_line(tmp_path):
+    Image.new("1", (15_000, 15_000)).save(tmp_path / "bomb.png")  # 225 M pixels in a few kB: above PIL's limit
+    done = cli(tmp_path / "bomb.png", 3)
+    assert done.returncode == 2 and "too large to read safely" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("ink, hidden", [((0, 0, 0, 255), (0, 0, 0, 0)), ((255, 255, 255, 255), (255, 255, 255, 0))])
+def test_a_transparent_image_is_read_on_its_visible_colours(tmp_path, ink, hidden):
+    """Black ink on a transparent background (whose hidden colour is black too) and white ink on a transparent
+    white: both look like a digit, and both come out as the same white-on-black MNIST digit."""
+    image = Image.new("RGBA", (200, 200), hidden)
+    ImageDraw.Draw(image).line([(60, 40), (150, 40), (90, 170)], fill=ink, width=14)
+    image.save(tmp_path / "seven.png")
+    pixels = helpers.image_file_to_mnist(tmp_path / "seven.png")
+    assert pixels[0].max() == 0 and pixels.max() == 255
+    opaque = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(opaque).line([(60, 40), (150, 40), (90, 170)], fill=0, width=14)
+    assert np.array_equal(pixels, helpers.to_mnist(np.asarray(opaque)))

@@ -87,11 +87,10 @@ def test_no_digit_images_are_trained_towards_dont_know():
 
 
 def test_a_robust_run_trains_and_its_loss_falls():
-    params = {**helpers.notebook_defaults(), "augment": "robust", "epochs": 2, "device": "cpu", "precision": "fp32",
-              "output_dir": None}
+    config = helpers.Config(augment="robust", epochs=2, device="cpu", precision="fp32")
     small = helpers.prepare_data(train_size=1024, download=False)
-    model, optimizer, scheduler = helpers.make_training(params, len(small.train_x))
-    losses = [helpers.train_epoch(model, small, optimizer, scheduler, epoch, params, log=lambda *a: None)[0]
+    model, optimizer, scheduler = helpers.make_training(config, len(small.train_x))
+    losses = [helpers.train_epoch(model, small, optimizer, scheduler, epoch, config, log=lambda *a: None)[0]
               for epoch in (1, 2)]
     assert all(math.isfinite(x) for x in losses) and losses[1] < losses[0]
 
@@ -132,9 +131,9 @@ def test_centring_by_mass_undoes_a_translation_on_either_background(mnist):
 
 
 def test_a_centring_model_centres_first_and_keeps_it_in_its_checkpoint(tmp_path, data):
-    params = {**helpers.notebook_defaults(), "centre_input": True, "epochs": 1, "device": "cpu", "precision": "fp32"}
-    model = helpers.make_training(params, 128)[0].eval()
-    helpers.save_checkpoint(tmp_path / "model.pt", model, data, params, 1, [], [])
+    config = helpers.Config(centre_input=True, epochs=1, device="cpu", precision="fp32")
+    model = helpers.make_training(config, 128)[0].eval()
+    helpers.save_checkpoint(tmp_path / "model.pt", model, data, config, 1, [], [])
     loaded = helpers.load_checkpoint(tmp_path / "model.pt")
     assert loaded.centre_input and not helpers.load_checkpoint(helpers.ROOT / "models" / "default.pt").centre_input
     plain = helpers.Net(centre_input=False).eval()

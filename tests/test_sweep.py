@@ -1,6 +1,7 @@
-"""sweep.py's summary: grouping by configuration, mean ± std, first epoch at 99 %."""
+"""The sweep summary: grouping by configuration, mean ± std, first epoch at 99 %, older runs upgraded."""
 import json
 
+import helpers
 import sweep
 
 
@@ -18,9 +19,9 @@ def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
     for name, metrics in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    groups = sweep.load_results(tmp_path)
+    groups = helpers.load_results(tmp_path)
     assert {c: len(r) for c, r in groups.items()} == {"binary": 2, "softmax-holdout": 1}
-    rows = {r["config"]: r for r in sweep.summary_rows(groups)}
+    rows = {r["config"]: r for r in helpers.summary_rows(groups)}
     assert rows["binary"]["joint_acc"] == "99.30 ± 0.14"  # mean of 99.2 and 99.4, sample std 0.141
     assert rows["binary"]["epoch_99"] == "2, 3"
     assert rows["softmax-holdout"]["epoch_99"] == "never" and rows["softmax-holdout"]["heldout"] == "20.00 ± 0.00"
@@ -33,7 +34,7 @@ def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
 def test_the_summary_names_the_validation_split_when_the_runs_used_one(tmp_path):
     (tmp_path / "mid-seed1").mkdir()
     (tmp_path / "mid-seed1" / "metrics.json").write_text(json.dumps(fake_run([0.99], val_size=10_000)))
-    text = sweep.write_summary(sweep.load_results(tmp_path), tmp_path / "summary.md")
+    text = sweep.write_summary(helpers.load_results(tmp_path), tmp_path / "summary.md")
     assert "on the fixed validation pairs" in text and "every validation image" in text and "test" not in text
 
 
@@ -42,11 +43,31 @@ def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
             "binary-k30-seed1": fake_run([0.99], heldout=0.5, encoding="binary", holdout=30),
             "binary-k30-seed2": fake_run([0.99], heldout=0.7, encoding="binary", holdout=30),
             "input-scalar-k10-seed1": fake_run([0.99], heldout=0.2, encoding="binary", holdout=10, number_input="scalar"),
-            "binary-holdout-seed1": fake_run([0.99], encoding="binary", holdout="3d+7")}
+            "binary-holdout-seed1": fake_run([0.99], encoding="binary", holdout="3d+7"),
+            "adder-k0-seed1": fake_run([0.99], heldout=0.99, encoding="binary", holdout=0, head="adder")}
     for name, metrics in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    rows = sweep.curve_rows(sweep.load_results(tmp_path))
-    assert [(r["number_input"], r["k"], r["n"]) for r in rows] == [("bits", 30, 2), ("scalar", 10, 1)]
-    assert rows[0]["heldout_joint"] == "60.00 ± 14.14" and rows[1]["heldout_sum"] == "20.00 ± 0.00"
-    assert "| binary | scalar | 10 | 1 | 20.00 ± 0.00 |" in sweep.write_summary(sweep.load_results(tmp_path), tmp_path / "s.md")
+    rows = helpers.curve_rows(helpers.load_results(tmp_path))
+    assert [(r["head"], r["number_input"], r["k"], r["n"]) for r in rows] == [
+        ("mlp", "bits", 30, 2), ("adder", "bits", 0, 1), ("mlp", "scalar", 10, 1)]
+    assert rows[0]["heldout_joint"] == "60.00 ± 14.14" and rows[2]["heldout_sum"] == "20.00 ± 0.00"
+    assert rows[0]["unseen_joint"] == "–"  # older runs did not record the numbers 10..15
+    text = sweep.write_summary(helpers.load_results(tmp_path), tmp_path / "s.md")
+    assert "| mlp | binary | scalar | 10 | 1 | 20.00 ± 0.00 |" in text
+
+
+def test_older_runs_read_in_todays_schema_and_the_summary_names_their_code(tmp_path):
+    old = fake_run([0.99], encoding="binary")  # before number_input, head, label smoothing and provenance
+    new = {**fake_run([0.99], encoding="binary", head="adder"),
+           "versions": {"code": {"commit": "0123456789abcdef", "dirty": False}}}
+    upgraded = helpers.upgrade_metrics(old)
+    assert {k: upgraded["params"][k] for k in ("head", "number_input", "label_smoothing", "precision")} == {
+        "head": "mlp", "number_input": "bits", "label_smoothing": 0.0, "precision": "fp32"}
+    assert upgraded["versions"]["code"] is None and "versions" not in old  # the original is left as it was
+    assert helpers.upgrade_metrics(new)["params"]["head"] == "adder"
+    for name, metrics in {"binary-seed1": old, "adds-seed1": new}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    rows = {r["config"]: r["code"] for r in helpers.summary_rows(helpers.load_results(tmp_path))}
+    assert rows == {"binary": "before provenance", "adds": "0123456"}

@@ -14,8 +14,8 @@ def small():
 
 
 def params(tmp_path, **changes):
-    return {**helpers.notebook_defaults(), "epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2,
-            "output_dir": str(tmp_path), "image_dir": None, **changes}
+    return helpers.Config(**{"epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2,
+                             "output_dir": str(tmp_path), **changes})
 
 
 def outcome(run):
@@ -93,13 +93,27 @@ def test_resume_refuses_a_checkpoint_trained_with_other_parameters(tmp_path, sma
 
 
 def test_checkpoint_is_written_atomically_every_epoch(tmp_path, small, monkeypatch):
-    saved = []
-    real_replace = os.replace
-    monkeypatch.setattr(helpers.os, "replace", lambda src, dst: (saved.append((src, dst)), real_replace(src, dst)))
+    written = []
+    real = helpers.runs.atomic_write
+    monkeypatch.setattr(helpers.runs, "atomic_write", lambda path, write: (written.append(path.name), real(path, write)))
     helpers.fit(params(tmp_path), small, log=lambda line: None)
-    checkpoints = [(s, d) for s, d in saved if d.name == "model.pt"]
-    assert len(checkpoints) == 3 and all(s.parent == d.parent and s != d for s, d in checkpoints)
+    assert written.count("model.pt") == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.pt"]  # no temp file left
+
+
+def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
+    target = tmp_path / "model.pt"
+    target.write_text("old")
+
+    def half_written(tmp):
+        tmp.write_text("ne")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        helpers.atomic_write(target, half_written)
+    assert target.read_text() == "old"
+    helpers.atomic_write(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 
 
 @pytest.fixture(scope="module")

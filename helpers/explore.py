@@ -16,7 +16,7 @@ import torch
 from IPython.display import Code, display
 
 import helpers
-from figures import RIGHT, WRONG
+from helpers.figures import RIGHT, WRONG
 
 
 def show_code(*objects) -> None:

@@ -1,0 +1,168 @@
+"""Committed results: every run's metrics.json read the same way (older runs upgraded to today's parameters),
+and the summary tables of `results/summary.md`."""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+from . import ROOT
+from .configs import SWEEPS
+from .training import ACCURACIES
+from .runs import ADDED_PARAMS
+from .shifts import SHIFTS
+
+RESULTS = ROOT / "results"
+
+def upgrade_metrics(metrics: dict) -> dict:
+    """A metrics.json of any code version in today's schema: parameters added since get the value the run used
+    (`ADDED_PARAMS`), and `versions["code"]` is None where the run did not record its commit."""
+    params = {**ADDED_PARAMS, **metrics.get("params", {})}
+    versions = {"code": None, **metrics.get("versions", {})}
+    return {**metrics, "params": params, "versions": versions}
+
+
+def load_results(results=RESULTS) -> dict[str, list[dict]]:
+    """Every run's metrics in results/, upgraded, grouped by configuration (the run name less `-seed<k>`), in the
+    order of `SWEEPS`."""
+    groups = {}
+    for path in sorted(Path(results).glob("*/metrics.json")):
+        config = path.parent.name.rsplit("-seed", 1)[0]
+        groups.setdefault(config, []).append(upgrade_metrics(json.loads(path.read_text())))
+    order = list(SWEEPS)
+    return dict(sorted(groups.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
+
+
+def mean_std(values, digits: int = 2) -> str:
+    """Accuracies (fractions) of several runs as "mean ± std" in percent; the std over seeds is the sample std."""
+    values = list(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.{digits}f} ± {100 * std:.{digits}f}"
+
+
+def first_epoch_at(history: list, target: float = 0.99):
+    return next((h["epoch"] for h in history if h["joint_acc"] >= target), None)
+
+
+def code_of(runs: list[dict]) -> str:
+    """The commits the runs came from, short, or "before provenance" for runs that did not record one."""
+    commits = sorted({r["versions"]["code"]["commit"][:7] + ("+" if r["versions"]["code"]["dirty"] else "")
+                      if r["versions"]["code"] else "before provenance" for r in runs})
+    return ", ".join(commits)
+
+
+def summary_rows(groups: dict) -> list[dict]:
+    """One row per configuration: n, mean ± std of the final accuracies, and what the ablation asks."""
+    rows = []
+    for config, runs in groups.items():
+        epochs99 = [first_epoch_at(r["history"]) for r in runs]
+        rows.append({
+            "config": config, "n": len(runs),
+            **{k: mean_std(r["final"][k] for r in runs) for k in ACCURACIES},
+            "train_seconds": statistics.mean(r["train_seconds"] for r in runs),
+            "epoch_99": ", ".join(str(e) if e else "never" for e in epochs99),
+            "invalid": statistics.mean(r["exhaustive"]["invalid"] / r["exhaustive"]["pairs"] for r in runs),
+            "heldout": mean_std(r["exhaustive"]["heldout_pairs"]["joint_acc"] for r in runs),
+            "seen": mean_std(r["exhaustive"]["seen_pairs"]["joint_acc"] for r in runs),
+            "code": code_of(runs),
+        })
+    return rows
+
+
+def curve_rows(groups: dict) -> list[dict]:
+    """The generalization curve: the `<name>-k<k>` configurations, per head, output encoding and number input code
+    and k, held-out and seen pairs' joint and sum accuracy over every test image, and the numbers 10..15 never
+    drawn in training, mean ± std over seeds."""
+    rows = []
+    for config, runs in groups.items():
+        if not re.search(r"-k\d+$", config):
+            continue
+        params = runs[0]["params"]
+        unseen = [r["exhaustive"].get("unseen_numbers") for r in runs]
+        rows.append({"config": config, "head": params["head"], "encoding": params["encoding"],
+                     "number_input": params["number_input"], "k": params["holdout"], "n": len(runs),
+                     **{f"{part}_{acc}": mean_std(r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in runs)
+                        for part in ("heldout", "seen") for acc in ("joint", "sum")},
+                     "unseen_joint": mean_std(u["joint_acc"] for u in unseen) if all(unseen) else "–"})
+    return sorted(rows, key=lambda r: (r["number_input"] != "bits", r["number_input"], r["encoding"] != "binary",
+                                       r["encoding"], list(HEAD_ORDER).index(r["head"]), r["k"]))
+
+
+HEAD_ORDER = ("mlp", "line", "adder")
+
+
+def summary(groups: dict) -> str:
+    """results/summary.md: one row per configuration, then the addition curve."""
+    # Runs with a validation split (val_size > 0) evaluate on it, never on the test images.
+    split = " or ".join(sorted({"validation" if r["params"].get("val_size") else "test"
+                                for runs in groups.values() for r in runs})) or "test"
+    lines = [
+        "# Sweep results",
+        "",
+        "Written by `python sweep.py` from `results/*/metrics.json`; accuracies in %, mean ± std over n seeds,",
+        f"on the fixed {split} pairs after the last epoch. *epoch at 99%*: the first epoch whose joint accuracy",
+        "reached 99%, per seed. *invalid*: share of the 100,000 exhaustive pairs with an invalid output code.",
+        f"*held-out* / *other pairs*: joint accuracy over every {split} image with the run's held-out pairs and with",
+        "the others (runs that hold nothing out: the 10 pairs (d, 3d+7 mod 10), for comparison). *code*: the commit",
+        "the runs ran (`+`: with uncommitted changes).",
+        "",
+        "| configuration | n | digit | sum | joint | train s | epoch at 99% | invalid | held-out pairs | other pairs | code |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in summary_rows(groups):
+        lines.append(f"| {r['config']} | {r['n']} | {r['digit_acc']} | {r['sum_acc']} | {r['joint_acc']} | "
+                     f"{r['train_seconds']:.0f} | {r['epoch_99']} | {r['invalid']:.3%} | {r['heldout']} | {r['seen']} | "
+                     f"{r['code']} |")
+    curve = curve_rows(groups)
+    if curve:
+        lines += [
+            "",
+            "## Does it learn addition?",
+            "",
+            "k of the 100 (digit, number) pairs never trained on (drawn per seed; every digit, number and sum still",
+            f"trained on). Joint and sum accuracy over every {split} image paired with the held-out and with the seen pairs;",
+            "*numbers 10–15*: joint accuracy with numbers the sampler never draws (– : not recorded by that code).",
+            "",
+            "| head | output | number input | k | n | held-out joint | held-out sum | seen joint | seen sum | numbers 10–15 |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {r['head']} | {r['encoding']} | {r['number_input']} | {r['k']} | {r['n']} | {r['heldout_joint']} | "
+                  f"{r['heldout_sum']} | {r['seen_joint']} | {r['seen_sum']} | {r['unseen_joint']} |" for r in curve]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- robustness
+
+def load_robustness(name: str, root=None) -> list[dict]:
+    """The benchmark results of model `name` and its other seeds: results/robustness/<name>[-seed<k>]/."""
+    root = ROOT / "results" / "robustness" if root is None else Path(root)
+    folders = sorted(f for f in root.glob(f"{name}*") if f.name == name or f.name.startswith(f"{name}-seed"))
+    if not folders:
+        raise FileNotFoundError(f"no robustness results for {name!r} in {root}: run python robustness.py --name {name}")
+    return [json.loads((f / "robustness.json").read_text()) for f in folders]
+
+
+def robustness_table(groups: dict[str, list[dict]]) -> str:
+    """A markdown table: per shift, each model's joint accuracy at mild / middle / strong severity, mean ± std
+    over its runs (seeds); then clean MNIST, the mean over all shifts, the worst middle severity and fonts."""
+    names = list(groups)
+    lines = ["| shift | " + " | ".join(f"{n}: mild | {n}: middle | {n}: strong" for n in names) + " |",
+             "|---|" + "---|" * 3 * len(names)]
+    for shift_name in SHIFTS:
+        cells = [mean_std([r["shifts"][shift_name][s]["joint_acc"] for r in groups[n]], 1) for n in names for s in range(3)]
+        lines.append(f"| {shift_name} | " + " | ".join(cells) + " |")
+    lines += ["", "| | " + " | ".join(f"{n} (seeds: {len(groups[n])})" for n in names) + " |", "|---|" + "---|" * len(names)]
+    rows = {"clean MNIST test": lambda r: r["clean"]["joint_acc"],
+            "mean over shifts and severities": lambda r: r["mean_shifted_joint_acc"],
+            "worst shift at middle severity": lambda r: r["min_middle_severity"][0],
+            "digits from fonts": lambda r: r["fonts"]["joint_acc"]}
+    for label, value in rows.items():
+        lines.append(f"| {label} | " + " | ".join(mean_std(value(r) for r in groups[n]) for n in names) + " |")
+    worst = {n: sorted({r["min_middle_severity"][1] for r in groups[n]}) for n in names}
+    lines.append("| (which shift) | " + " | ".join(", ".join(worst[n]) for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["RESULTS", "load_robustness", "robustness_table", "upgrade_metrics", "load_results", "mean_std", "first_epoch_at",
+           "summary_rows", "curve_rows", "summary"]

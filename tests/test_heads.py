@@ -1,0 +1,59 @@
+"""The heads: what they keep of the interface, what the checkpoints record, and whether a head learns addition
+(answers pairs it never trained on) or memorizes the table."""
+import pytest
+import torch
+
+import helpers
+
+
+@pytest.mark.slow
+def test_a_checkpoint_records_its_head_and_loads_it(small_run):
+    path = small_run["adder"]["dir"] / "model.pt"
+    assert helpers.read_checkpoint(path)["head"] == "adder"
+    model = helpers.load_checkpoint(path)
+    assert model.head_name == "adder" and isinstance(model.head, helpers.AdderHead)
+    trained = small_run["adder"]["model"].state_dict()
+    assert all(torch.equal(value, trained[key]) for key, value in model.state_dict().items())
+
+
+def test_an_old_checkpoint_without_a_head_loads_as_the_mlp():
+    assert helpers.load_checkpoint(helpers.ROOT / "models" / "default.pt").head_name == "mlp"
+    assert "head" not in helpers.read_checkpoint(helpers.ROOT / "models" / "default.pt")
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """The adder and the mlp head, 3 epochs on 12,000 images with 50 of the 100 pairs held out (seed 2)."""
+    data = helpers.prepare_data(train_size=12_000, download=False)
+    runs = {}
+    for head in ("adder", "mlp"):
+        out = tmp_path_factory.mktemp(head)
+        run = helpers.fit(helpers.Config(head=head, holdout=50, seed=2, epochs=3, train_size=12_000, output_dir=str(out),
+                                         device="cpu", precision="fp32", log_interval=10**6), data, log=lambda line: None)
+        runs[head] = {**run["metrics"]["exhaustive"], "dir": out, "model": run["model"].cpu().eval()}
+    return runs
+
+
+@pytest.mark.slow
+def test_the_adder_answers_pairs_it_never_saw_as_well_as_seen_ones_and_the_mlp_does_not(small_run):
+    adder, mlp = small_run["adder"], small_run["mlp"]
+    assert len(adder["heldout"]) == len(mlp["heldout"]) == 50
+    assert adder["seen_pairs"]["joint_acc"] > 0.9 and mlp["seen_pairs"]["joint_acc"] > 0.6  # both learned the seen pairs
+    assert adder["heldout_pairs"]["joint_acc"] > adder["seen_pairs"]["joint_acc"] - 0.02  # adds
+    assert mlp["heldout_pairs"]["joint_acc"] < mlp["seen_pairs"]["joint_acc"] - 0.3  # looks the answer up
+    assert adder["unseen_numbers"]["joint_acc"] > 0.85 > 0.2 > mlp["unseen_numbers"]["joint_acc"]
+
+
+def test_unseen_numbers_are_every_image_with_10_to_15_counted_by_hand():
+    """A stand-in model that answers digit 3 and sum (number + 3) for every image: right on the images of a 3 for
+    every number 10..15, wrong on the others; an encoding that cannot name sums above 18 is never right."""
+    class Stand(torch.nn.Module):
+        encoding = "binary"
+
+        def forward(self, images, number_bits):
+            numbers = helpers.bits_to_int(number_bits)
+            return helpers.encode_targets(torch.full_like(numbers, 3), numbers) * 2 - 1
+
+    digits = torch.tensor([3, 3, 5, 3, 0])
+    result = helpers.unseen_numbers(Stand(), torch.zeros(5, 1, 28, 28), digits)
+    assert result == {"joint_acc": 3 / 5, "sum_acc": 3 / 5, "numbers": [10, 11, 12, 13, 14, 15]}
