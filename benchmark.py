@@ -14,6 +14,8 @@ which the README's table is made from.
 """
 import argparse
 import json
+import statistics
+import sys
 import tempfile
 import time
 
@@ -91,21 +93,40 @@ def main():
     names = ["reference", *args.configs]
     mean = {n: {k: sum(r[k] for r in runs if r["name"] == n) / args.repeats
                 for k in ("seconds", "samples_per_s", *helpers.ACCURACIES)} for n in names}
-    print(f"\n{helpers.device_name(device)} ({device}):")
-    print("| pipeline | precision | train s | samples/s | s to 99.0% joint | digit | sum | joint | time / reference |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        ref = next(x for x in runs if x["name"] == "reference" and x["seed"] == r["seed"])
-        to99 = f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never"
-        print(f"| {r['name']} (seed {r['seed']}) | {r['precision']} | {r['seconds']:.0f} | {r['samples_per_s']:.0f} | {to99} | "
-              f"{r['digit_acc']:.2%} | {r['sum_acc']:.2%} | {r['joint_acc']:.2%} | {r['seconds'] / ref['seconds']:.2f} |")
+    result = {"configs": {n: CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
+              "defaults": helpers.Config().to_dict(), "versions": helpers.versions(device), "device": str(device),
+              "threads": torch.get_num_threads(), "command": "python benchmark.py " + " ".join(sys.argv[1:])}
     out = helpers.resolve(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmark.json").write_text(json.dumps(
-        {"configs": {n: CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
-         "defaults": helpers.Config().to_dict(), "versions": helpers.versions(device), "device": str(device),
-         "threads": torch.get_num_threads()}, indent=1))
-    print(f"\nwrote {out / 'benchmark.json'}")
+    (out / "benchmark.json").write_text(json.dumps(result, indent=1))
+    text = summary(result)
+    (out / "summary.md").write_text(text)
+    print(f"\n{text}\nwrote {out / 'benchmark.json'} and summary.md")
+
+
+def summary(result: dict) -> str:
+    """The benchmark's table: per pipeline, mean ± std over the rounds, and each round's time / its reference's."""
+    runs = result["runs"]
+    names = list(dict.fromkeys(r["name"] for r in runs))
+    lines = ["# Benchmark: the original's pipeline against this project's configurations", "",
+             f"Written by `{result['command']}` ({result['versions']['device']}, {result['device']}, "
+             f"{result['threads']} threads, torch {result['versions']['torch']}); training seconds only; accuracies on "
+             "the fixed test pairs; mean ± std over the rounds (seeds 1, 2, ...); *time / reference*: each round's "
+             "seconds over the same round's reference, lowest to highest.", "",
+             "| pipeline | precision | rounds | train s | first ≥ 99.0 % joint at (s) | digit | sum | joint | time / reference |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        mine = [r for r in runs if r["name"] == name]
+        ratios = sorted(r["seconds"] / next(x["seconds"] for x in runs if x["name"] == "reference" and x["seed"] == r["seed"])
+                        for r in mine)
+        seconds = [r["seconds"] for r in mine]
+        std = statistics.stdev(seconds) if len(seconds) > 1 else 0.0
+        reached = [f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never" for r in mine]
+        lines.append(f"| {name} | {mine[0]['precision']} | {len(mine)} | {statistics.mean(seconds):.1f} ± {std:.1f} | "
+                     f"{', '.join(reached)} | {helpers.mean_std(r['digit_acc'] for r in mine)} | "
+                     f"{helpers.mean_std(r['sum_acc'] for r in mine)} | {helpers.mean_std(r['joint_acc'] for r in mine)} | "
+                     f"{ratios[0]:.2f}–{ratios[-1]:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

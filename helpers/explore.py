@@ -51,18 +51,19 @@ def probabilities(encoding: str, logits: torch.Tensor) -> torch.Tensor:
 
 
 def plot_pair(image, probabilities, target, labels, title: str, color: str):
-    """The input image beside the output probabilities as bars, the target code marked on each bar."""
+    """The input image beside the output probabilities as bars, the target code (if any) marked on each bar."""
     fig, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 2.8), width_ratios=(1, 3.2))
     image_ax.imshow(torch.as_tensor(image).numpy(), cmap="gray")
     image_ax.axis("off")
     digit_outputs = 10 if len(labels) > 9 else helpers.DIGIT_BITS
     x = range(len(labels))
     bar_ax.bar(x, torch.as_tensor(probabilities).tolist(), color=["#0969da"] * digit_outputs + ["#bf8700"] * (len(labels) - digit_outputs))
-    bar_ax.scatter(x, torch.as_tensor(target).tolist(), marker="_", s=300, color="black", zorder=3, label="target")
+    if target is not None:
+        bar_ax.scatter(x, torch.as_tensor(target).tolist(), marker="_", s=300, color="black", zorder=3, label="target")
+        bar_ax.legend(loc="upper right", fontsize=8)
     bar_ax.axhline(0.5, color="gray", lw=0.8, ls=":")
     bar_ax.set(ylim=(-0.05, 1.05), ylabel="probability", xticks=list(x))
     bar_ax.set_xticklabels(labels, fontsize=8 if len(labels) > 9 else 10)
-    bar_ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(title, color=color)
     fig.tight_layout()
     return fig
@@ -95,6 +96,7 @@ class Explorer:
         self.answer = widgets.HTML()
         self.picture = widgets.Image(format="png")
         self.number.add_class("explore-number")
+        self.picture.add_class("explore-picture")
         self.answer.add_class("explore-answer")
         for control in (self.number, self.which):
             control.observe(self.on_list_change, "value")

@@ -2,10 +2,12 @@
 
 Prepares a small-parameter copy of the notebook (papermill --prepare-only), runs all cells through
 JupyterLab's own Run menu, and checks what the page shows: every code cell executed, no error, the
-figures rendered as images, and the exploration widget answering a change of the number. Saves a screenshot
-(images/jupyterlab.png for the README with REFRESH_IMAGES=1). The server is shut down in every case, by its process id last.
+figures rendered as images, the exploration widget answering a change of the number, and the drawing pad reading
+digits drawn with the mouse. Saves screenshots (images/jupyterlab.png and images/draw.png for the README with
+REFRESH_IMAGES=1). The server is shut down in every case, by its process id last.
 """
 import json
+import math
 import os
 import re
 import secrets
@@ -44,10 +46,11 @@ def api(port: int, token: str, path: str, method: str = "GET"):
         return response.status
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
     """A JupyterLab server on a free port with a fresh token and its own config folders; stopped after."""
     need_chromium()
+    tmp_path = tmp_path_factory.mktemp("jupyterlab")
     port, token = free_port(), secrets.token_hex(16)
     config = tmp_path / "jupyter-config"
     settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
@@ -96,9 +99,10 @@ def stop(server: subprocess.Popen, port: int, token: str) -> None:
     assert server.poll() is not None, "the JupyterLab server is still running"
 
 
-@pytest.fixture
-def small_notebook(tmp_path):
+@pytest.fixture(scope="module")
+def small_notebook(tmp_path_factory):
     """A copy of the primary notebook with small parameters and no stored outputs, inside the server's root."""
+    tmp_path = tmp_path_factory.mktemp("notebook")
     folder = ROOT / "runs" / f"jupyterlab-test-{secrets.token_hex(4)}"
     folder.mkdir(parents=True)
     path = folder / "notebook.ipynb"
@@ -134,7 +138,9 @@ def wait_for(page, condition, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}; last state {state}")
 
 
-def test_run_all_in_jupyterlab_in_chromium(jupyterlab, small_notebook, tmp_path):
+@pytest.fixture(scope="module")
+def page(jupyterlab, small_notebook):
+    """Headless Chromium with the small notebook open in JupyterLab, after Run All from the Run menu."""
     from playwright.sync_api import sync_playwright
 
     port, token = jupyterlab
@@ -149,39 +155,79 @@ def test_run_all_in_jupyterlab_in_chromium(jupyterlab, small_notebook, tmp_path)
             page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
             page.evaluate("async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }")
             wait_for(page, lambda s: s["kernel"] == "idle" and s["prompts"], 60, "the notebook and an idle kernel")
-
             page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
             page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
             wait_for(page, lambda s: any(p != "[ ]:" for p in s["prompts"]), 30, "Run All to start")
-            state = wait_for(page, lambda s: s["kernel"] == "idle" and s["indicator"] == "idle"
-                             and not any("*" in p for p in s["prompts"]), 240, "Run All to finish")
-
-            cells = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.toJSON().cells")
-            code = [c for c in cells if c["cell_type"] == "code"]
-            errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
-            assert not errors, f"error output in the page: {errors[0]['ename']}: {errors[0]['evalue']}"
-            assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
-            assert state["prompts"] == [f"[{n}]:" for n in range(1, len(code) + 1)]
-
-            images = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedImage img')]
-                                          .map(img => img.complete && img.naturalWidth > 0)""")
-            assert len(images) >= FIGURES and all(images), f"rendered figures: {images}"
-
-            answer = page.locator(".explore-answer")
-            answer.scroll_into_view_if_needed()
-            before = answer.text_content()
-            assert re.search(r"true (\d+) \+ 7 = (\d+)", before), before
-            widget_image = page.locator(".widget-image").last
-            image_before = widget_image.get_attribute("src")
-            page.locator(".explore-number button", has_text=re.compile(r"^3$")).click()
-            page.wait_for_function("el => /\\+ 3 = /.test(el.textContent)", arg=answer.element_handle(), timeout=30_000)
-            after = answer.text_content()
-            digit = int(re.search(r"true (\d+) \+", after).group(1))
-            assert f"true {digit} + 3 = {digit + 3}" in after and f"+ 7 = {digit + 7}" in before
-            assert re.search(r"predicted digit .+, sum .+: (right|wrong)", after)
-            page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
-                                   arg=[widget_image.element_handle(), image_before], timeout=30_000)
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(figure_path(tmp_path, "jupyterlab.png")))
+            page.run_all_state = wait_for(page, lambda s: s["kernel"] == "idle" and s["indicator"] == "idle"
+                                          and not any("*" in p for p in s["prompts"]), 240, "Run All to finish")
+            yield page
         finally:
             browser.close()
+
+
+def test_run_all_in_jupyterlab_in_chromium(page):
+    cells = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.toJSON().cells")
+    code = [c for c in cells if c["cell_type"] == "code"]
+    errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"error output in the page: {errors[0]['ename']}: {errors[0]['evalue']}"
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
+    assert page.run_all_state["prompts"] == [f"[{n}]:" for n in range(1, len(code) + 1)]
+    images = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedImage img')]
+                                  .map(img => img.complete && img.naturalWidth > 0)""")
+    assert len(images) >= FIGURES and all(images), f"rendered figures: {images}"
+
+
+def test_the_exploration_panel_follows_the_number(page, tmp_path):
+    answer = page.locator(".explore-answer")
+    answer.scroll_into_view_if_needed()
+    before = answer.text_content()
+    assert re.search(r"true (\d+) \+ 7 = (\d+)", before), before
+    widget_image = page.locator(".explore-picture")
+    image_before = widget_image.get_attribute("src")
+    page.locator(".explore-number button", has_text=re.compile(r"^3$")).click()
+    page.wait_for_function("el => /\\+ 3 = /.test(el.textContent)", arg=answer.element_handle(), timeout=30_000)
+    after = answer.text_content()
+    digit = int(re.search(r"true (\d+) \+", after).group(1))
+    assert f"true {digit} + 3 = {digit + 3}" in after and f"+ 7 = {digit + 7}" in before
+    assert re.search(r"predicted digit .+, sum .+: (right|wrong)", after)
+    page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                           arg=[widget_image.element_handle(), image_before], timeout=30_000)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(figure_path(tmp_path, "jupyterlab.png")))
+
+
+# Digits as mouse strokes in the pad's own pixels (280 x 280), at different sizes and places: (digit, strokes).
+STROKES = [
+    (1, [[(150, 40), (146, 120), (140, 240)]]),  # tall, in the middle
+    (7, [[(40, 50), (120, 48), (150, 50)], [(150, 50), (120, 110), (95, 170)]]),  # medium, top left
+    (0, [[(200 + 38 * math.sin(2 * math.pi * t / 24), 190 - 55 * math.cos(2 * math.pi * t / 24)) for t in range(25)]]),
+]
+
+
+def test_the_drawing_pad_reads_digits_drawn_with_the_mouse(page, tmp_path):
+    pad, answer = page.locator(".draw-pad"), page.locator(".draw-answer")
+    pad.scroll_into_view_if_needed()
+    assert "Draw a digit on the pad: the shipped robust model adds 7 to it." in answer.text_content()
+    for digit, strokes in STROKES:
+        box = pad.bounding_box()  # map the pad's pixels through its box on the page: never assume 1:1
+
+        def at(x, y):
+            return box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280
+
+        for stroke in strokes:
+            page.mouse.move(*at(*stroke[0]))
+            page.mouse.down()
+            for point in stroke[1:]:
+                page.mouse.move(*at(*point), steps=4)
+            page.mouse.up()
+        expected = f"digit {digit}, sum {digit + 7} ({digit} + 7 = {digit + 7})"
+        page.wait_for_function("([el, text]) => el.textContent.includes(text)", arg=[answer.element_handle(), expected],
+                               timeout=30_000)
+        assert "does not know" not in answer.text_content()
+        if digit == 7:
+            page.wait_for_timeout(300)
+            pad.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')]").screenshot(
+                path=str(figure_path(tmp_path, "draw.png")))
+        page.locator(".draw-clear").click()
+        page.wait_for_function("el => el.textContent.includes('Draw a digit on the pad')", arg=answer.element_handle(),
+                               timeout=30_000)
