@@ -6,7 +6,8 @@
     encoding    the 9-bit output code (and the ablation's one-hot and softmax codes), the loss, decoding
     model       Net: CNN backbone -> 320 features, + 4 number bits -> head (mlp 324 -> 128 -> 64 -> 9, line, adder)
     training    one epoch (augmentation, held-out pairs), batch-norm recalibration, evaluation, the exhaustive evaluation
-    runs        a run's checked parameters, fit() with checkpoints, metrics.json with provenance
+    checkpoints saving, reading safely, exporting and loading models; atomic writes
+    runs        a run's typed settings (Config), fit(), metrics.json with provenance
     user_input  predict() on images and numbers of any accepted form, confidence, image files as MNIST
     configs     the named configurations the scripts share (CONFIGS, SWEEPS)
     results     committed runs read the same way, and the summary tables
@@ -20,18 +21,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 
-from . import device, data, sampler, encoding, model, training, runs, user_input, configs, results, reference  # noqa: E402
+from . import device, data, sampler, encoding, model, training, checkpoints, runs, user_input, configs, results, \
+    reference  # noqa: E402
 from .device import *  # noqa: E402,F401,F403
 from .data import *  # noqa: E402,F401,F403
 from .sampler import *  # noqa: E402,F401,F403
 from .encoding import *  # noqa: E402,F401,F403
 from .model import *  # noqa: E402,F401,F403
 from .training import *  # noqa: E402,F401,F403
+from .checkpoints import *  # noqa: E402,F401,F403
 from .runs import *  # noqa: E402,F401,F403
 from .user_input import *  # noqa: E402,F401,F403
 from .configs import *  # noqa: E402,F401,F403
 from .results import *  # noqa: E402,F401,F403
 from .reference import *  # noqa: E402,F401,F403
 
-__all__ = ["ROOT", *(name for module in (device, data, sampler, encoding, model, training, runs, user_input, configs,
-                                         results, reference) for name in module.__all__)]
+__all__ = ["ROOT", *(name for module in (device, data, sampler, encoding, model, training, checkpoints, runs,
+                                         user_input, configs, results, reference) for name in module.__all__)]

@@ -1,14 +1,34 @@
-"""The output code: 9 bits (4 for the digit, 5 for the sum), and the ablation's one-hot and softmax codes."""
+"""Bit codes: the number's 4 input bits and the output code: 9 bits (4 for the digit, 5 for the sum), and the ablation's one-hot and softmax codes."""
 from __future__ import annotations
 
 
 import torch
 import torch.nn.functional as F
 
-from .sampler import bits_to_int, int_to_bits
 
 
+NUMBER_BITS = 4  # the input number 0..9 as 4 bits
 DIGIT_BITS, SUM_BITS = 4, 5  # 9 output bits: digit (0..9), then sum (0..18)
+
+
+def int_to_bits(values: torch.Tensor, width: int) -> torch.Tensor:
+    """Integers -> float bits, most significant first: 5 with width 4 -> [0, 1, 0, 1].
+
+    Values that do not fit raise ValueError when they are on the CPU (where every user's input is checked); on an
+    accelerator the check would make the host wait in every training step, so it is left out there."""
+    values = torch.as_tensor(values)
+    if values.dtype.is_floating_point or values.dtype == torch.bool:
+        raise TypeError(f"int_to_bits needs an integer tensor, got {values.dtype}")
+    if values.device.type == "cpu" and values.numel() and (values.min() < 0 or values.max() >= 2**width):
+        raise ValueError(f"values must be in 0..{2**width - 1} to fit {width} bits")  # checked where it costs no sync
+    shifts = torch.arange(width - 1, -1, -1, device=values.device)
+    return ((values.unsqueeze(-1) >> shifts) & 1).float()
+
+
+def bits_to_int(bits: torch.Tensor) -> torch.Tensor:
+    """Bits (or probabilities, thresholded at 0.5), most significant first -> int64."""
+    weights = 2 ** torch.arange(bits.shape[-1] - 1, -1, -1, device=bits.device)
+    return ((bits > 0.5).long() * weights).sum(-1)
 
 
 def encode_targets(digits: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
@@ -79,5 +99,5 @@ def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, t
     return one_hot_code(logits[:, :10], 15), one_hot_code(logits[:, 10:], 31)
 
 
-__all__ = ["DIGIT_BITS", "SUM_BITS", "encode_targets", "decode_logits", "invalid_codes", "ENCODINGS", "target_code",
+__all__ = ["NUMBER_BITS", "DIGIT_BITS", "SUM_BITS", "int_to_bits", "bits_to_int", "encode_targets", "decode_logits", "invalid_codes", "ENCODINGS", "target_code",
            "output_loss", "decode_outputs"]

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from matplotlib.patches import FancyBboxPatch
 
+from helpers.model import NUMBER_INPUTS
+
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
 
@@ -23,21 +25,26 @@ def save(fig, image_dir, name: str):
     return fig
 
 
-def plot_train_loss(train_log: list, n_train: int, image_dir=None):
-    """Training loss at every logged step, against epochs (fractional)."""
+LOSS_NAMES = {"binary": "BCE loss (per bit)", "onehot": "BCE loss (per output)",
+              "softmax": "cross-entropy (digit + sum heads)"}
+
+
+def plot_train_loss(train_log: list, n_train: int, encoding: str = "binary", image_dir=None):
+    """Training loss at every logged step, against epochs (fractional), named by the encoding's loss."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.plot([r["epoch"] - 1 + r["seen"] / n_train for r in train_log], [r["loss"] for r in train_log], lw=1)
-    ax.set(xlabel="epoch", ylabel="BCE loss (per bit)", yscale="log", title="Training loss per logged step")
+    ax.set(xlabel="epoch", ylabel=LOSS_NAMES[encoding], yscale="log", title="Training loss per logged step")
     ax.grid(alpha=0.3)
     return save(fig, image_dir, "train_loss")
 
 
-def plot_epoch_metrics(history: list, eval_name: str = "test", image_dir=None):
-    """Evaluation loss, and digit / sum / joint accuracy, per epoch."""
+def plot_epoch_metrics(history: list, eval_name: str = "test", encoding: str = "binary", image_dir=None):
+    """Evaluation loss (on the test or the validation split, as `eval_name` says), and digit / sum / joint accuracy,
+    per epoch."""
     epochs = [h["epoch"] for h in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
-    loss_ax.plot(epochs, [h["test_loss"] for h in history], "o-")
-    loss_ax.set(xlabel="epoch", ylabel="BCE loss (per bit)", yscale="log", title=f"{eval_name.capitalize()} loss")
+    loss_ax.plot(epochs, [h[f"{eval_name}_loss"] for h in history], "o-")
+    loss_ax.set(xlabel="epoch", ylabel=LOSS_NAMES[encoding], yscale="log", title=f"{eval_name.capitalize()} loss")
     for key in ("digit_acc", "sum_acc", "joint_acc"):
         acc_ax.plot(epochs, [100 * h[key] for h in history], "o-", label=key.replace("_acc", ""))
     acc_ax.axhline(99, color="gray", ls=":", lw=1)
@@ -57,8 +64,13 @@ def layer_boxes(model) -> list[tuple[str, str, str]]:
     A block starts at each Conv2d or Linear and takes in the layers after it (norm, activation,
     pooling, dropout, flatten), so the drawing stays readable.
     """
-    calls = []
-    hooks = [module.register_forward_hook(lambda m, i, o, name=name: calls.append((name, m, tuple(o.shape[1:]))))
+    calls, counts = [], {}  # each layer once, and how often it ran (the adder's cell: once per bit position)
+
+    def record(module, inputs, output, name):
+        counts[name] = counts.get(name, 0) + 1
+        if counts[name] == 1:
+            calls.append((name, module, tuple(output.shape[1:])))
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: record(m, i, o, name))
              for name, module in model.named_modules() if name and not list(module.children())]
     model.eval()
     with torch.no_grad():
@@ -74,6 +86,8 @@ def layer_boxes(model) -> list[tuple[str, str, str]]:
             label = f"Linear {module.in_features}→{module.out_features}"
         else:
             label = kind
+        if counts[name] > 1 and kind in ("Conv2d", "Linear"):
+            label += f" (run {counts[name]}×, shared)"
         shape_text = "×".join(map(str, shape))
         if kind in ("Conv2d", "Linear") or not boxes:
             boxes.append([name.split(".")[0], label, shape_text])
@@ -83,8 +97,14 @@ def layer_boxes(model) -> list[tuple[str, str, str]]:
     return [tuple(b) for b in boxes]
 
 
+OUTPUT_TEXT = {"binary": "9 logits → sigmoid:  bits 1-4 digit (0..9),  bits 5-9 sum (0..18)",
+               "onehot": "29 logits → sigmoid:  10 digit outputs, 19 sum outputs (one on each)",
+               "softmax": "29 logits → two softmaxes:  digit (10 classes),  sum (19 classes)"}
+
+
 def plot_architecture(model, image_dir=None):
-    """The network as a flow chart: image branch, number branch, concatenation, head, 9 outputs."""
+    """The network as a flow chart: image branch, number branch, the head, the outputs; every label read off the
+    model (its layers, number input code, head and output encoding)."""
     boxes = layer_boxes(model)
     backbone = [b for b in boxes if b[0] == "backbone"]
     head = [b for b in boxes if b[0] == "head"]
@@ -110,18 +130,22 @@ def plot_architecture(model, image_dir=None):
     ax.text(x - 3.4, y, f"{backbone[-1][2]} features", ha="right", va="center", fontsize=8, color="#555")
     arrow(x, y, x, y - 1)
     number_y = y - 1
-    box(8.7, y, "number 0..9  →  4 bits", "#fff8c5", width=2.5)
+    inputs = NUMBER_INPUTS[model.number_input]
+    box(8.7, y, f"number 0..9  →  {inputs} {'bits' if model.number_input == 'bits' else model.number_input}",
+        "#fff8c5", width=2.5)
     ax.annotate("", (x + 3.3, number_y), (8.7, y - 0.3), arrowprops=dict(arrowstyle="->", color="#555"))
     y = number_y
-    box(x, y, "concatenate  →  324", "#eee")
+    box(x, y, f"concatenate  →  {320 + inputs}" if model.head_name == "mlp" else
+        f"{model.head_name} head: the image's features and the number's {inputs} bits", "#eee")
     for _, label, shape in head:
         arrow(x, y, x, y - 1)
         y -= 1
         box(x, y, f"{label}  →  {shape}", "#fbefff")
     arrow(x, y, x, y - 1)
-    box(x, y - 1, "9 logits → sigmoid:  bits 1-4 digit (0..9),  bits 5-9 sum (0..18)", "#ffebe9")
+    box(x, y - 1, OUTPUT_TEXT[model.encoding], "#ffebe9")
     n_params = sum(p.numel() for p in model.parameters())
-    ax.set_title(f"Net (backbone {model.backbone_name!r}), {n_params:,} parameters", fontsize=10)
+    ax.set_title(f"Net (backbone {model.backbone_name!r}, head {model.head_name!r}), {n_params:,} parameters",
+                 fontsize=10)
     return save(fig, image_dir, "architecture")
 
 

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .sampler import NUMBER_BITS, bits_to_int
-from .encoding import DIGIT_BITS, ENCODINGS, SUM_BITS
+from .encoding import DIGIT_BITS, ENCODINGS, NUMBER_BITS, SUM_BITS, bits_to_int
 
 
 def classic_backbone() -> nn.Sequential:

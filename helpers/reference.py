@@ -11,8 +11,8 @@ import torchvision
 from torchvision import transforms
 
 from .data import data_root
-from .sampler import RandomSampler, bits_to_int
-from .encoding import encode_targets
+from .sampler import RandomSampler
+from .encoding import bits_to_int, encode_targets
 from .model import Net
 
 

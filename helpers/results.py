@@ -17,10 +17,13 @@ RESULTS = ROOT / "results"
 
 def upgrade_metrics(metrics: dict) -> dict:
     """A metrics.json of any code version in today's schema: parameters added since get the value the run used
-    (`ADDED_PARAMS`), and `versions["code"]` is None where the run did not record its commit."""
+    (`ADDED_PARAMS`), `versions["code"]` is None where the run did not record its commit, and the evaluation loss is
+    named by its split (`test_loss` or `validation_loss`)."""
     params = {**ADDED_PARAMS, **metrics.get("params", {})}
     versions = {"code": None, **metrics.get("versions", {})}
-    return {**metrics, "params": params, "versions": versions}
+    split = metrics.get("data", {}).get("eval_set", "test")  # older code named the loss test_loss on either split
+    history = [{(f"{split}_loss" if k == "test_loss" else k): v for k, v in h.items()} for h in metrics.get("history", [])]
+    return {**metrics, "params": params, "versions": versions, "history": history}
 
 
 def load_results(results=RESULTS) -> dict[str, list[dict]]:

@@ -17,6 +17,7 @@ from . import ROOT
 from .device import device_name, resolve_device, resolve_precision, synchronize
 from .data import MNISTData
 from .model import Net, check_model_choices
+from .checkpoints import atomic_write, read_checkpoint, resolve, save_checkpoint
 from .training import (ACCURACIES, FIXED_HOLDOUT, MAX_HOLDOUT, eval_numbers, evaluate, evaluate_exhaustive, held_out_pairs,
                        recalibrate_batch_norm, train_epoch)
 
@@ -164,12 +165,12 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
         seconds = time.perf_counter() - start
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
         n = len(data.eval_y)
-        log(f"\n{data.eval_name.capitalize()} set: Avg. loss: {result['test_loss']:.4f}, "
+        log(f"\n{data.eval_name.capitalize()} set: Avg. loss: {result['loss']:.4f}, "
             f"Accuracy: {result['correct']}/{n} ({100 * result['joint_acc']:.0f}%)")
         log(f"Epoch {epoch}: digit {result['digit_acc']:.2%}  sum {result['sum_acc']:.2%}  "
             f"joint {result['joint_acc']:.2%}  invalid codes {result['invalid']}  ({seconds:.1f} s)\n")
         history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
-                        **{k: result[k] for k in ("test_loss", *ACCURACIES, "invalid")}})
+                        f"{data.eval_name}_loss": result["loss"], **{k: result[k] for k in (*ACCURACIES, "invalid")}})
         train_log += logged
         save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler)
         write_metrics(out / "metrics.json", config, history, train_log, data)
@@ -181,53 +182,7 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 
 
-# -------------------------------------------------------------------------- checkpoints and metrics
-
-CHECKPOINT_FORMAT = "neural-network-on-steroids/1"
-
-
-def resolve(path) -> Path:
-    """A path from the parameters: relative ones are relative to the repository root."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else ROOT / path
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call `write(tmp_path)`, then rename onto `path`: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def save_checkpoint(path: Path, model, data: MNISTData, config: Config, epoch: int, history: list,
-                    train_log: list, optimizer=None, scheduler=None) -> None:
-    """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
-    state = {
-        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "head": model.head_name, "encoding": model.encoding,
-        "number_input": model.number_input, "centre_input": model.centre_input,
-        "mean": data.mean, "std": data.std,
-        "model": model.state_dict(), "params": config.to_dict(), "epoch": epoch,
-        "history": history, "train_log": train_log,
-        "optimizer": optimizer.state_dict() if optimizer else None,
-        "scheduler": scheduler.state_dict() if scheduler else None,
-    }
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def read_checkpoint(path) -> dict:
-    """A checkpoint's contents, loaded with weights_only=True so it can never run code."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable checkpoint (truncated or not a torch file): "
-                         f"{str(error).strip().splitlines()[0]}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a checkpoint of this project (expected format {CHECKPOINT_FORMAT!r})")
-    return state
-
+# -------------------------------------------------------------------------------------------- metrics
 
 def code_version(root=ROOT) -> dict | None:
     """The git commit of the code a run ran and whether the tree had changes (results/ and runs/ aside, which runs
@@ -267,5 +222,4 @@ def write_metrics(path: Path, config: Config, history: list, train_log: list, da
 
 
 __all__ = ["AUGMENTS", "Config", "PARAMS", "TRAINING_PARAMS", "ADDED_PARAMS", "NOTEBOOK", "make_training",
-           "fit", "CHECKPOINT_FORMAT", "resolve", "atomic_write", "save_checkpoint", "read_checkpoint", "code_version",
-           "versions", "write_metrics"]
+           "fit", "code_version", "versions", "write_metrics"]

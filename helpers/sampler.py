@@ -1,29 +1,11 @@
-"""The sampler: random numbers 0..9 for each MNIST batch, as 4 float bits."""
+"""The sampler: random numbers 0..9 for each MNIST batch, as 4 float bits (the code: `helpers.encoding.int_to_bits`)."""
 from __future__ import annotations
 
 import math
 
 import torch
 
-
-NUMBER_BITS = 4  # the number 0..9 as 4 bits
-
-
-def int_to_bits(values: torch.Tensor, width: int) -> torch.Tensor:
-    """Integers -> float bits, most significant first: 5 with width 4 -> [0, 1, 0, 1]."""
-    values = torch.as_tensor(values)
-    if values.dtype.is_floating_point or values.dtype == torch.bool:
-        raise TypeError(f"int_to_bits needs an integer tensor, got {values.dtype}")
-    if values.numel() and (values.min() < 0 or values.max() >= 2**width):
-        raise ValueError(f"values must be in 0..{2**width - 1} to fit {width} bits")
-    shifts = torch.arange(width - 1, -1, -1, device=values.device)
-    return ((values.unsqueeze(-1) >> shifts) & 1).float()
-
-
-def bits_to_int(bits: torch.Tensor) -> torch.Tensor:
-    """Bits (or probabilities, thresholded at 0.5), most significant first -> int64."""
-    weights = 2 ** torch.arange(bits.shape[-1] - 1, -1, -1, device=bits.device)
-    return ((bits > 0.5).long() * weights).sum(-1)
+from .encoding import NUMBER_BITS, int_to_bits
 
 
 class RandomSampler:
@@ -52,4 +34,4 @@ class RandomSampler:
         return int_to_bits(torch.randint(0, 10, (n,), generator=self.generator), NUMBER_BITS)
 
 
-__all__ = ["NUMBER_BITS", "int_to_bits", "bits_to_int", "RandomSampler"]
+__all__ = ["RandomSampler"]

@@ -7,11 +7,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import shifts
+from .augment import random_affine, robust_augment, to_device
 from .device import autocast, model_device
 from .data import MNISTData
-from .sampler import NUMBER_BITS, RandomSampler, bits_to_int, int_to_bits
-from .encoding import decode_outputs, invalid_codes, output_loss
+from .sampler import RandomSampler
+from .encoding import NUMBER_BITS, bits_to_int, decode_outputs, int_to_bits, invalid_codes, output_loss
 
 
 EVAL_NUMBERS_SEED = 2024  # every run pairs the evaluation images with the same numbers
@@ -20,74 +20,6 @@ EVAL_NUMBERS_SEED = 2024  # every run pairs the evaluation images with the same 
 def eval_numbers(n: int) -> torch.Tensor:
     """The fixed number (0..9) paired with each of `n` evaluation images, the same in every run."""
     return bits_to_int(RandomSampler(n, seed=EVAL_NUMBERS_SEED, dataset_size=n).getRandomBatch())
-
-
-def random_affine(images: torch.Tensor, generator: torch.Generator, background: float,
-                  degrees: float = 10.0, shift: float = 2.0, scale: float = 0.1) -> torch.Tensor:
-    """Rotate, scale and shift each image of a normalized batch at random, filling with `background`."""
-    u = (torch.rand(len(images), 4, generator=generator) * 2 - 1).to(images.device)  # drawn on the CPU: same on every device
-    angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    offsets = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
-    theta = torch.stack([torch.stack([cos, -sin, offsets[:, 0]], 1), torch.stack([sin, cos, offsets[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images - background, grid, align_corners=False) + background
-
-
-def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float, std: float,
-                   clean: float = 0.4, no_digit: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
-    """`augment="robust"`: each image of a normalized batch stays as it is (`clean` of them) or gets one
-    corruption drawn at random, and `no_digit` of them are replaced by an image without a digit (blank,
-    noise, a gradient), to be trained towards "don't know" (see `output_loss`). Returns the images and the
-    mask of the no-digit ones.
-
-    The corruptions: rotation up to 50°, scale 0.45-1.1, a shift up to 7 px (half the images) and a shear
-    up to 40° along x and along y (each for half the images); thinner or thicker strokes; Gaussian blur
-    (sigma 0.5-2.5) or a resolution of 7-16 px (one value per batch); black ink on a light background; a
-    brightness gradient; Gaussian noise; a black box of 2-9 px or a black line 1-4 px wide. Shot and
-    impulse noise and elastic distortion are left out on purpose: the robustness benchmark measures them
-    (and printed fonts) as shifts the model was never trained against (README, "Digits from outside MNIST").
-    """
-    n, device = len(images), images.device
-    cpu_rand = lambda *shape: torch.rand(*shape, generator=generator)  # drawn on the CPU, as everywhere
-    rand = lambda *shape: cpu_rand(*shape).to(device)
-    x = (images * std + mean).clamp(0, 1)
-    # Every draw for every image first, in a fixed order, so an image's corruption does not depend on the others'.
-    r, angle, per_batch = rand(n, 4), rand(n) * 2 * math.pi, torch.rand(3, generator=generator).tolist()
-    distance = rand(n) * 7 * (r[:, 2] < 0.5)
-    corners, sizes = (rand(n, 2, 1) * 20).long(), 2 + (rand(n, 2, 1) * 8).long()
-    thinning, contrast, gradient, gradient_angle = rand(n, 1, 1, 1), rand(n, 1, 1, 1), rand(n, 1, 1, 1), rand(n, 1, 1, 1)
-    noise, noise_level = torch.randn(x.shape, generator=generator).to(device), rand(n, 1, 1, 1)
-    shear = (rand(2, n) * 2 - 1) * 40 * (rand(2, n) < 0.5)
-    line = rand(n) < 0.5  # a line instead of a box
-    line_angle, line_offset, line_width = rand(n, 1, 1, 1) * math.pi, (rand(n, 1, 1, 1) - 0.5) * 28 / 3, 1 + 3 * rand(n, 1, 1, 1)
-    corruptions = [  # each on the images i that drew it
-        lambda i: shifts.affine(x[i], rotate=(r[i, 0] * 2 - 1) * 50, zoom=0.45 + r[i, 1] * 0.65,
-                                shear_x=shear[0, i], shear_y=shear[1, i],
-                                shift_x=distance[i] * torch.cos(angle[i]), shift_y=distance[i] * torch.sin(angle[i])),
-        lambda i: torch.where(r[i, 3, None, None, None] < 0.5, shifts.thinner(x[i], thinning[i], generator),
-                              shifts.thicker(x[i], 2 + int(per_batch[0] * 3), generator)),
-        lambda i: shifts.blur(x[i], 0.5 + 2 * per_batch[1], generator),
-        lambda i: shifts.low_resolution(x[i], 7 + int(per_batch[2] * 10), generator),
-        lambda i: shifts.inverted(x[i], 0.4 + 0.6 * contrast[i], generator),
-        lambda i: shifts.uneven_background(x[i], 0.8 * gradient[i], generator, angles=gradient_angle[i] * 2 * math.pi),
-        lambda i: (x[i] + noise[i] * 0.35 * noise_level[i]).clamp(0, 1),
-        lambda i: x[i].masked_fill(torch.where(
-            line[i, None, None, None], shifts.line_mask(line_angle[i], line_offset[i], line_width[i]),
-            shifts.box_mask(corners[i], sizes[i])), 0.0),
-    ]
-    choice = (cpu_rand(n) * len(corruptions)).long()
-    corrupt = cpu_rand(n) >= clean
-    out = x.clone()
-    for k, corruption in enumerate(corruptions):
-        i = torch.nonzero(corrupt & (choice == k))[:, 0].to(device)  # indices found on the CPU: no device sync
-        if len(i):
-            out[i] = corruption(i)
-    unknown = rand(n) < no_digit
-    blank = rand(n, 1, 1, 1) * torch.where(rand(n, 1, 1, 1) < 0.5, rand(*x.shape),
-                                           shifts.uneven_background(torch.zeros_like(x), 1.0, generator))
-    out = torch.where(unknown[:, None, None, None], blank, out)
-    return (out - mean) / std, unknown
 
 
 FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number (issue 4's runs)
@@ -138,16 +70,16 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
     """One pass over the training images in a seeded random order; returns mean loss and the logged losses.
 
     The data lives on the model's device. The order, the numbers and the augmentation are drawn from
-    seeded CPU generators, so a seed means the same data on every device; the only host syncs are
-    the log lines.
+    seeded CPU generators, so a seed means the same data on every device, and reach the device through
+    `to_device` (non-blocking); the host waits for the device only at the log lines and at the epoch's end.
     """
     n, batch_size, device = len(data.train_x), config.batch_size, data.train_x.device
     generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
     torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout
-    order = torch.randperm(n, generator=generator).to(device)
+    order = to_device(torch.randperm(n, generator=generator), device)
     sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
     background = (0 - data.mean) / data.std
-    held = held_out_pairs(config.holdout, config.seed).to(device) if config.holdout else None
+    held = to_device(held_out_pairs(config.holdout, config.seed), device) if config.holdout else None
     model.train()
     losses, logged = [], []
     for batch_idx in range(len(sampler)):
@@ -157,7 +89,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
             images = random_affine(images, generator, background)
         if config.augment == "robust":
             images, unknown = robust_augment(images, generator, data.mean, data.std)
-        digits, number_bits = data.train_y[idx], sampler.getRandomBatch().to(device)
+        digits, number_bits = data.train_y[idx], to_device(sampler.getRandomBatch(), device)
         numbers = bits_to_int(number_bits)
         if config.holdout:  # never train on a held-out pair: take the next number instead
             numbers = allowed_numbers(numbers, digits, held)
@@ -215,7 +147,7 @@ def pair_logits(model, images: torch.Tensor, numbers: torch.Tensor, batch_size: 
 
 @torch.no_grad()
 def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> dict:
-    """Loss and digit / sum / joint accuracy of `model` on (image, number) pairs, with its predictions.
+    """Loss (unsmoothed) and digit / sum / joint accuracy of `model` on (image, number) pairs, with its predictions.
 
     Invalid output codes (digit 10..15, sum 19..31) can never match a target, so they count as
     wrong; `invalid` says how many predictions had one.
@@ -227,7 +159,7 @@ def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.T
     digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
     n, correct = len(digits), (digit_ok & sum_ok).sum().item()
     return {
-        "test_loss": loss,
+        "loss": loss,
         "digit_acc": digit_ok.sum().item() / n,
         "sum_acc": sum_ok.sum().item() / n,
         "joint_acc": correct / n,

@@ -1,45 +1,14 @@
 """Prediction on a user's input: images and numbers checked, confidence, image files as MNIST."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .device import model_device, resolve_device
-from .sampler import NUMBER_BITS, int_to_bits
-from .encoding import decode_outputs, target_code
+from .device import model_device
+from .encoding import NUMBER_BITS, decode_outputs, int_to_bits, target_code
 from .model import Net
-from .runs import atomic_write, read_checkpoint, resolve
-
-
-def export_model(checkpoint, path) -> Path:
-    """Write the weights and normalization of a training checkpoint, without optimizer state (small)."""
-    state = read_checkpoint(checkpoint)
-    state.update(optimizer=None, scheduler=None, train_log=[])
-    path = resolve(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-    return path
-
-
-def load_checkpoint(path, device="cpu") -> Net:
-    """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`), on `device`.
-
-    A checkpoint trained on any device and in any precision loads here: weights are kept in fp32 and
-    read onto the CPU first.
-    """
-    state = read_checkpoint(path)
-    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"),
-                centre_input=state.get("centre_input", False), head=state.get("head", "mlp"))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as error:
-        raise ValueError(f"{path} does not match the {state['backbone']!r} network: "
-                         f"{str(error).splitlines()[0]}") from None
-    model.mean, model.std = state["mean"], state["std"]
-    return model.to(resolve_device(device)).eval()
 
 
 def as_images(images) -> tuple[torch.Tensor, bool]:
@@ -209,5 +178,5 @@ def image_file_to_mnist(path) -> np.ndarray:
         raise
 
 
-__all__ = ["export_model", "load_checkpoint", "as_images", "as_numbers", "answer_confidence", "predict", "read_gray",
+__all__ = ["as_images", "as_numbers", "answer_confidence", "predict", "read_gray",
            "to_mnist", "image_file_to_mnist"]

@@ -24,6 +24,7 @@ def test_smoke_run_writes_metrics_model_and_figures(tmp_path):
     assert metrics["versions"]["torch"] == torch.__version__
     (epoch,) = metrics["history"]
     assert {"epoch", "train_loss", "test_loss", "digit_acc", "sum_acc", "joint_acc", "seconds"} <= set(epoch)
+    assert "validation_loss" not in epoch  # the loss is named by the split it was measured on
     assert all(0 <= metrics["final"][k] <= 1 for k in helpers.ACCURACIES)
     assert metrics["final"]["joint_acc"] <= min(metrics["final"]["digit_acc"], metrics["final"]["sum_acc"])
     assert metrics["final"]["digit_acc"] > 0.5  # 2000 images for one epoch already learn digits

@@ -71,7 +71,7 @@ def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
     recal = helpers.fit(params(tmp_path / "b", backbone="mid", recalibrate_bn=True), small, log=lambda line: None)["metrics"]
     assert [h["train_loss"] for h in plain["history"]] == [h["train_loss"] for h in recal["history"]]
     assert outcome({"metrics": plain})[0][:-1] == outcome({"metrics": recal})[0][:-1]
-    assert plain["history"][-1]["test_loss"] != recal["history"][-1]["test_loss"]
+    assert plain["history"][-1]["test_loss"] != recal["history"][-1]["test_loss"]  # named by the split
 
 
 @pytest.mark.parametrize("done", [1, 2])
@@ -94,8 +94,8 @@ def test_resume_refuses_a_checkpoint_trained_with_other_parameters(tmp_path, sma
 
 def test_checkpoint_is_written_atomically_every_epoch(tmp_path, small, monkeypatch):
     written = []
-    real = helpers.runs.atomic_write
-    monkeypatch.setattr(helpers.runs, "atomic_write", lambda path, write: (written.append(path.name), real(path, write)))
+    real = helpers.checkpoints.atomic_write
+    monkeypatch.setattr(helpers.checkpoints, "atomic_write", lambda path, write: (written.append(path.name), real(path, write)))
     helpers.fit(params(tmp_path), small, log=lambda line: None)
     assert written.count("model.pt") == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.pt"]  # no temp file left

@@ -1,0 +1,134 @@
+"""Augmentation: the random affine change of every training image, and `augment="robust"`'s corruptions.
+
+Every random value is drawn on the CPU from the epoch's seeded generator (the same data on every device) and reaches
+the device through `to_device`, which never makes the host wait.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import shifts
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on `device` without a host sync: on CUDA pinned, then copied asynchronously (the pinned buffer
+    is kept until the copy is done by torch's caching host allocator); on the CPU the tensor itself."""
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
+def random_affine(images: torch.Tensor, generator: torch.Generator, background: float,
+                  degrees: float = 10.0, shift: float = 2.0, scale: float = 0.1) -> torch.Tensor:
+    """Rotate, scale and shift each image of a normalized batch at random, filling with `background`."""
+    u = to_device(torch.rand(len(images), 4, generator=generator) * 2 - 1, images.device)
+    angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    offsets = u[:, 2:] * shift * 2 / images.shape[-1]  # pixels -> affine_grid's [-1, 1] units
+    theta = torch.stack([torch.stack([cos, -sin, offsets[:, 0]], 1), torch.stack([sin, cos, offsets[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images - background, grid, align_corners=False) + background
+
+
+# ----------------------------------------------------------------------------------- augment="robust"
+
+def draw_corruptions(n: int, generator: torch.Generator, clean: float = 0.4, no_digit: float = 0.03) -> dict:
+    """Every random value the robust corruptions of a batch of `n` images need, drawn on the CPU in one fixed order
+    (every image's draws first, so an image's corruption does not depend on the others'). Per image unless named
+    `batch_*`: one value for the whole batch."""
+    def rand(*shape):
+        return torch.rand(*shape, generator=generator)
+    d = {"geometry": rand(n, 4), "shift_angle": rand(n) * 2 * math.pi, "batch_values": rand(3)}
+    d["shift"] = rand(n) * 7 * (d["geometry"][:, 2] < 0.5)  # half the images move
+    d["box_corner"], d["box_size"] = (rand(n, 2, 1) * 20).long(), 2 + (rand(n, 2, 1) * 8).long()
+    d["thinning"], d["contrast"], d["gradient"], d["gradient_angle"] = (rand(n, 1, 1, 1) for _ in range(4))
+    d["noise"], d["noise_level"] = torch.randn(n, 1, 28, 28, generator=generator), rand(n, 1, 1, 1)
+    d["shear"] = (rand(2, n) * 2 - 1) * 40
+    d["shear"] = d["shear"] * (rand(2, n) < 0.5)  # each direction for half the images
+    d["line"] = rand(n) < 0.5  # a line instead of a box
+    d["line_angle"], d["line_offset"] = rand(n, 1, 1, 1) * math.pi, (rand(n, 1, 1, 1) - 0.5) * 28 / 3
+    d["line_width"] = 1 + 3 * rand(n, 1, 1, 1)
+    d["choice"] = (rand(n) * len(CORRUPTIONS)).long()
+    d["corrupt"] = rand(n) >= clean
+    d["unknown"] = rand(n) < no_digit
+    d["blank_level"], d["blank_kind"], d["blank_noise"] = rand(n, 1, 1, 1), rand(n, 1, 1, 1), rand(n, 1, 28, 28)
+    d["blank_angle"] = rand(n, 1, 1, 1) * 2 * math.pi
+    return d
+
+
+# Each corruption takes the images x (in [0, 1]) that drew it and their draws d (indexed like x).
+def geometry(x, d):
+    """Rotation up to 50°, scale 0.45-1.1, a shift up to 7 px, a shear up to 40° along x and along y."""
+    g = d["geometry"]
+    return shifts.affine(x, rotate=(g[:, 0] * 2 - 1) * 50, zoom=0.45 + g[:, 1] * 0.65, shear_x=d["shear"][0],
+                         shear_y=d["shear"][1], shift_x=d["shift"] * torch.cos(d["shift_angle"]),
+                         shift_y=d["shift"] * torch.sin(d["shift_angle"]))
+
+
+def stroke_width(x, d):
+    """Thinner strokes (a partial erosion) or thicker ones (a dilation of 2-4 px, one size per batch)."""
+    return torch.where(d["geometry"][:, 3, None, None, None] < 0.5, shifts.thinner(x, d["thinning"], None),
+                       shifts.thicker(x, 2 + int(d["batch_values"][0] * 3), None))
+
+
+def blur(x, d):
+    return shifts.blur(x, 0.5 + 2 * float(d["batch_values"][1]), None)  # sigma 0.5-2.5, one per batch
+
+
+def low_resolution(x, d):
+    return shifts.low_resolution(x, 7 + int(d["batch_values"][2] * 10), None)  # 7-16 px, one per batch
+
+
+def inverted(x, d):
+    return shifts.inverted(x, 0.4 + 0.6 * d["contrast"], None)  # black ink on a light background
+
+
+def gradient(x, d):
+    return shifts.uneven_background(x, 0.8 * d["gradient"], None, angles=d["gradient_angle"] * 2 * math.pi)
+
+
+def noise(x, d):
+    return (x + d["noise"] * 0.35 * d["noise_level"]).clamp(0, 1)
+
+
+def occlusion(x, d):
+    """A black line 1-4 px wide or a black box of 2-9 px."""
+    line = shifts.line_mask(d["line_angle"], d["line_offset"], d["line_width"])
+    return x.masked_fill(torch.where(d["line"][:, None, None, None], line, shifts.box_mask(d["box_corner"], d["box_size"])),
+                         0.0)
+
+
+CORRUPTIONS = (geometry, stroke_width, blur, low_resolution, inverted, gradient, noise, occlusion)
+PER_BATCH = ("batch_values",)
+
+
+def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float, std: float,
+                   clean: float = 0.4, no_digit: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
+    """`augment="robust"`: each image of a normalized batch stays as it is (`clean` of them) or gets one of the
+    `CORRUPTIONS` drawn at random, and `no_digit` of them are replaced by an image without a digit (blank, noise, a
+    gradient), to be trained towards "don't know" (see `output_loss`). Returns the images and the mask of the
+    no-digit ones. Shot and impulse noise and elastic distortion are left out on purpose: the robustness benchmark
+    measures them (and printed fonts) as shifts the model was never trained against (docs/robustness.md)."""
+    device = images.device
+    draws = draw_corruptions(len(images), generator, clean, no_digit)
+    chosen = [torch.nonzero(draws["corrupt"] & (draws["choice"] == k))[:, 0] for k in range(len(CORRUPTIONS))]  # CPU
+    d = {k: (v if k in PER_BATCH else to_device(v, device)) for k, v in draws.items()}
+    x = (images * std + mean).clamp(0, 1)
+    out = x.clone()
+    for corruption, cpu_index in zip(CORRUPTIONS, chosen):
+        if len(cpu_index):
+            i = to_device(cpu_index, device)
+            out[i] = corruption(x[i], {k: v if k in PER_BATCH else v[:, i] if k == "shear" else v[i]
+                                       for k, v in d.items()})
+    blank = d["blank_level"] * torch.where(d["blank_kind"] < 0.5, d["blank_noise"],
+                                           shifts.uneven_background(torch.zeros_like(x), 1.0, None, angles=d["blank_angle"]))
+    out = torch.where(d["unknown"][:, None, None, None], blank, out)
+    return (out - mean) / std, d["unknown"]
+
+
+__all__ = ["to_device", "random_affine", "draw_corruptions", "CORRUPTIONS", "robust_augment"]

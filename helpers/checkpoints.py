@@ -1,0 +1,91 @@
+"""Checkpoints: what a run saves (weights, normalization, optimizer state), read safely, exported small, loaded as a
+model; the atomic writes every run file goes through."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from . import ROOT
+from .data import MNISTData
+from .device import resolve_device
+from .model import Net
+
+
+CHECKPOINT_FORMAT = "neural-network-on-steroids/1"
+
+
+def resolve(path) -> Path:
+    """A path from the parameters: relative ones are relative to the repository root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(tmp_path)`, then rename onto `path`: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, model, data: MNISTData, config, epoch: int, history: list,
+                    train_log: list, optimizer=None, scheduler=None) -> None:
+    """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
+    state = {
+        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "head": model.head_name, "encoding": model.encoding,
+        "number_input": model.number_input, "centre_input": model.centre_input,
+        "mean": data.mean, "std": data.std,
+        "model": model.state_dict(), "params": config.to_dict(), "epoch": epoch,
+        "history": history, "train_log": train_log,
+        "optimizer": optimizer.state_dict() if optimizer else None,
+        "scheduler": scheduler.state_dict() if scheduler else None,
+    }
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def read_checkpoint(path) -> dict:
+    """A checkpoint's contents, loaded with weights_only=True so it can never run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable checkpoint (truncated or not a torch file): "
+                         f"{str(error).strip().splitlines()[0]}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a checkpoint of this project (expected format {CHECKPOINT_FORMAT!r})")
+    return state
+
+
+def export_model(checkpoint, path) -> Path:
+    """Write the weights and normalization of a training checkpoint, without optimizer state (small)."""
+    state = read_checkpoint(checkpoint)
+    state.update(optimizer=None, scheduler=None, train_log=[])
+    path = resolve(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def load_checkpoint(path, device="cpu") -> Net:
+    """The trained model of a checkpoint, in eval mode, with its normalization (`mean`, `std`), on `device`.
+
+    A checkpoint trained on any device and in any precision loads here: weights are kept in fp32 and
+    read onto the CPU first.
+    """
+    state = read_checkpoint(path)
+    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"),
+                centre_input=state.get("centre_input", False), head=state.get("head", "mlp"))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not match the {state['backbone']!r} network: "
+                         f"{str(error).splitlines()[0]}") from None
+    model.mean, model.std = state["mean"], state["std"]
+    return model.to(resolve_device(device)).eval()
+
+
+__all__ = ["CHECKPOINT_FORMAT", "resolve", "atomic_write", "save_checkpoint", "read_checkpoint", "export_model",
+           "load_checkpoint"]
