@@ -2,10 +2,8 @@
 the exhaustive evaluation."""
 from __future__ import annotations
 
-import math
 
 import torch
-import torch.nn.functional as F
 
 from .augment import random_affine, robust_augment, to_device
 from .device import autocast, model_device

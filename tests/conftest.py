@@ -12,6 +12,13 @@ if "MNIST_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "MN
 import helpers  # noqa: E402
 
 
+def pytest_collection_modifyitems(items):
+    """nbval's notebook cells train and draw: not in the quick loop (`pytest -m "not slow"`)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """Both MNIST splits as uint8 tensors, loaded once."""

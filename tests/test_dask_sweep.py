@@ -55,9 +55,10 @@ def cluster(tmp_path_factory):
         assert all(process.poll() is not None for process in started)
 
 
+@pytest.mark.slow
 def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path):
     results, notebooks = tmp_path / "results", tmp_path / "notebooks"
-    runs = sweep.sweep_runs(["binary-k10"], [1, 2], TINY)
+    runs = sweep.sweep_runs(["mlp-k10"], [1, 2], TINY)
     runs["bad-seed1"] = {**TINY, "backbone": "resnet", "seed": 1}
     submitted = []
     real_submit = cluster.submit
@@ -72,11 +73,11 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
         assert set(failures) == {"bad-seed1"}
         assert "backbone must be one of" in failures["bad-seed1"] and "resnet" in failures["bad-seed1"]
         for seed in (1, 2):
-            metrics = json.loads((results / f"binary-k10-seed{seed}" / "metrics.json").read_text())
+            metrics = json.loads((results / f"mlp-k10-seed{seed}" / "metrics.json").read_text())
             assert metrics["params"]["seed"] == seed and metrics["params"]["holdout"] == 10
-            assert metrics["params"]["output_dir"] == str(results / f"binary-k10-seed{seed}")  # not the worker's tmp
+            assert metrics["params"]["output_dir"] == str(results / f"mlp-k10-seed{seed}")  # not the worker's tmp
             assert len(metrics["exhaustive"]["heldout"]) == 10 and metrics["history"][0]["epoch"] == 1
-            notebook = (notebooks / f"binary-k10-seed{seed}.ipynb").read_text()
+            notebook = (notebooks / f"mlp-k10-seed{seed}.ipynb").read_text()
             assert json.loads(notebook)["cells"]
             assert f"{max(1, os.cpu_count() // 2)} threads" in notebook  # the cores shared by the 2 workers
         assert not (results / "bad-seed1").exists()
@@ -89,9 +90,10 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
     finally:
         cluster.submit = real_submit
     summary = sweep.write_summary(helpers.load_results(results), results / "summary.md")
-    assert "| binary | bits | 10 | 2 |" in summary
+    assert "| mlp | binary | bits | 10 | 2 |" in summary
 
 
+@pytest.mark.slow
 def test_a_local_cluster_starts_its_workers_on_127_0_0_1_and_stops_them():
     with sweep.dask_client(None, 2) as client:
         workers = client.scheduler_info()["workers"]

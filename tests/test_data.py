@@ -12,7 +12,9 @@ def test_splits_as_tensors(mnist):
     (train_x, train_y), (test_x, test_y) = mnist["train"], mnist["test"]
     assert train_x.shape == (60_000, 28, 28) and test_x.shape == (10_000, 28, 28)
     assert train_x.dtype == torch.uint8 and train_y.dtype == torch.int64
-    assert torch.equal(torch.bincount(test_y), torch.bincount(test_y, minlength=10))
+    for labels in (train_y, test_y):  # exactly the digits 0..9, every one of them present
+        assert labels.min() == 0 and labels.max() == 9 and (torch.bincount(labels, minlength=10) > 0).all()
+    assert torch.bincount(train_y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # MNIST's
 
 
 def test_mean_and_std_of_the_training_set(data):
@@ -36,6 +38,12 @@ def test_validation_split_is_carved_from_the_training_set(mnist):
     assert split.eval_name == "validation"
     assert len(split.train_x) == 55_000 and len(split.eval_x) == 5000
     assert not torch.equal(split.eval_images, mnist["test"][0][:5000])
+    # disjoint from the training images, and together they are the training set: no image in both
+    train_images = mnist["train"][0]
+    key = lambda images: {bytes(image.numpy()) for image in images}  # noqa: E731
+    used = key(((split.train_x[:, 0] * split.std + split.mean) * 255).round().to(torch.uint8))
+    held = key(split.eval_images)
+    assert not (used & held) and used | held == key(train_images)
 
 
 def fake_root(tmp_path, change=None):

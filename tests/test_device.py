@@ -84,6 +84,7 @@ def small():
     return helpers.prepare_data(train_size=600, download=False)
 
 
+@pytest.mark.slow
 def test_a_bf16_run_trains_repeats_resumes_and_loads_for_prediction_on_the_cpu(tmp_path, small):
     bf16 = dict(precision="bf16", device="cpu")
     full = helpers.fit(params(tmp_path / "full", **bf16), small, log=lambda line: None)
@@ -109,12 +110,14 @@ def test_a_bf16_run_trains_repeats_resumes_and_loads_for_prediction_on_the_cpu(t
     assert torch.equal(digits, full["result"]["pred_digits"]) and torch.equal(sums, full["result"]["pred_sums"])
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_precision(tmp_path, small):
     helpers.fit(params(tmp_path, epochs=1, precision="bf16"), small, log=lambda line: None)
     with pytest.raises(ValueError, match="trained with other precision='bf16'"):
         helpers.fit(params(tmp_path, epochs=1, precision="fp32", resume=True), small, log=lambda line: None)
 
 
+@pytest.mark.slow
 def test_the_fp32_cpu_default_history_matches_the_recorded_one(tmp_path, small):
     """Seed 1 of the default (fp32 on the CPU) gives the numbers recorded with the code of commit 3780611, before
     devices and bf16 existed, on an AMD EPYC. Another CPU (an Intel Xeon with AMX, say) or library build sums the

@@ -25,6 +25,8 @@ import pytest
 import helpers
 from conftest import ROOT, figure_path, free_port
 
+pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop
+
 CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's browser; /usr/bin/chromium is a shell wrapper
 SMALL = dict(epochs=1, train_size=2000, log_interval=5, min_joint_acc=0.0)
 FIGURES = 6  # architecture, training loss, test metrics, predictions, mistakes, exhaustive

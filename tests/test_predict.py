@@ -119,6 +119,7 @@ def photo(tmp_path_factory, mnist):
     return folder, digits[0].item()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["digit.png", "digit.jpg"])
 def test_command_line_predicts_from_an_image_file(photo, name):
     folder, digit = photo
@@ -136,6 +137,7 @@ def test_image_file_conversion_is_mnist_like(photo, mnist):
     assert np.array_equal(pixels, helpers.image_file_to_mnist(folder / "digit.png"))  # the same every time
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, words", [
     (["missing.png", 3], "no image at"),
     (["README.md", 3], "not a readable image"),
@@ -183,6 +185,7 @@ def test_the_shipped_sample_digit_reads_as_a_five():
     assert done.stdout.startswith("digit 5, sum 12 ")
 
 
+@pytest.mark.slow
 def test_a_decompression_bomb_is_one_clear_line(tmp_path):
     Image.new("1", (15_000, 15_000)).save(tmp_path / "bomb.png")  # 225 M pixels in a few kB: above PIL's limit
     done = cli(tmp_path / "bomb.png", 3)

@@ -86,6 +86,7 @@ def test_no_digit_images_are_trained_towards_dont_know():
         assert logits.grad[0].abs().max() < 1e-7 < logits.grad[1].abs().max()
 
 
+@pytest.mark.slow
 def test_a_robust_run_trains_and_its_loss_falls():
     config = helpers.Config(augment="robust", epochs=2, device="cpu", precision="fp32")
     small = helpers.prepare_data(train_size=1024, download=False)

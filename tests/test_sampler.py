@@ -37,8 +37,7 @@ def test_batches_match_a_dataloader_over_mnist_sized_data():
 def test_float_bits_ready_to_concatenate_with_image_features():
     bits = RandomSampler(64).getRandomBatch()
     assert bits.dtype == torch.float32 and bits.shape == (64, 4)
-    assert torch.cat([torch.randn(64, 320), bits], dim=1).shape == (64, 324)
-    assert set(bits.unique().tolist()) <= {0.0, 1.0}
+    assert set(bits.unique().tolist()) == {0.0, 1.0}
 
 
 def test_bits_are_most_significant_first():

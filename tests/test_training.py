@@ -7,6 +7,8 @@ import torch
 
 import helpers
 
+pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop
+
 
 @pytest.fixture(scope="module")
 def small():
