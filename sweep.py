@@ -56,7 +56,7 @@ def execute(parameters: dict, host_workers: dict) -> dict:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
             papermill.execute_notebook(str(helpers.NOTEBOOK), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
-                                       parameters={**parameters, "output_dir": str(out), "image_dir": str(out / "images")})
+                                       parameters={**parameters, "output_dir": str(out), "image_dir": None})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
         return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}

@@ -5,6 +5,7 @@ Each function draws one figure from the run's own data, saves it as PNG under `i
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -242,38 +243,83 @@ def plot_holdout(groups: dict, image_dir=None):
 
 
 def plot_holdout_curve(groups: dict, image_dir=None):
-    """Held-out and seen pairs' joint and sum accuracy against k pairs held out, per output encoding
-    (line: mean over seeds, band: ± std), and the number-input ablation (markers, binary output)."""
-    series = {}  # (encoding, number_input) -> {k: [runs]}
-    for runs in groups.values():
-        params = runs[0]["params"]
-        k = params.get("holdout")
-        if isinstance(k, int) and not isinstance(k, bool) and k > 0:
-            series.setdefault((params["encoding"], params.get("number_input", "bits")), {})[k] = runs
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, acc in zip(axes, ("joint", "sum")):
-        for i, ((encoding, number_input), by_k) in enumerate(sorted(series.items(), key=lambda s: (s[0][1] != "bits", s[0]))):
-            ks = sorted(by_k)
-            for part, style in (("heldout", "-"), ("seen", ":")):
-                values = [torch.tensor([100 * r["exhaustive"][f"{part}_pairs"][f"{acc}_acc"] for r in by_k[k]]) for k in ks]
-                mean = torch.stack([v.mean() for v in values])
-                std = torch.stack([v.std() if len(v) > 1 else torch.tensor(0.0) for v in values])
-                label = (encoding if number_input == "bits" else f"{encoding} output, {number_input} input") + \
-                    (" (held-out)" if part == "heldout" else " (seen)")
-                if number_input == "bits":
-                    ax.plot(ks, mean, style, marker="o" if part == "heldout" else None, color=f"C{i}", label=label)
-                    if part == "heldout":
-                        ax.fill_between(ks, mean - std, mean + std, color=f"C{i}", alpha=0.2)
-                elif part == "heldout":
-                    ax.errorbar(ks, mean, std, fmt="s", color=f"C{i}", capsize=3, label=label)
-        ax.set(xlabel="k pairs held out of training (of 100)", title=f"{acc} accuracy", xticks=sorted(
-            {k for by_k in series.values() for k in by_k}))
+    """Does it learn addition? Left: joint accuracy on the pairs never trained on against k pairs held out, one line
+    per head (binary code, number bits; band: ± std over seeds; dotted: the seen pairs), thin lines for the other
+    output encodings and markers for the number-input ablation (mlp head). Right: every test image with the numbers
+    10-15 that training never draws, per head. Runs: the `<name>-k<k>` configurations."""
+    series = {}  # (head, encoding, number_input) -> {k: [runs]}
+    for config, runs in groups.items():
+        if re.search(r"-k\d+$", config):
+            p = runs[0]["params"]
+            series.setdefault((p["head"], p["encoding"], p["number_input"]), {})[p["holdout"]] = runs
+
+    def stats(by_k, value):
+        ks = sorted(by_k)
+        values = [torch.tensor([100 * value(r) for r in by_k[k]]) for k in ks]
+        return (ks, torch.stack([v.mean() for v in values]),
+                torch.stack([v.std() if len(v) > 1 else torch.tensor(0.0) for v in values]))
+
+    fig, (held_ax, unseen_ax) = plt.subplots(1, 2, figsize=(12, 5.2), width_ratios=(1.6, 1))
+    heads = [key for key in series if key[1:] == ("binary", "bits")]
+    for i, key in enumerate(sorted(heads, key=lambda key: ("mlp", "line", "adder").index(key[0]))):
+        color, by_k = f"C{i}", series[key]
+        ks, mean, std = stats(by_k, lambda r: r["exhaustive"]["heldout_pairs"]["joint_acc"])
+        held_ax.plot(ks, mean, "o-", color=color, lw=2, label=f"head {key[0]}: pairs never trained on")
+        held_ax.fill_between(ks, mean - std, mean + std, color=color, alpha=0.2)
+        ks, mean, _ = stats(by_k, lambda r: r["exhaustive"]["seen_pairs"]["joint_acc"])
+        held_ax.plot(ks, mean, ":", color=color, label=f"head {key[0]}: seen pairs")
+        with_unseen = {k: runs for k, runs in by_k.items() if all("unseen_numbers" in r["exhaustive"] for r in runs)}
+        if with_unseen:
+            ks, mean, std = stats(with_unseen, lambda r: r["exhaustive"]["unseen_numbers"]["joint_acc"])
+            unseen_ax.errorbar(ks, mean, std, fmt="o-", color=color, capsize=3, label=f"head {key[0]}")
+    others = [key for key in series if key not in heads]
+    for j, key in enumerate(sorted(others)):
+        ks, mean, _ = stats(series[key], lambda r: r["exhaustive"]["heldout_pairs"]["joint_acc"])
+        label = f"mlp, {key[1]} output" if key[2] == "bits" else f"mlp, number as {key[2]}"
+        held_ax.plot(ks, mean, "x-" if key[2] == "bits" else "s", color="gray", alpha=0.4 + 0.3 * (j % 2), lw=1, ms=4,
+                     label=label)
+    held_ax.set(xlabel="k of the 100 (digit, number) pairs held out of training", ylabel="joint accuracy (%)",
+                title="Pairs never trained on (every test image)", ylim=(-2, 101))
+    held_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
+    unseen_ax.set(xlabel="k pairs held out", ylabel="joint accuracy (%)", ylim=(-2, 101),
+                  title="Numbers 10-15, never drawn in training")
+    unseen_ax.legend(fontsize=8)
+    for ax in (held_ax, unseen_ax):
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("accuracy over every test image (%)")
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.suptitle("Does it learn addition? Pairs never trained on (solid, band: ± std) against seen pairs (dotted)")
+    fig.suptitle("Does it learn addition? Mean over seeds 1-3")
     fig.tight_layout()
     return save(fig, image_dir, "holdout_curve")
+
+
+@torch.no_grad()
+def plot_adder_cell(model, image_dir=None):
+    """What the adder head learned: its cell's outputs for the 8 inputs (digit bit, number bit, carry in) it can see,
+    against a full adder's truth table, and for soft inputs between 0 and 1 (what a unsure digit bit looks like)."""
+    cell = model.head.cell
+    combos = torch.tensor([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=torch.float32)
+    learned = torch.sigmoid(cell(combos))  # (8, 2): sum bit, carry out
+    truth = torch.stack([combos.sum(1) % 2, (combos.sum(1) >= 2).float()], 1)
+    fig, (table_ax, soft_ax) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=(1, 1.3))
+    table_ax.imshow(learned.numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for row in range(8):
+        for col in range(2):
+            ok = (learned[row, col] > 0.5) == (truth[row, col] > 0.5)
+            table_ax.text(col, row, f"{learned[row, col]:.3f}  ({int(truth[row, col])})", ha="center", va="center",
+                          fontsize=9, color=("white" if learned[row, col] > 0.5 else "black") if ok else WRONG)
+    table_ax.set(xticks=[0, 1], xticklabels=["sum bit", "carry out"], yticks=range(8),
+                 yticklabels=[f"{int(a)} + {int(b)} + carry {int(c)}" for a, b, c in combos.tolist()],
+                 title="The learned cell (a full adder's answer in brackets)")
+    a = torch.linspace(0, 1, 101)
+    for b, c, style in ((0, 0, "-"), (1, 0, "--"), (0, 1, "-."), (1, 1, ":")):
+        out = torch.sigmoid(cell(torch.stack([a, torch.full_like(a, b), torch.full_like(a, c)], 1)))
+        soft_ax.plot(a, out[:, 0], style, color="C0", label=f"sum bit; number bit {b}, carry {c}")
+        soft_ax.plot(a, out[:, 1], style, color="C1", label=f"carry; number bit {b}, carry {c}")
+    soft_ax.set(xlabel="the digit's bit as the image branch says it (probability)", ylabel="cell output (probability)",
+                title="Between 0 and 1: how an unsure digit bit passes on")
+    soft_ax.legend(fontsize=6.5, ncol=2, loc="center right")
+    soft_ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save(fig, image_dir, "adder_cell")
 
 
 def plot_robustness(results: dict, image_dir=None, name: str = "robustness"):

@@ -1,0 +1,36 @@
+"""The front door: every relative link and image in the Markdown files resolves, and the README stays short."""
+import re
+
+import pytest
+
+from conftest import ROOT
+
+MARKDOWN = sorted(p for p in ROOT.rglob("*.md") if not any(part in {"runs", "data", ".git", ".pytest_cache"}
+                                                            for part in p.relative_to(ROOT).parts))
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def anchors(path):
+    """The anchors GitHub makes of a Markdown file's headings."""
+    return {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            for line in path.read_text().splitlines() if line.startswith("#")}
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_and_images_resolve(path):
+    broken = []
+    for target in LINK.findall(path.read_text()):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        resolved = (path.parent / file).resolve() if file else path
+        if not resolved.exists():
+            broken.append(target)
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            broken.append(target)
+    assert not broken, f"{path.relative_to(ROOT)}: {broken}"
+
+
+def test_the_readme_is_a_five_minute_read():
+    assert len((ROOT / "README.md").read_bytes()) <= 15 * 1024
+    assert len(MARKDOWN) > 5  # the README, docs/, results/ summaries were all found
