@@ -72,24 +72,24 @@ def geometry(x, d):
 
 def stroke_width(x, d):
     """Thinner strokes (a partial erosion) or thicker ones (a dilation of 2-4 px, one size per batch)."""
-    return torch.where(d["geometry"][:, 3, None, None, None] < 0.5, shifts.thinner(x, d["thinning"], None),
-                       shifts.thicker(x, 2 + int(d["batch_values"][0] * 3), None))
+    return torch.where(d["geometry"][:, 3, None, None, None] < 0.5, shifts.thinner(x, d["thinning"]),
+                       shifts.thicker(x, 2 + int(d["batch_values"][0] * 3)))
 
 
 def blur(x, d):
-    return shifts.blur(x, 0.5 + 2 * float(d["batch_values"][1]), None)  # sigma 0.5-2.5, one per batch
+    return shifts.blur(x, 0.5 + 2 * float(d["batch_values"][1]))  # sigma 0.5-2.5, one per batch
 
 
 def low_resolution(x, d):
-    return shifts.low_resolution(x, 7 + int(d["batch_values"][2] * 10), None)  # 7-16 px, one per batch
+    return shifts.low_resolution(x, 7 + int(d["batch_values"][2] * 10))  # 7-16 px, one per batch
 
 
 def inverted(x, d):
-    return shifts.inverted(x, 0.4 + 0.6 * d["contrast"], None)  # black ink on a light background
+    return shifts.inverted(x, 0.4 + 0.6 * d["contrast"])  # black ink on a light background
 
 
 def gradient(x, d):
-    return shifts.uneven_background(x, 0.8 * d["gradient"], None, angles=d["gradient_angle"] * 2 * math.pi)
+    return shifts.uneven_background(x, 0.8 * d["gradient"], angles=d["gradient_angle"] * 2 * math.pi)
 
 
 def noise(x, d):
@@ -126,7 +126,7 @@ def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float
             out[i] = corruption(x[i], {k: v if k in PER_BATCH else v[:, i] if k == "shear" else v[i]
                                        for k, v in d.items()})
     blank = d["blank_level"] * torch.where(d["blank_kind"] < 0.5, d["blank_noise"],
-                                           shifts.uneven_background(torch.zeros_like(x), 1.0, None, angles=d["blank_angle"]))
+                                           shifts.uneven_background(torch.zeros_like(x), 1.0, angles=d["blank_angle"]))
     out = torch.where(d["unknown"][:, None, None, None], blank, out)
     return (out - mean) / std, d["unknown"]
 

@@ -4,14 +4,15 @@ The robustness benchmark (`robustness.py`) measures a model under each SHIFT at 
 augmentation `helpers.robust_augment` draws from the same kinds of transforms with its own ranges (and leaves
 some out, to see how a model does on shifts it was never trained against).
 """
+import inspect
 import math
 
 import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
-# Each takes float images (N, 1, 28, 28) in [0, 1], white ink on black, a severity value and a seeded
-# generator, and returns images of the same shape in [0, 1]. Severities: mild, middle, strong.
+# Each takes float images (N, 1, 28, 28) in [0, 1], white ink on black, and a severity value (those that draw at
+# random also a seeded `generator`), and returns images of the same shape in [0, 1]. Severities: mild, middle, strong.
 
 
 def morphology(images, size: int, grow: bool):
@@ -22,22 +23,22 @@ def morphology(images, size: int, grow: bool):
     return -F.max_pool2d(F.pad(-images, pad, value=-1.0), size, stride=1)
 
 
-def thinner(images, amount, generator):
+def thinner(images, amount):
     """Erode by 2x2, blended in by `amount` (1: the full erosion)."""
     return torch.lerp(images, morphology(images, 2, grow=False), amount)
 
 
-def thicker(images, size, generator):
+def thicker(images, size):
     return morphology(images, size, grow=True)
 
 
-def low_resolution(images, size, generator):
+def low_resolution(images, size):
     """Down to size x size and back up to 28 x 28, as a small or blurry scan."""
     small = TF.resize(images, [size, size], antialias=True)
     return TF.resize(small, [28, 28], antialias=True).clamp(0, 1)
 
 
-def blur(images, sigma, generator):
+def blur(images, sigma):
     return TF.gaussian_blur(images, kernel_size=[9, 9], sigma=[sigma, sigma])
 
 
@@ -84,7 +85,7 @@ def shear(images, degrees, generator):
     return affine(images, shear_x=u[0] * degrees, shear_y=u[1] * degrees)
 
 
-def scale(images, factor, generator):
+def scale(images, factor):
     """Shrunk to `factor` of the size about the centre."""
     return affine(images, zoom=factor)
 
@@ -106,14 +107,14 @@ def elastic(images, alpha, generator, sigma: float = 4.0):
     return F.grid_sample(images, identity + displacement.permute(0, 2, 3, 1), align_corners=False)
 
 
-def inverted(images, contrast, generator):
+def inverted(images, contrast):
     """Black ink on a light background (as paper), at `contrast` (1: pure black on white)."""
     return (1 - images) * contrast + (1 - contrast) / 2
 
 
-def uneven_background(images, strength, generator, angles=None):
-    """A linear brightness gradient in a random direction (`angles`, (N, 1, 1, 1) radians, drawn when not
-    given), up to `strength` at one edge."""
+def uneven_background(images, strength, generator=None, angles=None):
+    """A linear brightness gradient in a random direction (`angles`, (N, 1, 1, 1) radians, drawn from `generator`
+    when not given), up to `strength` at one edge."""
     if angles is None:
         angles = (torch.rand(len(images), 1, 1, 1, generator=generator) * 2 * math.pi).to(images.device)
     y, x = torch.meshgrid(*[torch.linspace(-1, 1, 28, device=images.device)] * 2, indexing="ij")
@@ -165,6 +166,8 @@ SHIFTS = {  # name: (function, severities: mild, middle, strong)
 def shift(images: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.Tensor:
     """uint8 images (N, 28, 28) under shift `name` at severity 1..3 -> uint8 (N, 28, 28); the same for a seed."""
     function, values = SHIFTS[name]
-    generator = torch.Generator().manual_seed(seed * 1_000 + severity)
-    shifted = function(images.float().div(255).unsqueeze(1), values[severity - 1], generator)
+    draws = {"generator": torch.Generator().manual_seed(seed * 1_000 + severity)}
+    if "generator" not in inspect.signature(function).parameters:  # a shift that draws nothing
+        draws = {}
+    shifted = function(images.float().div(255).unsqueeze(1), values[severity - 1], **draws)
     return shifted.clamp(0, 1).mul(255).round().to(torch.uint8).squeeze(1)
