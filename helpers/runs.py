@@ -154,6 +154,7 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
         history, train_log, first_epoch = state["history"], state["train_log"], state["epoch"] + 1
         log(f"Resumed from {out / 'model.pt'} after epoch {state['epoch']}")
     numbers = eval_numbers(len(data.eval_x))
+    run_versions = versions(config.device)  # once: the code and libraries do not change during a run
     result = None
     for epoch in range(first_epoch, config.epochs + 1):
         synchronize(device)
@@ -173,12 +174,12 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
                         f"{data.eval_name}_loss": result["loss"], **{k: result[k] for k in (*ACCURACIES, "invalid")}})
         train_log += logged
         save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler)
-        write_metrics(out / "metrics.json", config, history, train_log, data)
+        write_metrics(out / "metrics.json", config, run_versions, history, train_log, data)
     if result is None:  # resumed a finished run: evaluate what it left
         result = evaluate(model, data.eval_x, data.eval_y, numbers)
     held = held_out_pairs(config.holdout, config.seed) if config.holdout else None
     exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y, held)
-    metrics = write_metrics(out / "metrics.json", config, history, train_log, data, exhaustive)
+    metrics = write_metrics(out / "metrics.json", config, run_versions, history, train_log, data, exhaustive)
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 
 
@@ -203,13 +204,13 @@ def versions(device="cpu") -> dict:
             "device": device_name(torch.device(device)), "code": code_version()}
 
 
-def write_metrics(path: Path, config: Config, history: list, train_log: list, data: MNISTData,
+def write_metrics(path: Path, config: Config, run_versions: dict, history: list, train_log: list, data: MNISTData,
                   exhaustive: dict | None = None) -> dict:
-    """metrics.json: parameters, library versions, per-epoch history, final accuracies, train time,
+    """metrics.json: parameters, versions (`versions()`), per-epoch history, final accuracies, train time,
     and, once training is done, the exhaustive evaluation."""
     metrics = {
         "params": config.to_dict(),
-        "versions": versions(config.device),
+        "versions": run_versions,
         "data": {"eval_set": data.eval_name, "mean": data.mean, "std": data.std},
         "history": history,
         "final": {k: history[-1][k] for k in ACCURACIES},
