@@ -62,7 +62,7 @@ def execute(parameters: dict, host_workers: dict) -> dict:
         return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
 
 
-# Tasks travel as code, not as a reference to this module, which the scheduler does not have.
+# Tasks travel as code, not as a reference to this module, which the scheduler does not have (see run_sweep).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
@@ -86,7 +86,10 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
     if len(todo) < len(runs):
         print(f"{len(runs) - len(todo)} of {len(runs)} runs done already in {results}", flush=True)
     host_workers = Counter(urlparse(address).hostname for address in client.scheduler_info()["workers"])
-    futures = {client.submit(execute, parameters, dict(host_workers), key=f"sweep-{name}-{os.urandom(4).hex()}"): name
+    # Dask pickles the task graph with plain pickle when it can, which names `sweep.execute` by reference and the
+    # scheduler cannot import it; a lambda makes it fall back to cloudpickle, which sends this module's code by value.
+    task = lambda parameters, workers: execute(parameters, workers)  # noqa: E731
+    futures = {client.submit(task, parameters, dict(host_workers), key=f"sweep-{name}-{os.urandom(4).hex()}"): name
                for name, parameters in todo.items()}
     failures = {}
     with tqdm(total=len(futures), desc="runs", unit="run", file=sys.stdout) as bar:

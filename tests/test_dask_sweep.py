@@ -70,7 +70,7 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
     cluster.submit = spy
     try:
         failures = sweep.run_sweep(runs, cluster, results, notebooks)
-        assert set(failures) == {"bad-seed1"}
+        assert set(failures) == {"bad-seed1"}, failures
         assert "backbone must be one of" in failures["bad-seed1"] and "resnet" in failures["bad-seed1"]
         for seed in (1, 2):
             metrics = json.loads((results / f"mlp-k10-seed{seed}" / "metrics.json").read_text())

@@ -57,3 +57,23 @@ def test_unseen_numbers_are_every_image_with_10_to_15_counted_by_hand():
     digits = torch.tensor([3, 3, 5, 3, 0])
     result = helpers.unseen_numbers(Stand(), torch.zeros(5, 1, 28, 28), digits)
     assert result == {"joint_acc": 3 / 5, "sum_acc": 3 / 5, "numbers": [10, 11, 12, 13, 14, 15]}
+
+
+def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist):
+    """models/adder-k81.pt never saw 81 of the 100 (digit, number) pairs in training (holdout 81, seed 1): every test
+    image of the first 2,000 with each of the held-out numbers for its digit, and with the numbers 10..15."""
+    path = helpers.ROOT / "models" / "adder-k81.pt"
+    params = helpers.read_checkpoint(path)["params"]
+    assert (params["head"], params["holdout"], params["seed"]) == ("adder", 81, 1)
+    model, held = helpers.load_checkpoint(path), helpers.held_out_pairs(81, 1)
+    images, digits = mnist["test"][0][:2000], mnist["test"][1][:2000]
+    pairs = [(i, n) for i, d in enumerate(digits.tolist()) for n in range(10) if held[d, n]]
+    index, numbers = torch.tensor(pairs).T
+    assert len(pairs) > 2000 * 7  # about 8 of each digit's 10 numbers are held out
+    pred_digits, pred_sums = helpers.predict(model, images[index], numbers)
+    assert ((pred_digits == digits[index]) & (pred_sums == digits[index] + numbers)).float().mean() > 0.98
+    big = torch.arange(10, 16).repeat_interleave(len(images))  # the numbers the sampler never draws
+    logits = helpers.pair_logits(model, ((images.float() / 255 - model.mean) / model.std).unsqueeze(1).repeat(6, 1, 1, 1),
+                                 big)
+    pred_digits, pred_sums = helpers.decode_outputs("binary", logits.cpu())
+    assert ((pred_digits == digits.repeat(6)) & (pred_sums == digits.repeat(6) + big)).float().mean() > 0.98
