@@ -14,10 +14,10 @@ def synthetic_batch():
 
 
 def test_robust_augment_makes_the_images_the_code_before_made():
-    """tests/data/robust_augment_1d67c3c.pt holds the old one-function robust_augment's output for this batch and
+    """tests/fixtures/robust_augment_1d67c3c.pt holds the old one-function robust_augment's output for this batch and
     seed. The draws come from torch's CPU generator and are exact; the images agree to float rounding (another CPU
     may round the resampling and blur differently in the last bit; on the machine that stored them: bit for bit)."""
-    stored = torch.load(ROOT / "tests" / "data" / "robust_augment_1d67c3c.pt")
+    stored = torch.load(ROOT / "tests" / "fixtures" / "robust_augment_1d67c3c.pt")
     generator = torch.Generator().manual_seed(7)
     out, unknown = helpers.robust_augment(synthetic_batch(), generator, 0.1307, 0.3081)
     assert torch.equal(unknown, stored["unknown"]) and unknown.any()  # the same images without a digit
