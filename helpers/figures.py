@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.patches import FancyBboxPatch
 
-from helpers.model import NUMBER_INPUTS
+from helpers.model import HEADS, NUMBER_INPUTS
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
@@ -261,7 +261,7 @@ def plot_holdout_curve(groups: dict, image_dir=None):
 
     fig, (held_ax, unseen_ax) = plt.subplots(1, 2, figsize=(12, 5.2), width_ratios=(1.6, 1))
     heads = [key for key in series if key[1:] == ("binary", "bits")]
-    for i, key in enumerate(sorted(heads, key=lambda key: ("mlp", "line", "adder").index(key[0]))):
+    for i, key in enumerate(sorted(heads, key=lambda key: list(HEADS).index(key[0]))):
         color, by_k = f"C{i}", series[key]
         ks, mean, std = stats(by_k, lambda r: r["exhaustive"]["heldout_pairs"]["joint_acc"])
         held_ax.plot(ks, mean, "o-", color=color, lw=2, label=f"head {key[0]}: pairs never trained on")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import ROOT
 from .configs import SWEEPS
+from .model import HEADS
 from .training import ACCURACIES
 from .runs import ADDED_PARAMS
 from .shifts import SHIFTS
@@ -89,10 +90,7 @@ def curve_rows(groups: dict) -> list[dict]:
                         for part in ("heldout", "seen") for acc in ("joint", "sum")},
                      "unseen_joint": mean_std(u["joint_acc"] for u in unseen) if all(unseen) else "–"})
     return sorted(rows, key=lambda r: (r["number_input"] != "bits", r["number_input"], r["encoding"] != "binary",
-                                       r["encoding"], list(HEAD_ORDER).index(r["head"]), r["k"]))
-
-
-HEAD_ORDER = ("mlp", "line", "adder")
+                                       r["encoding"], list(HEADS).index(r["head"]), r["k"]))
 
 
 def summary(groups: dict) -> str:

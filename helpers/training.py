@@ -226,6 +226,6 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
     }
 
 
-__all__ = ["EVAL_NUMBERS_SEED", "eval_numbers", "random_affine", "robust_augment", "FIXED_HOLDOUT", "MAX_HOLDOUT",
+__all__ = ["EVAL_NUMBERS_SEED", "eval_numbers", "FIXED_HOLDOUT", "MAX_HOLDOUT",
            "held_out_pairs", "allowed_numbers", "epoch_seed", "train_epoch", "recalibrate_batch_norm", "pair_logits",
            "evaluate", "ACCURACIES", "UNSEEN_NUMBERS", "unseen_numbers", "evaluate_exhaustive"]

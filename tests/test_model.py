@@ -85,3 +85,13 @@ def test_every_head_gives_9_logits_and_listens_to_the_number(head):
     assert all(o.shape == (5, 9) for o in outputs)
     assert len({tuple(o[0, 4:].tolist()) for o in outputs}) == 16  # the sum bits depend on the number
     assert all(torch.equal(o[:, :4], outputs[0][:, :4]) for o in outputs) or head == "mlp"  # structured: digit from the image only
+
+
+def test_the_package_exports_its_api_and_leaks_no_imports():
+    import types
+    public = {name for name in dir(helpers) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(helpers, name), types.ModuleType)}
+    assert modules <= {"device", "data", "sampler", "encoding", "model", "augment", "training", "checkpoints", "runs",
+                       "user_input", "configs", "results", "reference", "shifts", "figures", "explore", "draw"}
+    assert public - modules == set(helpers.__all__) and len(helpers.__all__) == len(set(helpers.__all__))
+    assert not {"os", "np", "torch", "torchvision", "json", "math", "F", "nn", "Path"} & public
