@@ -6,6 +6,7 @@ the device through `to_device`, which never makes the host wait.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -107,6 +108,24 @@ CORRUPTIONS = (geometry, stroke_width, blur, low_resolution, inverted, gradient,
 PER_BATCH = ("batch_values",)
 
 
+class Picked(Mapping):
+    """The draws of the images `i`, indexed when a corruption reads them (each reads a few of the ~25), so the
+    training step copies no draw it does not use; per-batch values as they are, `shear` by its second axis."""
+
+    def __init__(self, draws: dict, i: torch.Tensor):
+        self.draws, self.i = draws, i
+
+    def __getitem__(self, key):
+        value = self.draws[key]
+        return value if key in PER_BATCH else value[:, self.i] if key == "shear" else value[self.i]
+
+    def __iter__(self):
+        return iter(self.draws)
+
+    def __len__(self):
+        return len(self.draws)
+
+
 def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float, std: float,
                    clean: float = 0.4, no_digit: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
     """`augment="robust"`: each image of a normalized batch stays as it is (`clean` of them) or gets one of the
@@ -123,8 +142,7 @@ def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float
     for corruption, cpu_index in zip(CORRUPTIONS, chosen):
         if len(cpu_index):
             i = to_device(cpu_index, device)
-            out[i] = corruption(x[i], {k: v if k in PER_BATCH else v[:, i] if k == "shear" else v[i]
-                                       for k, v in d.items()})
+            out[i] = corruption(x[i], Picked(d, i))
     blank = d["blank_level"] * torch.where(d["blank_kind"] < 0.5, d["blank_noise"],
                                            shifts.uneven_background(torch.zeros_like(x), 1.0, angles=d["blank_angle"]))
     out = torch.where(d["unknown"][:, None, None, None], blank, out)

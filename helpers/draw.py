@@ -107,9 +107,9 @@ class DrawPad:
                 "confidence": confidence, "probabilities": probabilities(model.encoding, logits),
                 "sure": confidence >= UNSURE}
 
-    def describe(self) -> str:
-        """The answer in one line of text."""
-        s = self.state()
+    def describe(self, s: dict | None = None) -> str:
+        """The answer (of `state()`, or of the state `s` already read) in one line of text."""
+        s = s or self.state()
         if s["blank"]:
             return f"Draw a digit on the pad: the {s['model']} model adds {s['number']} to it."
         answer = (f"digit {answer_text(s['digit'], 9)}, sum {answer_text(s['sum'], 18)} "
@@ -120,7 +120,7 @@ class DrawPad:
     def update(self) -> None:
         s = self.state()
         color = "#555" if s["blank"] else RIGHT if s["sure"] else WRONG
-        self.answer.value = f"<span style='color:{color}; font-size: 1.2em'>{self.describe()}</span>"
+        self.answer.value = f"<span style='color:{color}; font-size: 1.2em'>{self.describe(s)}</span>"
         if s["blank"]:
             self.picture.value = b""
             return

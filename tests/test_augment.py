@@ -28,9 +28,8 @@ def test_robust_augment_makes_the_images_the_code_before_made():
 def test_every_corruption_is_a_named_function_and_changes_its_images():
     x = (synthetic_batch() * 0.3081 + 0.1307).clamp(0, 1)[:8]
     draws = augment.draw_corruptions(8, torch.Generator().manual_seed(0))
-    per_image = {k: v if k in augment.PER_BATCH else v[:, :8] if k == "shear" else v for k, v in draws.items()}
     for corruption in augment.CORRUPTIONS:
-        changed = corruption(x, per_image)
+        changed = corruption(x, augment.Picked(draws, torch.arange(8)))
         assert changed.shape == x.shape and not torch.equal(changed, x), corruption.__name__
         assert 0 <= changed.min() and changed.max() <= 1, corruption.__name__
 
