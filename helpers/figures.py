@@ -295,7 +295,7 @@ def plot_holdout_curve(groups: dict, image_dir=None):
 def plot_adder_cell(model, image_dir=None):
     """What the adder head learned: its cell's outputs for the 8 inputs (digit bit, number bit, carry in) it can see,
     against a full adder's truth table, and for soft inputs between 0 and 1 (what a unsure digit bit looks like)."""
-    cell = model.head.cell
+    cell = model.head.step  # the cell as the head runs it (symadder: averaged over its inputs' orderings)
     combos = torch.tensor([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=torch.float32)
     learned = torch.sigmoid(cell(combos))  # (8, 2): sum bit, carry out
     truth = torch.stack([combos.sum(1) % 2, (combos.sum(1) >= 2).float()], 1)

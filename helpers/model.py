@@ -1,6 +1,7 @@
 """The model: a CNN backbone to 320 features, the number concatenated, 324 -> 128 -> 64 -> 9."""
 from __future__ import annotations
 
+import itertools
 
 import torch
 import torch.nn.functional as F
@@ -137,13 +138,24 @@ class AdderHead(nn.Module):
     """A learned full adder: the digit's 4 bits from the image, then one small cell, shared by every bit position
     (as the Neural GPU shares its rule), reads (digit bit, number bit, carry in) from the least significant bit up
     and gives a sum bit's logit and the carry out; the last carry is the sum's top bit. Nothing here adds: the cell
-    learns its truth table from the sum bits of the pairs trained on."""
+    learns its truth table from the sum bits of the pairs trained on.
 
-    def __init__(self, hidden: int = 16):
+    `symmetric`: the cell answers the same for its three inputs in any order (its outputs averaged over the 6
+    orderings), as a full adder does; then pairs that show it (1, 0, 1) also teach it (0, 1, 1) and (1, 1, 0)."""
+
+    def __init__(self, hidden: int = 16, symmetric: bool = False):
         super().__init__()
+        self.symmetric = symmetric
+        self.register_buffer("orderings", torch.tensor(list(itertools.permutations(range(3)))), persistent=False)
         self.digit = digit_mlp(DIGIT_BITS)
         self.cell = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                   nn.Linear(hidden, 2))
+
+    def step(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(batch, 3) cell inputs (digit bit, number bit, carry in) -> (batch, 2) logits (sum bit, carry out)."""
+        if not self.symmetric:
+            return self.cell(inputs)
+        return self.cell(inputs[:, self.orderings]).mean(dim=1)  # (batch, 6 orderings, 3) -> (batch, 6, 2) -> mean
 
     def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
         digit_logits = self.digit(features)
@@ -152,13 +164,20 @@ class AdderHead(nn.Module):
         digit_bits = digit_logits.detach().sigmoid()
         carry, sum_logits = torch.zeros_like(digit_bits[:, :1]), []
         for i in reversed(range(DIGIT_BITS)):  # bits are most significant first: start at the last
-            out = self.cell(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], dim=1))
+            out = self.step(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], dim=1))
             sum_logits.insert(0, out[:, :1])
             carry = out[:, 1:].sigmoid()
         return torch.cat([digit_logits, out[:, 1:], *sum_logits], dim=1)
 
 
-HEADS = {"mlp": MLPHead, "line": LineHead, "adder": AdderHead}
+class SymmetricAdderHead(AdderHead):
+    """The adder with a symmetric cell (`AdderHead(symmetric=True)`): the head that learns addition (docs/addition.md)."""
+
+    def __init__(self, hidden: int = 16):
+        super().__init__(hidden, symmetric=True)
+
+
+HEADS = {"mlp": MLPHead, "line": LineHead, "adder": AdderHead, "symadder": SymmetricAdderHead}
 
 
 def check_model_choices(backbone: str, encoding: str, number_input: str, head: str) -> None:
@@ -206,4 +225,4 @@ def count_parameters(model: nn.Module) -> int:
 
 __all__ = ["classic_backbone", "conv_pool_bn", "to_320", "bn_backbone", "three_conv_backbone", "wide_backbone",
            "mid_backbone", "BACKBONES", "NUMBER_INPUTS", "number_features", "centre_by_mass", "MLPHead", "digit_mlp",
-           "LineHead", "AdderHead", "HEADS", "check_model_choices", "Net", "count_parameters"]
+           "LineHead", "AdderHead", "SymmetricAdderHead", "HEADS", "check_model_choices", "Net", "count_parameters"]

@@ -44,7 +44,7 @@ def test_unknown_backbone():
     ("label_smoothing", -0.1, "label_smoothing must be a number in"),
     ("label_smoothing", True, "label_smoothing must be a number in"),
     ("recalibrate_bn", 1, "recalibrate_bn must be True or False"),
-    ("head", "transformer", r"head must be one of \['adder', 'line', 'mlp'\]"),
+    ("head", "transformer", r"head must be one of \['adder', 'line', 'mlp', 'symadder'\]"),
     ("train_size", 0, "train_size must be None or a positive int"),
     ("min_joint_acc", 1.5, r"min_joint_acc must be a number in \[0, 1\]"),
     ("output_dir", None, "output_dir must be a path"),
@@ -85,6 +85,16 @@ def test_every_head_gives_9_logits_and_listens_to_the_number(head):
     assert all(o.shape == (5, 9) for o in outputs)
     assert len({tuple(o[0, 4:].tolist()) for o in outputs}) == 16  # the sum bits depend on the number
     assert all(torch.equal(o[:, :4], outputs[0][:, :4]) for o in outputs) or head == "mlp"  # structured: digit from the image only
+
+
+def test_the_symmetric_adders_cell_answers_the_same_for_its_inputs_in_any_order():
+    """symadder's cell gives one answer for (a, b, c) in any order; the adder's cell (a plain MLP) does not."""
+    torch.manual_seed(0)
+    inputs = torch.rand(64, 3)
+    for head, symmetric in (("symadder", True), ("adder", False)):
+        step = helpers.Net(head=head).head.step
+        answers = [step(inputs[:, list(order)]) for order in ((0, 1, 2), (1, 0, 2), (2, 1, 0), (1, 2, 0))]
+        assert all(torch.allclose(answers[0], other, atol=1e-6) for other in answers[1:]) == symmetric
 
 
 def test_the_package_exports_its_api_and_leaks_no_imports():
