@@ -4,7 +4,7 @@
     data        MNIST from disk or a download, normalized tensors, a validation split
     sampler     RandomSampler: the numbers 0..9 for each batch, as 4 bits
     encoding    the 9-bit output code (and the ablation's one-hot and softmax codes), the loss, decoding
-    model       Net: CNN backbone -> 320 features, + 4 number bits -> head (mlp 324 -> 128 -> 64 -> 9, line, adder)
+    model       Net: CNN backbone -> 320 features, + 4 number bits -> head (mlp 324 -> 128 -> 64 -> 9, line, adder, symadder)
     augment     the random affine change and augment="robust"'s corruptions, drawn on the CPU, moved without a sync
     training    one epoch (held-out pairs), batch-norm recalibration, evaluation, the exhaustive evaluation
     checkpoints saving, reading safely, exporting and loading models; atomic writes

@@ -14,8 +14,9 @@ CONFIGS = {
     # batch norm's statistics re-estimated on the clean images at the end (chosen on the validation split, docs/speed.md)
     "strong": {"backbone": "mid", "epochs": 16, "batch_size": 512, "lr": 0.03, "precision": "bf16", "label_smoothing": 0.25,
                "recalibrate_bn": True},
-    # the head that learns addition (a learned full adder shared by the bit positions), the notebook's other defaults
-    "adds": {"head": "adder"},
+    # the head that learns addition (a learned full adder, shared by the bit positions and symmetric in its three
+    # inputs; chosen on the validation split, docs/addition.md), the notebook's other defaults
+    "adds": {"head": "symadder"},
 }
 
 SWEEPS = {

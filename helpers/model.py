@@ -98,7 +98,7 @@ def centre_by_mass(images: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------------ heads
 # Each head maps the 320 image features and the number's input code to the output logits. "mlp" is the
-# original's; "line" and "adder" carry an inductive bias for addition (README, docs/addition.md): nothing in
+# original's; "line", "adder" and "symadder" carry an inductive bias for addition (README, docs/addition.md): nothing in
 # them computes digit + number, their weights learn it from the data.
 
 
@@ -194,7 +194,7 @@ def check_model_choices(backbone: str, encoding: str, number_input: str, head: s
 class Net(nn.Module):
     """Image -> backbone -> 320 features; with the 4 number bits -> head -> 9 logits.
 
-    `head` "mlp" is the original's 324 -> 128 -> 64 -> 9; "line" and "adder" learn addition with more
+    `head` "mlp" is the original's 324 -> 128 -> 64 -> 9; "line", "adder", "symadder" learn addition with more
     structure (`HEADS`; binary code and number bits only).
     `encoding` other than "binary" (ablation only) widens the last layer to 29 outputs;
     `number_input` other than "bits" (ablation only) changes the 4 number inputs to 10 or 1;

@@ -41,7 +41,7 @@ class Config:
     device: str = "auto"  # the accelerator if there is one, else the CPU; or "cpu", "cuda:1", ...
     precision: str = "auto"  # "fp32" or "bf16" (autocast); "auto": the backbone's measured default
     backbone: str = "bn"  # BACKBONES
-    head: str = "mlp"  # HEADS: "mlp" the original's; "line", "adder" structured for addition
+    head: str = "mlp"  # HEADS: "mlp" the original's; "line", "adder", "symadder" structured for addition
     encoding: str = "binary"  # the original's 9 bits; ablation: "onehot", "softmax"
     number_input: str = "bits"  # the original's 4 bits; ablation: "onehot", "scalar"
     augment: bool | str = True  # random rotation, scale, shift; "robust": also corrupted digits

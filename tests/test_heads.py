@@ -8,11 +8,11 @@ import helpers
 
 @pytest.mark.slow
 def test_a_checkpoint_records_its_head_and_loads_it(small_run):
-    path = small_run["adder"]["dir"] / "model.pt"
-    assert helpers.read_checkpoint(path)["head"] == "adder"
+    path = small_run["symadder"]["dir"] / "model.pt"
+    assert helpers.read_checkpoint(path)["head"] == "symadder"
     model = helpers.load_checkpoint(path)
-    assert model.head_name == "adder" and isinstance(model.head, helpers.AdderHead)
-    trained = small_run["adder"]["model"].state_dict()
+    assert model.head_name == "symadder" and isinstance(model.head, helpers.SymmetricAdderHead) and model.head.symmetric
+    trained = small_run["symadder"]["model"].state_dict()
     assert all(torch.equal(value, trained[key]) for key, value in model.state_dict().items())
 
 
@@ -23,10 +23,10 @@ def test_an_old_checkpoint_without_a_head_loads_as_the_mlp():
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """The adder and the mlp head, 3 epochs on 12,000 images with 50 of the 100 pairs held out (seed 2)."""
+    """The best head (symadder) and the mlp head, 3 epochs on 12,000 images, 50 of the 100 pairs held out (seed 2)."""
     data = helpers.prepare_data(train_size=12_000, download=False)
     runs = {}
-    for head in ("adder", "mlp"):
+    for head in ("symadder", "mlp"):
         out = tmp_path_factory.mktemp(head)
         run = helpers.fit(helpers.Config(head=head, holdout=50, seed=2, epochs=3, train_size=12_000, output_dir=str(out),
                                          device="cpu", precision="fp32", log_interval=10**6), data, log=lambda line: None)
@@ -36,7 +36,7 @@ def small_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_the_adder_answers_pairs_it_never_saw_as_well_as_seen_ones_and_the_mlp_does_not(small_run):
-    adder, mlp = small_run["adder"], small_run["mlp"]
+    adder, mlp = small_run["symadder"], small_run["mlp"]
     assert len(adder["heldout"]) == len(mlp["heldout"]) == 50
     assert adder["seen_pairs"]["joint_acc"] > 0.9 and mlp["seen_pairs"]["joint_acc"] > 0.6  # both learned the seen pairs
     assert adder["heldout_pairs"]["joint_acc"] > adder["seen_pairs"]["joint_acc"] - 0.02  # adds
@@ -60,11 +60,11 @@ def test_unseen_numbers_are_every_image_with_10_to_15_counted_by_hand():
 
 
 def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist):
-    """models/adder-k81.pt never saw 81 of the 100 (digit, number) pairs in training (holdout 81, seed 1): every test
+    """models/symadder-k81.pt never saw 81 of the 100 (digit, number) pairs in training (holdout 81, seed 1): every test
     image of the first 2,000 with each of the held-out numbers for its digit, and with the numbers 10..15."""
-    path = helpers.ROOT / "models" / "adder-k81.pt"
+    path = helpers.ROOT / "models" / "symadder-k81.pt"
     params = helpers.read_checkpoint(path)["params"]
-    assert (params["head"], params["holdout"], params["seed"]) == ("adder", 81, 1)
+    assert (params["head"], params["holdout"], params["seed"]) == ("symadder", 81, 1)
     model, held = helpers.load_checkpoint(path), helpers.held_out_pairs(81, 1)
     images, digits = mnist["test"][0][:2000], mnist["test"][1][:2000]
     pairs = [(i, n) for i, d in enumerate(digits.tolist()) for n in range(10) if held[d, n]]

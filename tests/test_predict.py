@@ -25,7 +25,7 @@ def test_pairs(mnist):
     return images[:1000], digits[:1000], helpers.eval_numbers(10_000)[:1000]
 
 
-@pytest.mark.parametrize("name", ["default.pt", "robust.pt", "adder-k81.pt"])
+@pytest.mark.parametrize("name", ["default.pt", "robust.pt", "symadder-k81.pt"])
 def test_the_shipped_models_are_small_and_accurate(name, test_pairs):
     shipped = ROOT / "models" / name
     assert shipped.stat().st_size < 3 * 1024 * 1024  # robust.pt is the `wide` backbone: 620k weights, 2.5 MB
