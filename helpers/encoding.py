@@ -1,10 +1,9 @@
-"""Bit codes: the number's 4 input bits and the output code: 9 bits (4 for the digit, 5 for the sum), and the ablation's one-hot and softmax codes."""
+"""Bit codes: the number's 4 input bits; the output code, 9 bits (4 for the digit, 5 for the sum), and the
+ablation's one-hot and softmax codes."""
 from __future__ import annotations
-
 
 import torch
 import torch.nn.functional as F
-
 
 
 NUMBER_BITS = 4  # the input number 0..9 as 4 bits
@@ -99,5 +98,5 @@ def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, t
     return one_hot_code(logits[:, :10], 15), one_hot_code(logits[:, 10:], 31)
 
 
-__all__ = ["NUMBER_BITS", "DIGIT_BITS", "SUM_BITS", "int_to_bits", "bits_to_int", "encode_targets", "decode_logits", "invalid_codes", "ENCODINGS", "target_code",
-           "output_loss", "decode_outputs"]
+__all__ = ["NUMBER_BITS", "DIGIT_BITS", "SUM_BITS", "int_to_bits", "bits_to_int", "encode_targets", "decode_logits",
+           "invalid_codes", "ENCODINGS", "target_code", "output_loss", "decode_outputs"]

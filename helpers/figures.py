@@ -5,7 +5,6 @@ Each function draws one figure from the run's own data, saves it as PNG under `i
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,7 +12,8 @@ import numpy as np
 import torch
 from matplotlib.patches import FancyBboxPatch
 
-from helpers.model import HEADS, NUMBER_INPUTS
+from .model import HEADS, NUMBER_INPUTS
+from .results import curve_groups
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
@@ -248,10 +248,9 @@ def plot_holdout_curve(groups: dict, image_dir=None):
     output encodings and markers for the number-input ablation (mlp head). Right: every test image with the numbers
     10-15 that training never draws, per head. Runs: the `<name>-k<k>` configurations."""
     series = {}  # (head, encoding, number_input) -> {k: [runs]}
-    for config, runs in groups.items():
-        if re.search(r"-k\d+$", config):
-            p = runs[0]["params"]
-            series.setdefault((p["head"], p["encoding"], p["number_input"]), {})[p["holdout"]] = runs
+    for runs in curve_groups(groups).values():
+        p = runs[0]["params"]
+        series.setdefault((p["head"], p["encoding"], p["number_input"]), {})[p["holdout"]] = runs
 
     def stats(by_k, value):
         ks = sorted(by_k)

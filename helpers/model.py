@@ -146,7 +146,8 @@ class AdderHead(nn.Module):
     def __init__(self, hidden: int = 16, symmetric: bool = False):
         super().__init__()
         self.symmetric = symmetric
-        self.register_buffer("orderings", torch.tensor(list(itertools.permutations(range(3)))), persistent=False)
+        if symmetric:  # the 6 orderings of the cell's 3 inputs
+            self.register_buffer("orderings", torch.tensor(list(itertools.permutations(range(3)))), persistent=False)
         self.digit = digit_mlp(DIGIT_BITS)
         self.cell = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                   nn.Linear(hidden, 2))

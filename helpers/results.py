@@ -16,6 +16,7 @@ from .shifts import SHIFTS
 
 RESULTS = ROOT / "results"
 
+
 def upgrade_metrics(metrics: dict) -> dict:
     """A metrics.json of any code version in today's schema: parameters added since get the value the run used
     (`ADDED_PARAMS`), `versions["code"]` is None where the run did not record its commit, and the evaluation loss is
@@ -74,14 +75,17 @@ def summary_rows(groups: dict) -> list[dict]:
     return rows
 
 
+def curve_groups(groups: dict) -> dict[str, list[dict]]:
+    """The runs of the generalization curve: the `<name>-k<k>` configurations (k pairs held out)."""
+    return {config: runs for config, runs in groups.items() if re.search(r"-k\d+$", config)}
+
+
 def curve_rows(groups: dict) -> list[dict]:
     """The generalization curve: the `<name>-k<k>` configurations, per head, output encoding and number input code
     and k, held-out and seen pairs' joint and sum accuracy over every test image, and the numbers 10..15 never
     drawn in training, mean ± std over seeds."""
     rows = []
-    for config, runs in groups.items():
-        if not re.search(r"-k\d+$", config):
-            continue
+    for config, runs in curve_groups(groups).items():
         params = runs[0]["params"]
         unseen = [r["exhaustive"].get("unseen_numbers") for r in runs]
         rows.append({"config": config, "head": params["head"], "encoding": params["encoding"],
@@ -137,7 +141,7 @@ def summary(groups: dict) -> str:
 
 def load_robustness(name: str, root=None) -> list[dict]:
     """The benchmark results of model `name` and its other seeds: results/robustness/<name>[-seed<k>]/."""
-    root = ROOT / "results" / "robustness" if root is None else Path(root)
+    root = RESULTS / "robustness" if root is None else Path(root)
     folders = sorted(f for f in root.glob(f"{name}*") if f.name == name or f.name.startswith(f"{name}-seed"))
     if not folders:
         raise FileNotFoundError(f"no robustness results for {name!r} in {root}: run python robustness.py --name {name}")
@@ -166,4 +170,4 @@ def robustness_table(groups: dict[str, list[dict]]) -> str:
 
 
 __all__ = ["RESULTS", "load_robustness", "robustness_table", "upgrade_metrics", "load_results", "mean_std", "first_epoch_at",
-           "summary_rows", "curve_rows", "summary"]
+           "summary_rows", "curve_groups", "curve_rows", "summary"]

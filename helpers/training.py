@@ -1,7 +1,6 @@
-"""Training and evaluation: one seeded epoch, augmentation, held-out pairs, batch-norm recalibration, evaluation,
-the exhaustive evaluation."""
+"""Training and evaluation: one seeded epoch (augmented by `helpers.augment`), held-out pairs, batch-norm
+recalibration, evaluation, the exhaustive evaluation."""
 from __future__ import annotations
-
 
 import torch
 
