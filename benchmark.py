@@ -18,19 +18,18 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
 import helpers
-
-CONFIGS = helpers.CONFIGS  # the named configurations (helpers/configs.py)
 
 
 def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) -> list[dict]:
     """Train the original's pipeline for `epochs`; returns per-epoch history like helpers.fit's."""
     device = torch.device(device)
     model, train = helpers.reference_pipeline(seed, device)
-    eval_x = helpers.normalize(eval_set[0], 0.1307, 0.3081)
+    eval_x = helpers.normalize(eval_set[0], helpers.MNIST_MEAN, helpers.MNIST_STD)
     numbers = helpers.eval_numbers(len(eval_x))
     history = []
     for epoch in range(1, epochs + 1):
@@ -69,9 +68,10 @@ def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99) 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(CONFIGS))
+    parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(helpers.CONFIGS))
     parser.add_argument("--repeats", type=int, default=1, help="alternating rounds (seed 1, 2, ...)")
-    parser.add_argument("--out", default="results/benchmark", help="folder for benchmark.json (default: results/benchmark)")
+    parser.add_argument("--out", type=Path, default=helpers.RESULTS / "benchmark",
+                        help="folder for benchmark.json and summary.md (default: results/benchmark in the repository)")
     parser.add_argument("--device", default="auto", help="'auto' (the accelerator if any, else the CPU), 'cpu', 'cuda', ...")
     args = parser.parse_args()
     try:
@@ -87,24 +87,24 @@ def main():
         runs.append({"name": "reference", "seed": seed, "precision": "fp32",
                      **summarize(reference(seed, test_set, device=device))})
         for name in args.configs:
-            print(f"round {seed}: {name} {CONFIGS[name]}", flush=True)
-            history, precision = project(CONFIGS[name], seed, data, device)
+            print(f"round {seed}: {name} {helpers.CONFIGS[name]}", flush=True)
+            history, precision = project(helpers.CONFIGS[name], seed, data, device)
             runs.append({"name": name, "seed": seed, "precision": precision, **summarize(history)})
     names = ["reference", *args.configs]
     mean = {n: {k: sum(r[k] for r in runs if r["name"] == n) / args.repeats
                 for k in ("seconds", "samples_per_s", *helpers.ACCURACIES)} for n in names}
-    result = {"configs": {n: CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
+    result = {"configs": {n: helpers.CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
               "defaults": helpers.Config().to_dict(), "versions": helpers.versions(device), "device": str(device),
               "threads": torch.get_num_threads(), "command": "python benchmark.py " + " ".join(sys.argv[1:])}
-    out = helpers.resolve(args.out)
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(result, indent=1))
-    text = summary(result)
+    text = benchmark_table(result)
     (out / "summary.md").write_text(text)
     print(f"\n{text}\nwrote {out / 'benchmark.json'} and summary.md")
 
 
-def summary(result: dict) -> str:
+def benchmark_table(result: dict) -> str:
     """The benchmark's table: per pipeline, mean ± std over the rounds, and each round's time / its reference's."""
     runs = result["runs"]
     names = list(dict.fromkeys(r["name"] for r in runs))

@@ -13,7 +13,7 @@ import sys
 
 import helpers
 
-DEFAULT_MODEL = helpers.ROOT / "models" / "robust.pt"
+DEFAULT_MODEL = helpers.MODELS / "robust.pt"
 
 
 def main(argv=None) -> int:

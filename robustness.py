@@ -9,7 +9,8 @@ Every MNIST test image, paired with the fixed test numbers, is shifted by each o
 TrueType font on the machine and read through `helpers.image_file_to_mnist`, as `predict.py` reads a
 user's file (each paired with every number). Per shift: joint accuracy, and how well the confidence that
 `helpers.predict` reports flags the wrong answers (accuracy of the most and least confident tenth).
-Results go to results/robustness/<name>/robustness.json, the figure to images/robustness.png.
+Results go to results/robustness/<name>/robustness.json (--out for another folder), the figure to
+images/robustness.png (--image-dir).
 """
 import argparse
 import json
@@ -22,6 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 import helpers
 from helpers.shifts import SHIFTS, shift
+
+OUT = helpers.RESULTS / "robustness"
 
 # ------------------------------------------------------------------------------------------------- fonts
 
@@ -54,7 +57,7 @@ def font_digits(folder: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
 
 # --------------------------------------------------------------------------------------------- evaluation
 
-def evaluate(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor) -> dict:
+def joint_and_confidence(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor) -> dict:
     """Joint accuracy, and the accuracy of the most and least confident tenth of the answers."""
     pred_digits, pred_sums, confidence = helpers.predict(model, images, numbers, confidence=True)
     right = (pred_digits == digits) & (pred_sums == digits + numbers)
@@ -70,15 +73,15 @@ def benchmark(model, seed: int = 0, log=print) -> dict:
     """Every shift x severity on the MNIST test set, clean MNIST, and the font digits."""
     images, digits = helpers.load_mnist()["test"]
     numbers = helpers.eval_numbers(len(images))
-    results = {"clean": evaluate(model, images, digits, numbers), "shifts": {}}
+    results = {"clean": joint_and_confidence(model, images, digits, numbers), "shifts": {}}
     for name in SHIFTS:
-        results["shifts"][name] = [evaluate(model, shift(images, name, severity, seed), digits, numbers)
+        results["shifts"][name] = [joint_and_confidence(model, shift(images, name, severity, seed), digits, numbers)
                                    for severity in (1, 2, 3)]
         log(f"{name:18s} " + "  ".join(f"{r['joint_acc']:.2%}" for r in results["shifts"][name]))
     with tempfile.TemporaryDirectory() as tmp:
         font_images, font_labels, fonts = font_digits(Path(tmp))
     every_number = torch.arange(10).repeat_interleave(len(font_images))
-    results["fonts"] = {**evaluate(model, font_images.repeat(10, 1, 1), font_labels.repeat(10), every_number),
+    results["fonts"] = {**joint_and_confidence(model, font_images.repeat(10, 1, 1), font_labels.repeat(10), every_number),
                         "fonts": sorted(set(fonts)), "digits": len(font_images)}
     log(f"{'fonts':18s} {results['fonts']['joint_acc']:.2%} ({len(set(fonts))} fonts)")
     all_shifted = [r["joint_acc"] for rs in results["shifts"].values() for r in rs]
@@ -87,37 +90,41 @@ def benchmark(model, seed: int = 0, log=print) -> dict:
     return results
 
 
-def compare(names: list[str], image_dir="images") -> str:
-    """Write results/robustness/summary.md and the comparison figure for models `names` (each over its seeds)."""
-    groups = {name: helpers.load_robustness(name) for name in names}
+def compare(names: list[str], out: Path = OUT, image_dir: Path | None = helpers.IMAGES) -> str:
+    """Write `out`/summary.md and the comparison figure (into `image_dir`, if given) for models `names`, each over its
+    seeds, from their results in `out`."""
+    groups = {name: helpers.load_robustness(name, out) for name in names}
     table = helpers.robustness_table(groups)
-    (helpers.ROOT / "results" / "robustness" / "summary.md").write_text(
+    (out / "summary.md").write_text(
         "# Robustness: joint accuracy (%) under each shift, mean ± std over seeds\n\n"
         f"Written by `python robustness.py --compare {' '.join(names)}` from results/robustness/*/robustness.json.\n\n"
         + table)
     if image_dir:
         from helpers import figures
-        figures.plot_robustness_comparison(groups, helpers.resolve(image_dir))
+        figures.plot_robustness_comparison(groups, image_dir)
     return table
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=helpers.ROOT / "models" / "default.pt", type=Path)
-    parser.add_argument("--name", default="default", help="results go to results/robustness/<name>/")
+    parser.add_argument("--model", default=helpers.MODELS / "default.pt", type=Path,
+                        help="the checkpoint (default: models/default.pt in the repository)")
+    parser.add_argument("--name", default="default", help="results go to <out>/<name>/")
+    parser.add_argument("--out", type=Path, default=OUT, help="default: results/robustness in the repository")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shifts' random draws")
-    parser.add_argument("--image-dir", default="images", help="where robustness.png goes ('' for none)")
+    parser.add_argument("--image-dir", default=helpers.IMAGES, type=lambda text: Path(text) if text else None,
+                        help="where robustness.png goes ('' for none; default: images/ in the repository)")
     parser.add_argument("--compare", nargs="+", metavar="NAME",
                         help="no benchmark: compare the results of these names (each over its -seed<k> runs)")
     args = parser.parse_args(argv)
     if args.compare:
-        print(compare(args.compare, args.image_dir))
+        print(compare(args.compare, args.out, args.image_dir))
         return 0
     model = helpers.load_checkpoint(args.model)
-    model_path = args.model.resolve()
-    shown = model_path.relative_to(helpers.ROOT) if model_path.is_relative_to(helpers.ROOT) else model_path.name
-    results = {"model": str(shown), "seed": args.seed, "versions": helpers.versions(), **benchmark(model, args.seed)}
-    out = helpers.ROOT / "results" / "robustness" / args.name
+    path = args.model.resolve()  # recorded relative to the repository, or by its name alone: no machine's folders
+    shown = helpers.relative_to_root(path) if path.is_relative_to(helpers.ROOT) else path.name
+    results = {"model": shown, "seed": args.seed, "versions": helpers.versions(), **benchmark(model, args.seed)}
+    out = args.out / args.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "robustness.json").write_text(json.dumps(results, indent=1))
     print(f"clean {results['clean']['joint_acc']:.2%}; mean over shifts and severities "
@@ -125,7 +132,7 @@ def main(argv=None) -> int:
           f"{results['min_middle_severity'][0]:.2%}; wrote {out / 'robustness.json'}")
     if args.image_dir:
         from helpers import figures
-        figures.plot_robustness(results, helpers.resolve(args.image_dir))
+        figures.plot_robustness(results, args.image_dir)
     return 0
 
 

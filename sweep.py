@@ -31,8 +31,7 @@ from tqdm import tqdm
 
 import helpers
 
-NOTEBOOKS = helpers.ROOT / "runs" / "sweep"
-SWEEPS = helpers.SWEEPS
+NOTEBOOKS = helpers.RUNS / "sweep"
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -66,12 +65,6 @@ def execute(parameters: dict, host_workers: dict) -> dict:
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def relative(path: Path) -> str:
-    """`path` relative to the repository when it lies inside, so committed results name no machine's folders."""
-    path = Path(path).resolve()
-    return str(path.relative_to(helpers.ROOT)) if path.is_relative_to(helpers.ROOT) else str(path)
-
-
 def complete(run_dir: Path) -> bool:
     """Whether a run finished: its metrics.json holds the exhaustive evaluation written at the end."""
     path = run_dir / "metrics.json"
@@ -102,7 +95,7 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
                 bar.set_postfix_str(f"{name} failed")
             else:
                 (results / name).mkdir(parents=True, exist_ok=True)
-                out["metrics"]["params"]["output_dir"] = relative(results / name)  # not the worker's temporary folder
+                out["metrics"]["params"]["output_dir"] = helpers.relative_to_root(results / name)  # not the worker's temporary folder
                 helpers.atomic_write(results / name / "metrics.json",
                                      lambda tmp: tmp.write_text(json.dumps(out["metrics"], indent=1)))
                 notebooks.mkdir(parents=True, exist_ok=True)
@@ -127,17 +120,8 @@ def dask_client(scheduler: str | None, workers: int):
 
 def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[str, dict]:
     """Run name -> notebook parameters, for every configuration x seed."""
-    return {f"{config}-seed{seed}": {**SWEEPS[config], **overrides, "seed": seed, "min_joint_acc": 0.0}
+    return {f"{config}-seed{seed}": {**helpers.SWEEPS[config], **overrides, "seed": seed, "min_joint_acc": 0.0}
             for seed in seeds for config in configs}
-
-
-# ------------------------------------------------------------------------------------------- summary
-
-def write_summary(groups: dict, path) -> str:
-    """Write `helpers.summary(groups)` to `path` (results/summary.md); return it."""
-    text = helpers.summary(groups)
-    Path(path).write_text(text)
-    return text
 
 
 # ------------------------------------------------------------------------------------------- command line
@@ -152,21 +136,21 @@ def parse_value(text: str):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", help=f"names or shell patterns of {', '.join(SWEEPS)} (default: all)")
+    parser.add_argument("configs", nargs="*", help=f"names or shell patterns of {', '.join(helpers.SWEEPS)} (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a notebook parameter for every run, e.g. -p val_size 10000")
     parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
-    parser.add_argument("--results", type=Path, default=helpers.RESULTS, help="where the runs' metrics go (default: results/)")
-    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="where executed notebooks go (default: runs/sweep/)")
+    parser.add_argument("--results", type=Path, default=helpers.RESULTS, help="where the runs' metrics go (default: results/ in the repository)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="where executed notebooks go (default: runs/sweep/ in the repository)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, default=1, help="local Dask workers (default 1)")
     cluster.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     args = parser.parse_args(argv)
-    configs = [c for c in SWEEPS if not args.configs or any(fnmatch.fnmatchcase(c, p) for p in args.configs)]
-    if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in SWEEPS)]:
-        parser.error(f"unknown configuration {unmatched}; choose from {', '.join(SWEEPS)}")
+    configs = [c for c in helpers.SWEEPS if not args.configs or any(fnmatch.fnmatchcase(c, p) for p in args.configs)]
+    if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in helpers.SWEEPS)]:
+        parser.error(f"unknown configuration {unmatched}; choose from {', '.join(helpers.SWEEPS)}")
     overrides = {name: parse_value(value) for name, value in args.p}
     if unknown := set(overrides) - set(helpers.PARAMS):
         parser.error(f"unknown parameter {sorted(unknown)}; the notebook's are {', '.join(helpers.PARAMS)}")
@@ -177,7 +161,9 @@ def main(argv=None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(sweep_runs(configs, args.seeds, overrides), client, args.results, args.notebooks, args.force)
-    print(write_summary(helpers.load_results(args.results), args.results / "summary.md"))
+    summary = helpers.summary(helpers.load_results(args.results))
+    (args.results / "summary.md").write_text(summary)
+    print(summary)
     for name, error in failures.items():
         print(f"FAILED {name}: {error}", file=sys.stderr)
     if failures:

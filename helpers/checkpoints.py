@@ -7,19 +7,12 @@ from pathlib import Path
 
 import torch
 
-from . import ROOT
 from .data import MNISTData
 from .device import resolve_device
-from .model import Net
+from .model import MODEL_SETTINGS, Net
 
 
 CHECKPOINT_FORMAT = "neural-network-on-steroids/1"
-
-
-def resolve(path) -> Path:
-    """A path from the parameters: relative ones are relative to the repository root."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else ROOT / path
 
 
 def atomic_write(path: Path, write) -> None:
@@ -33,9 +26,7 @@ def save_checkpoint(path: Path, model, data: MNISTData, config, epoch: int, hist
                     train_log: list, optimizer=None, scheduler=None) -> None:
     """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
     state = {
-        "format": CHECKPOINT_FORMAT, "backbone": model.backbone_name, "head": model.head_name, "encoding": model.encoding,
-        "number_input": model.number_input, "centre_input": model.centre_input,
-        "mean": data.mean, "std": data.std,
+        "format": CHECKPOINT_FORMAT, **model.settings(), "mean": data.mean, "std": data.std,
         "model": model.state_dict(), "params": config.to_dict(), "epoch": epoch,
         "history": history, "train_log": train_log,
         "optimizer": optimizer.state_dict() if optimizer else None,
@@ -60,10 +51,11 @@ def read_checkpoint(path) -> dict:
 
 
 def export_model(checkpoint, path) -> Path:
-    """Write the weights and normalization of a training checkpoint, without optimizer state (small)."""
+    """Write the weights and normalization of a training checkpoint, without optimizer state (small), to `path`
+    (relative to the working directory)."""
     state = read_checkpoint(checkpoint)
     state.update(optimizer=None, scheduler=None, train_log=[])
-    path = resolve(path)
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
     return path
@@ -76,8 +68,7 @@ def load_checkpoint(path, device="cpu") -> Net:
     read onto the CPU first.
     """
     state = read_checkpoint(path)
-    model = Net(state["backbone"], state["encoding"], number_input=state.get("number_input", "bits"),
-                centre_input=state.get("centre_input", False), head=state.get("head", "mlp"))
+    model = Net(**{k: state[k] for k in MODEL_SETTINGS if k in state})  # older ones lack some: Net's defaults, which they used
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
@@ -87,5 +78,5 @@ def load_checkpoint(path, device="cpu") -> Net:
     return model.to(resolve_device(device)).eval()
 
 
-__all__ = ["CHECKPOINT_FORMAT", "resolve", "atomic_write", "save_checkpoint", "read_checkpoint", "export_model",
+__all__ = ["CHECKPOINT_FORMAT", "atomic_write", "save_checkpoint", "read_checkpoint", "export_model",
            "load_checkpoint"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from . import ROOT
+from .paths import DATA
 
 
 # The four files torchvision keeps under <root>/MNIST/raw, with their sizes and published MD5s.
@@ -21,13 +21,19 @@ MNIST_FILES = {
 }
 
 
+# MNIST's training-set mean and std as usually published (rounded): what the original's pipeline normalizes with.
+# This project's own pipeline computes them from the images it trains on (`normalization`).
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
 class MNISTDataError(RuntimeError):
     """The MNIST files are missing, truncated or corrupt."""
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The MNIST root: `data_dir`, else $MNIST_DATA_DIR, else `data/` in the repo."""
-    return Path(data_dir or os.environ.get("MNIST_DATA_DIR") or ROOT / "data").expanduser().resolve()
+    """The MNIST root: `data_dir` (relative to the working directory), else $MNIST_DATA_DIR, else `data/` in the
+    repository."""
+    return Path(data_dir or os.environ.get("MNIST_DATA_DIR") or DATA).expanduser().resolve()
 
 
 def check_mnist_files(raw: Path) -> None:
@@ -140,5 +146,5 @@ def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None
     )
 
 
-__all__ = ["MNIST_FILES", "MNISTDataError", "data_root", "check_mnist_files", "load_mnist", "normalization", "normalize",
+__all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "MNISTDataError", "data_root", "check_mnist_files", "load_mnist", "normalization", "normalize",
            "MNISTData", "prepare_data"]

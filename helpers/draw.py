@@ -14,9 +14,10 @@ from ipycanvas import Canvas, hold_canvas
 from IPython.display import display
 from PIL import Image, ImageDraw
 
-import helpers
-from helpers.explore import answer_text, output_labels, output_logits, plot_pair, png, probabilities
-from helpers.figures import RIGHT, WRONG
+from .encoding import answer_text
+from .explore import output_labels, plot_pair, png, probabilities
+from .figures import RIGHT, WRONG
+from .inference import answers, to_mnist
 
 SIZE, PEN = 280, 18  # canvas pixels; the pen is about MNIST's stroke width once the digit is scaled to 20 px
 UNSURE = 0.5  # below this confidence the pad says the model does not know
@@ -97,14 +98,14 @@ class DrawPad:
         """What the pad shows: for a drawing, the image the model reads and its answer."""
         number, name = self.number.value, self.model.value
         try:
-            pixels = helpers.to_mnist(np.asarray(self.paper))
+            pixels = to_mnist(np.asarray(self.paper))
         except ValueError:  # nothing drawn
             return {"blank": True, "number": number, "model": name}
         model = self.models[name]
-        digit, total, confidence = helpers.predict(model, pixels, number, confidence=True)
-        logits = output_logits(model, (torch_pixels(pixels) - model.mean) / model.std, number)[0]
+        answer = answers(model, torch.from_numpy(pixels).float().div(255)[None, None], torch.tensor([number]))
+        digit, total, confidence = (answer[k].item() for k in ("digits", "sums", "confidence"))
         return {"blank": False, "number": number, "model": name, "pixels": pixels, "digit": digit, "sum": total,
-                "confidence": confidence, "probabilities": probabilities(model.encoding, logits),
+                "confidence": confidence, "probabilities": probabilities(model.encoding, answer["logits"][0]),
                 "sure": confidence >= UNSURE}
 
     def describe(self, s: dict | None = None) -> str:
@@ -132,11 +133,6 @@ class DrawPad:
         """Display the pad, and its first state as text for a notebook read without a kernel."""
         display(self.panel)
         print("first state:", self.describe())
-
-
-def torch_pixels(pixels: np.ndarray) -> torch.Tensor:
-    """uint8 28x28 -> float (1, 1, 28, 28) in [0, 1]."""
-    return torch.from_numpy(pixels).float().div(255)[None, None]
 
 
 __all__ = ["DrawPad"]

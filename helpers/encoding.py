@@ -46,6 +46,11 @@ def invalid_codes(digits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
     return (digits > 9) | (sums > 18)
 
 
+def answer_text(value: int, highest: int) -> str:
+    """A decoded answer as people read it: the value, marked "?" when it is an invalid code (above `highest`)."""
+    return str(value) if value <= highest else f"{value}?"
+
+
 # Output encodings and their number of outputs. "binary" is the original's 9 bits and the default;
 # the others exist for the ablation: "onehot" (10 digit + 19 sum outputs, BCE) and "softmax"
 # (the same 29 outputs as two softmax heads with cross-entropy).
@@ -99,4 +104,4 @@ def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, t
 
 
 __all__ = ["NUMBER_BITS", "DIGIT_BITS", "SUM_BITS", "int_to_bits", "bits_to_int", "encode_targets", "decode_logits",
-           "invalid_codes", "ENCODINGS", "target_code", "output_loss", "decode_outputs"]
+           "invalid_codes", "answer_text", "ENCODINGS", "target_code", "output_loss", "decode_outputs"]

@@ -15,8 +15,10 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Code, display
 
-import helpers
-from helpers.figures import RIGHT, WRONG
+from .data import MNISTData
+from .encoding import DIGIT_BITS, SUM_BITS, answer_text, decode_outputs, target_code
+from .evaluation import pair_logits
+from .figures import RIGHT, WRONG
 
 
 def show_code(*objects) -> None:
@@ -29,18 +31,9 @@ def show_code(*objects) -> None:
 def output_labels(encoding: str) -> list[str]:
     """One label per output: the bit's place value for the 9-bit code, the class for the others."""
     if encoding == "binary":
-        return [f"d{2**i}" for i in range(helpers.DIGIT_BITS - 1, -1, -1)] + \
-               [f"s{2**i}" for i in range(helpers.SUM_BITS - 1, -1, -1)]
+        return [f"d{2**i}" for i in range(DIGIT_BITS - 1, -1, -1)] + \
+               [f"s{2**i}" for i in range(SUM_BITS - 1, -1, -1)]
     return [f"d={d}" for d in range(10)] + [f"s={s}" for s in range(19)]
-
-
-@torch.no_grad()
-def output_logits(model, images: torch.Tensor, number: int) -> torch.Tensor:
-    """The model's logits (on the CPU) for normalized images, all paired with `number`."""
-    model.eval()
-    device = helpers.model_device(model)
-    bits = helpers.int_to_bits(torch.full((len(images),), number), helpers.NUMBER_BITS)
-    return model(images.to(device), bits.to(device)).float().cpu()
 
 
 def probabilities(encoding: str, logits: torch.Tensor) -> torch.Tensor:
@@ -55,7 +48,7 @@ def plot_pair(image, probabilities, target, labels, title: str, color: str):
     fig, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(9, 2.8), width_ratios=(1, 3.2))
     image_ax.imshow(torch.as_tensor(image).numpy(), cmap="gray")
     image_ax.axis("off")
-    digit_outputs = 10 if len(labels) > 9 else helpers.DIGIT_BITS
+    digit_outputs = 10 if len(labels) > 9 else DIGIT_BITS
     x = range(len(labels))
     bar_ax.bar(x, torch.as_tensor(probabilities).tolist(), color=["#0969da"] * digit_outputs + ["#bf8700"] * (len(labels) - digit_outputs))
     if target is not None:
@@ -85,7 +78,7 @@ class Explorer:
     this number) and `index` (position in that list). It redraws whenever one changes.
     """
 
-    def __init__(self, model, data: helpers.MNISTData):
+    def __init__(self, model, data: MNISTData):
         self.model, self.data = model, data
         self.labels = output_labels(model.encoding)
         self.logits = {}  # number -> (N, outputs) for every evaluation image, computed on first use
@@ -107,9 +100,10 @@ class Explorer:
     def decoded(self, number: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Logits, predicted digits and predicted sums of every evaluation image with `number`."""
         if number not in self.logits:
-            self.logits[number] = output_logits(self.model, self.data.eval_x, number)
+            numbers = torch.full((len(self.data.eval_x),), number)
+            self.logits[number] = pair_logits(self.model, self.data.eval_x, numbers).float().cpu()
         logits = self.logits[number]
-        return (logits, *helpers.decode_outputs(self.model.encoding, logits))
+        return (logits, *decode_outputs(self.model.encoding, logits))
 
     def images(self) -> list[int]:
         """The evaluation images the slider steps through: all, or the mistakes with the current number."""
@@ -159,7 +153,7 @@ class Explorer:
         title = (f"true {s['digit']} + {s['number']} = {s['sum']};  predicted digit {answer_text(s['pred_digit'], 9)}, "
                  f"sum {answer_text(s['pred_sum'], 18)}")
         self.picture.value = png(plot_pair(self.data.eval_images[s["image"]], s["probabilities"],
-                                           helpers.target_code(self.model.encoding, torch.tensor([s["digit"]]),
+                                           target_code(self.model.encoding, torch.tensor([s["digit"]]),
                                                                torch.tensor([s["number"]]))[0],
                                            self.labels, title, color))
 
@@ -168,7 +162,3 @@ class Explorer:
         display(self.panel)
         print("first state:", self.describe())
 
-
-def answer_text(value: int, highest: int) -> str:
-    """A decoded answer, or '?' for an invalid code (above 9 for a digit, above 18 for a sum)."""
-    return str(value) if value <= highest else f"? (code {value})"

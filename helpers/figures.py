@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from matplotlib.patches import FancyBboxPatch
 
+from .device import model_device
+from .encoding import NUMBER_BITS, answer_text
 from .model import HEADS, NUMBER_INPUTS
 from .results import curve_groups
 
@@ -74,8 +76,9 @@ def layer_boxes(model) -> list[tuple[str, str, str]]:
     hooks = [module.register_forward_hook(lambda m, i, o, name=name: record(m, i, o, name))
              for name, module in model.named_modules() if name and not list(module.children())]
     model.eval()
+    device = model_device(model)
     with torch.no_grad():
-        model(torch.zeros(1, 1, 28, 28), torch.zeros(1, 4))
+        model(torch.zeros(1, 1, 28, 28, device=device), torch.zeros(1, NUMBER_BITS, device=device))
     for hook in hooks:
         hook.remove()
     boxes = []
@@ -144,8 +147,7 @@ def plot_architecture(model, image_dir=None):
         box(x, y, f"{label}  →  {shape}", "#fbefff")
     arrow(x, y, x, y - 1)
     box(x, y - 1, OUTPUT_TEXT[model.encoding], "#ffebe9")
-    n_params = sum(p.numel() for p in model.parameters())
-    ax.set_title(f"Net (backbone {model.backbone_name!r}, head {model.head_name!r}), {n_params:,} parameters",
+    ax.set_title(f"Net (backbone {model.backbone_name!r}, head {model.head_name!r}), {model.count_parameters():,} parameters",
                  fontsize=10)
     return save(fig, image_dir, "architecture")
 
@@ -165,8 +167,7 @@ def plot_predictions(images: torch.Tensor, numbers, digits, pred_digits, pred_su
         d, n, pd, ps = int(digits[i]), int(numbers[i]), int(pred_digits[i]), int(pred_sums[i])
         ok = pd == d and ps == d + n
         ax.imshow(images[i], cmap="gray")
-        mark = lambda v, top: f"{v}{'?' if v > top else ''}"
-        ax.set_title(f"{d} + {n} = {d + n}\npred {mark(pd, 9)}, {mark(ps, 18)}", fontsize=8.5,
+        ax.set_title(f"{d} + {n} = {d + n}\npred {answer_text(pd, 9)}, {answer_text(ps, 18)}", fontsize=8.5,
                      color=RIGHT if ok else WRONG)
         for spine in ax.spines.values():
             spine.set(visible=True, color=RIGHT if ok else WRONG, lw=2)
@@ -294,9 +295,12 @@ def plot_holdout_curve(groups: dict, image_dir=None):
 def plot_adder_cell(model, image_dir=None):
     """What the adder head learned: its cell's outputs for the 8 inputs (digit bit, number bit, carry in) it can see,
     against a full adder's truth table, and for soft inputs between 0 and 1 (what a unsure digit bit looks like)."""
-    cell = model.head.step  # the cell as the head runs it (symadder: averaged over its inputs' orderings)
+    device = model_device(model)
+
+    def cell(inputs):  # the cell as the head runs it (symadder: averaged over its inputs' orderings), on the CPU
+        return torch.sigmoid(model.head.step(inputs.to(device))).cpu()
     combos = torch.tensor([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=torch.float32)
-    learned = torch.sigmoid(cell(combos))  # (8, 2): sum bit, carry out
+    learned = cell(combos)  # (8, 2): sum bit, carry out
     truth = torch.stack([combos.sum(1) % 2, (combos.sum(1) >= 2).float()], 1)
     fig, (table_ax, soft_ax) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=(1, 1.3))
     table_ax.imshow(learned.numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
@@ -310,7 +314,7 @@ def plot_adder_cell(model, image_dir=None):
                  title="The learned cell (a full adder's answer in brackets)")
     a = torch.linspace(0, 1, 101)
     for b, c, style in ((0, 0, "-"), (1, 0, "--"), (0, 1, "-."), (1, 1, ":")):
-        out = torch.sigmoid(cell(torch.stack([a, torch.full_like(a, b), torch.full_like(a, c)], 1)))
+        out = cell(torch.stack([a, torch.full_like(a, b), torch.full_like(a, c)], 1))
         soft_ax.plot(a, out[:, 0], style, color="C0", label=f"sum bit; number bit {b}, carry {c}")
         soft_ax.plot(a, out[:, 1], style, color="C1", label=f"carry; number bit {b}, carry {c}")
     soft_ax.set(xlabel="the digit's bit as the image branch says it (probability)", ylabel="cell output (probability)",

@@ -1,6 +1,8 @@
-"""The model: a CNN backbone to 320 features, the number concatenated, 324 -> 128 -> 64 -> 9."""
+"""The model: a CNN backbone turns the image into 320 features; a head maps them and the number's 4 bits to the output
+logits (the original's MLP head, or one of the heads built for addition)."""
 from __future__ import annotations
 
+import functools
 import itertools
 
 import torch
@@ -68,32 +70,48 @@ def number_features(number_bits: torch.Tensor, number_input: str) -> torch.Tenso
     return F.one_hot(numbers, 10).float() if number_input == "onehot" else (numbers.float() / 9).unsqueeze(-1)
 
 
-# Centring by the ink's centre of mass, as MNIST's digits were centred: the background is a plane fitted to the
-# 2-pixel border (so a light, dark or graded background all work), the ink what stands out from it.
-_BORDER = torch.zeros(28, 28, dtype=torch.bool)
-_BORDER[:2], _BORDER[-2:], _BORDER[:, :2], _BORDER[:, -2:] = True, True, True, True
-_Y, _X = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
-_PLANE = torch.stack([torch.ones(28, 28), _X / 27 - 0.5, _Y / 27 - 0.5], -1)  # a + b x + c y
-_PLANE_FIT = torch.linalg.pinv(_PLANE[_BORDER])  # border pixels -> (a, b, c), least squares
+def centre_of_mass(weights: torch.Tensor) -> torch.Tensor:
+    """(..., H, W) non-negative weights (ink) -> (..., 2): the (x, y) pixel coordinates of their centre of mass."""
+    ys = torch.arange(weights.shape[-2], dtype=weights.dtype, device=weights.device)[:, None]
+    xs = torch.arange(weights.shape[-1], dtype=weights.dtype, device=weights.device)
+    mass = weights.sum((-2, -1)).clamp(min=1e-6)
+    return torch.stack([(weights * xs).sum((-2, -1)), (weights * ys).sum((-2, -1))], -1) / mass[..., None]
+
+
+class CentreByMass(nn.Module):
+    """Each (N, 1, 28, 28) image moved by whole pixels so that its ink's centre of mass is at the centre, as MNIST's
+    digits were centred.
+
+    Works on normalized images of either polarity and on any background: the background is a plane fitted to the
+    2-pixel border (a light, dark or graded one), the ink is where the image departs from it by more than 30 % of its
+    largest departure. Whole pixels: nothing is interpolated, and the pixels moved in repeat the border. Its constants
+    are buffers, so they move with the model once; nothing in the forward pass makes the host wait."""
+
+    def __init__(self):
+        super().__init__()
+        border = torch.zeros(28, 28, dtype=torch.bool)
+        border[:2], border[-2:], border[:, :2], border[:, -2:] = True, True, True, True
+        y, x = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+        plane = torch.stack([torch.ones(28, 28), x / 27 - 0.5, y / 27 - 0.5], -1)  # a + b x + c y
+        self.register_buffer("border", torch.nonzero(border.flatten())[:, 0], persistent=False)  # indices, not a mask
+        self.register_buffer("plane", plane, persistent=False)
+        self.register_buffer("plane_fit", torch.linalg.pinv(plane[border]), persistent=False)  # border -> (a, b, c)
+        self.register_buffer("identity", torch.eye(2), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        pixels = images[:, 0].float()
+        coefficients = pixels.flatten(1)[:, self.border] @ self.plane_fit.T
+        ink = (pixels - torch.einsum("hwk,nk->nhw", self.plane, coefficients)).abs()
+        ink = (ink - 0.3 * ink.flatten(1).amax(1)[:, None, None]).clamp(min=0)
+        offset = (centre_of_mass(ink) - 13.5).round() * 2 / 28  # pixels -> affine_grid's [-1, 1] units
+        theta = torch.cat([self.identity.expand(len(images), 2, 2), offset[:, :, None]], 2)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False).to(images.dtype)
+        return F.grid_sample(images, grid, mode="nearest", padding_mode="border", align_corners=False)
 
 
 def centre_by_mass(images: torch.Tensor) -> torch.Tensor:
-    """Each (N, 1, 28, 28) image moved by whole pixels so that its ink's centre of mass is at the centre.
-
-    Works on normalized images of either polarity: the ink is where the image departs from the plane fitted
-    to its border by more than 30 % of its largest departure. Whole pixels: nothing is interpolated, and
-    the pixels moved in repeat the border."""
-    device, border = images.device, _BORDER.to(images.device)
-    pixels = images[:, 0].float()
-    plane = torch.einsum("hwk,nk->nhw", _PLANE.to(device), pixels[:, border] @ _PLANE_FIT.to(device).T)
-    ink = (pixels - plane).abs()
-    ink = (ink - 0.3 * ink.flatten(1).amax(1)[:, None, None]).clamp(min=0)
-    mass = ink.sum((1, 2)).clamp(min=1e-6)
-    offset = torch.stack([(ink * _X.to(device)).sum((1, 2)), (ink * _Y.to(device)).sum((1, 2))], -1) / mass[:, None]
-    theta = torch.eye(2, 3, device=device).repeat(len(images), 1, 1)
-    theta[:, :, 2] = (offset - 13.5).round() * 2 / 28  # pixels -> affine_grid's [-1, 1] units
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False).to(images.dtype)
-    return F.grid_sample(images, grid, mode="nearest", padding_mode="border", align_corners=False)
+    """`CentreByMass` applied once, on the images' device (a model with `centre_input` keeps its own)."""
+    return CentreByMass().to(images.device)(images)
 
 
 # ------------------------------------------------------------------------------------------------ heads
@@ -119,66 +137,96 @@ def digit_mlp(outputs: int) -> nn.Sequential:
 
 
 class LineHead(nn.Module):
-    """A learned number line: the image's value plus the number's value (a learned weighted sum of its 4 bits,
-    as a NAC adds), one scalar, decoded to the 5 sum bits by a small MLP; the digit bits from the image."""
+    """A learned number line: the image's value plus the number's value (a learned linear map of its bits, with
+    unconstrained weights), one scalar, decoded to the sum bits by a small MLP; the digit bits from the image."""
 
-    def __init__(self, number_inputs: int = NUMBER_BITS):
+    def __init__(self, number_inputs: int = NUMBER_BITS, outputs: int = DIGIT_BITS + SUM_BITS):
         super().__init__()
-        self.digit = digit_mlp(DIGIT_BITS + 1)  # the digit's 4 bit logits and its value on the line
+        self.digit_bits = outputs - SUM_BITS
+        self.digit = digit_mlp(self.digit_bits + 1)  # the digit's bit logits and its value on the line
         self.number_value = nn.Linear(number_inputs, 1, bias=False)
         self.decode = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, SUM_BITS))
 
     def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
         digit = self.digit(features)
-        value = digit[:, DIGIT_BITS:] + self.number_value(number)
-        return torch.cat([digit[:, :DIGIT_BITS], self.decode(value)], dim=1)
+        value = digit[:, self.digit_bits:] + self.number_value(number)
+        return torch.cat([digit[:, :self.digit_bits], self.decode(value)], dim=1)
 
 
 class AdderHead(nn.Module):
-    """A learned full adder: the digit's 4 bits from the image, then one small cell, shared by every bit position
+    """A learned full adder: the digit's bits from the image, then one small cell, shared by every bit position
     (as the Neural GPU shares its rule), reads (digit bit, number bit, carry in) from the least significant bit up
     and gives a sum bit's logit and the carry out; the last carry is the sum's top bit. Nothing here adds: the cell
     learns its truth table from the sum bits of the pairs trained on.
 
     `symmetric`: the cell answers the same for its three inputs in any order (its outputs averaged over the 6
-    orderings), as a full adder does; then pairs that show it (1, 0, 1) also teach it (0, 1, 1) and (1, 1, 0)."""
+    orderings), as a full adder does; then pairs that show it (1, 0, 1) also teach it (0, 1, 1) and (1, 1, 0).
+    `detach`: the cell reads the digit's bits as given values, so the sum bits train the cell and the digit bits
+    the perception (without it the sum's loss bends the digit towards the pairs trained on: docs/addition.md).
+    `shared`: one cell for every position; False gives each position a cell of its own (an ablation)."""
 
-    def __init__(self, hidden: int = 16, symmetric: bool = False):
+    def __init__(self, number_inputs: int = NUMBER_BITS, outputs: int = DIGIT_BITS + SUM_BITS, hidden: int = 16,
+                 symmetric: bool = False, detach: bool = True, shared: bool = True):
         super().__init__()
-        self.symmetric = symmetric
-        if symmetric:  # the 6 orderings of the cell's 3 inputs
-            self.register_buffer("orderings", torch.tensor(list(itertools.permutations(range(3)))), persistent=False)
-        self.digit = digit_mlp(DIGIT_BITS)
-        self.cell = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, 2))
+        if outputs != 2 * number_inputs + 1:  # digit bits as many as the number's, one more for the sum
+            raise ValueError(f"an adder over {number_inputs} bits writes {2 * number_inputs + 1} outputs, not {outputs}")
+        self.bits, self.symmetric, self.detach, self.shared = number_inputs, symmetric, detach, shared
+        orderings = list(itertools.permutations(range(3))) if symmetric else [(0, 1, 2)]
+        self.register_buffer("orderings", torch.tensor(orderings), persistent=False)
+        self.digit = digit_mlp(number_inputs)
 
-    def step(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(batch, 3) cell inputs (digit bit, number bit, carry in) -> (batch, 2) logits (sum bit, carry out)."""
-        if not self.symmetric:
-            return self.cell(inputs)
-        return self.cell(inputs[:, self.orderings]).mean(dim=1)  # (batch, 6 orderings, 3) -> (batch, 6, 2) -> mean
+        def cell():
+            return nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 2))
+        self.cell = cell() if shared else nn.ModuleList(cell() for _ in range(number_inputs))
+
+    def step(self, inputs: torch.Tensor, position: int = 0) -> torch.Tensor:
+        """(batch, 3) cell inputs (digit bit, number bit, carry in) -> (batch, 2) logits (sum bit, carry out): the cell
+        of bit `position` (0: the most significant) as the head runs it, averaged over its inputs' orderings."""
+        cell = self.cell if self.shared else self.cell[position]
+        return cell(inputs[:, self.orderings]).mean(dim=1)  # (batch, orderings, 3) -> (batch, orderings, 2) -> mean
 
     def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
         digit_logits = self.digit(features)
-        # The cell reads the digit's bits as a value: the sum bits train the cell, the digit bits the perception
-        # (without the detach, the sum's loss bent the digit towards the pairs trained on: docs/addition.md).
-        digit_bits = digit_logits.detach().sigmoid()
+        digit_bits = (digit_logits.detach() if self.detach else digit_logits).sigmoid()
         carry, sum_logits = torch.zeros_like(digit_bits[:, :1]), []
-        for i in reversed(range(DIGIT_BITS)):  # bits are most significant first: start at the last
-            out = self.step(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], dim=1))
+        for i in reversed(range(self.bits)):  # bits are most significant first: start at the last
+            out = self.step(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], dim=1), i)
             sum_logits.insert(0, out[:, :1])
             carry = out[:, 1:].sigmoid()
         return torch.cat([digit_logits, out[:, 1:], *sum_logits], dim=1)
 
 
 class SymmetricAdderHead(AdderHead):
-    """The adder with a symmetric cell (`AdderHead(symmetric=True)`): the head that learns addition (docs/addition.md)."""
+    """The adder with a symmetric cell: the head that learns addition (docs/addition.md)."""
 
-    def __init__(self, hidden: int = 16):
-        super().__init__(hidden, symmetric=True)
+    def __init__(self, number_inputs: int = NUMBER_BITS, outputs: int = DIGIT_BITS + SUM_BITS, hidden: int = 16,
+                 detach: bool = True, shared: bool = True):
+        super().__init__(number_inputs, outputs, hidden, symmetric=True, detach=detach, shared=shared)
 
 
-HEADS = {"mlp": MLPHead, "line": LineHead, "adder": AdderHead, "symadder": SymmetricAdderHead}
+class DigitBitsMLPHead(nn.Module):
+    """The adder's factorization without its cell (an ablation): the digit's bits from the image, read detached as
+    the adder reads them, and the number's bits go through an MLP to the sum bits; nothing is shared by position."""
+
+    def __init__(self, number_inputs: int = NUMBER_BITS, outputs: int = DIGIT_BITS + SUM_BITS, hidden: int = 64):
+        super().__init__()
+        self.digit = digit_mlp(outputs - SUM_BITS)
+        self.sum = nn.Sequential(nn.Linear(outputs - SUM_BITS + number_inputs, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, SUM_BITS))
+
+    def forward(self, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
+        digit_logits = self.digit(features)
+        return torch.cat([digit_logits, self.sum(torch.cat([digit_logits.detach().sigmoid(), number], 1))], 1)
+
+
+# Every head is built the same way, `HEADS[name](number_inputs, outputs)`. The last three are ablations of symadder:
+# the sum's loss reaching the digit bits, a cell per position, and the detached digit bits without any cell.
+HEADS = {"mlp": MLPHead, "line": LineHead, "adder": AdderHead, "symadder": SymmetricAdderHead,
+         "symadder-attached": functools.partial(SymmetricAdderHead, detach=False),
+         "symadder-unshared": functools.partial(SymmetricAdderHead, shared=False),
+         "digitbits-mlp": DigitBitsMLPHead}
+ADDER_HEADS = ("adder", "symadder", "symadder-attached", "symadder-unshared")  # the heads with a learned cell
 
 
 def check_model_choices(backbone: str, encoding: str, number_input: str, head: str) -> None:
@@ -192,38 +240,52 @@ def check_model_choices(backbone: str, encoding: str, number_input: str, head: s
                          f"encoding='binary' and number_input='bits', got {encoding!r} and {number_input!r}")
 
 
-class Net(nn.Module):
-    """Image -> backbone -> 320 features; with the 4 number bits -> head -> 9 logits.
+MODEL_SETTINGS = ("backbone", "head", "encoding", "number_input", "centre_input")  # the Config fields a Net is built from
 
-    `head` "mlp" is the original's 324 -> 128 -> 64 -> 9; "line", "adder", "symadder" learn addition with more
-    structure (`HEADS`; binary code and number bits only).
-    `encoding` other than "binary" (ablation only) widens the last layer to 29 outputs;
-    `number_input` other than "bits" (ablation only) changes the 4 number inputs to 10 or 1;
-    `centre_input` centres each image by its ink's centre of mass first (`centre_by_mass`).
+
+class Net(nn.Module):
+    """Image -> backbone -> 320 features; with the number's input code -> head -> output logits.
+
+    `backbone`: `BACKBONES`; `head`: `HEADS` ("mlp", the original's 324 -> 128 -> 64 -> 9, or a head built for
+    addition: binary code and number bits only); `encoding` other than "binary" (ablation only) widens the last layer
+    to 29 outputs; `number_input` other than "bits" (ablation only) makes the 4 number inputs 10 or 1;
+    `centre_input`: each image is first centred by its ink's centre of mass (`CentreByMass`). `Net.from_config(config)`
+    builds the network a run's settings name, as `fit` does.
     """
 
-    def __init__(self, backbone: str = "bn", encoding: str = "binary", channels_last: bool = True,
-                 number_input: str = "bits", centre_input: bool = False, head: str = "mlp"):
+    def __init__(self, *, backbone: str = "bn", head: str = "mlp", encoding: str = "binary", number_input: str = "bits",
+                 centre_input: bool = False, channels_last: bool = True):
         super().__init__()
         check_model_choices(backbone, encoding, number_input, head)
-        self.backbone_name, self.encoding, self.number_input = backbone, encoding, number_input
-        self.centre_input, self.head_name = centre_input, head
+        self.backbone_name, self.head_name, self.encoding, self.number_input = backbone, head, encoding, number_input
+        self.centre_input = centre_input
+        self.centre = CentreByMass() if centre_input else None
         self.backbone = BACKBONES[backbone]()
-        self.head = (MLPHead(NUMBER_INPUTS[number_input], ENCODINGS[encoding]) if head == "mlp" else HEADS[head]())
+        self.head = HEADS[head](NUMBER_INPUTS[number_input], ENCODINGS[encoding])
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.to(memory_format=self.memory_format)  # channels-last: about 1.5x faster on the CPU (profile.py)
+        self.to(memory_format=self.memory_format)  # channels-last: about 1.5x faster on the CPU (profile_step.py)
+
+    @classmethod
+    def from_config(cls, config, channels_last: bool = True) -> "Net":
+        """The network of a run's settings (`helpers.Config`, or anything with the fields of `MODEL_SETTINGS`)."""
+        return cls(**{name: getattr(config, name) for name in MODEL_SETTINGS}, channels_last=channels_last)
+
+    def settings(self) -> dict:
+        """The `MODEL_SETTINGS` this network was built with (what a checkpoint records to rebuild it)."""
+        return {"backbone": self.backbone_name, "head": self.head_name, "encoding": self.encoding,
+                "number_input": self.number_input, "centre_input": self.centre_input}
 
     def forward(self, images: torch.Tensor, number_bits: torch.Tensor) -> torch.Tensor:
-        if self.centre_input:
-            images = centre_by_mass(images)
+        if self.centre is not None:
+            images = self.centre(images)
         features = self.backbone(images.contiguous(memory_format=self.memory_format))
         return self.head(features, number_features(number_bits, self.number_input))
 
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+    def count_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
 
 
 __all__ = ["classic_backbone", "conv_pool_bn", "to_320", "bn_backbone", "three_conv_backbone", "wide_backbone",
-           "mid_backbone", "BACKBONES", "NUMBER_INPUTS", "number_features", "centre_by_mass", "MLPHead", "digit_mlp",
-           "LineHead", "AdderHead", "SymmetricAdderHead", "HEADS", "check_model_choices", "Net", "count_parameters"]
+           "mid_backbone", "BACKBONES", "NUMBER_INPUTS", "number_features", "centre_of_mass", "CentreByMass",
+           "centre_by_mass", "MLPHead", "digit_mlp", "LineHead", "AdderHead", "SymmetricAdderHead", "DigitBitsMLPHead",
+           "HEADS", "ADDER_HEADS", "check_model_choices", "MODEL_SETTINGS", "Net"]

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import torchvision
 from torchvision import transforms
 
-from .data import data_root
+from .data import MNIST_MEAN, MNIST_STD, data_root
 from .sampler import RandomSampler
 from .encoding import bits_to_int, encode_targets
 from .model import Net
@@ -21,9 +21,9 @@ def reference_pipeline(seed: int = 1, device="cpu"):
     many batches of the shuffled loader (None: one epoch), each batch moved to `device` as it comes."""
     torch.manual_seed(seed)
     dataset = torchvision.datasets.MNIST(data_root(), train=True, transform=transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
+        [transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))]))
     loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
-    model = Net("classic").to(device)
+    model = Net(backbone="classic").to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     sampler = RandomSampler(128, seed=seed)
 

@@ -7,14 +7,12 @@ import re
 import statistics
 from pathlib import Path
 
-from . import ROOT
+from .paths import RESULTS
 from .configs import SWEEPS
 from .model import HEADS
-from .training import ACCURACIES
+from .evaluation import ACCURACIES
 from .runs import ADDED_PARAMS
 from .shifts import SHIFTS
-
-RESULTS = ROOT / "results"
 
 
 def upgrade_metrics(metrics: dict) -> dict:
@@ -169,5 +167,5 @@ def robustness_table(groups: dict[str, list[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["RESULTS", "load_robustness", "robustness_table", "upgrade_metrics", "load_results", "mean_std", "first_epoch_at",
+__all__ = ["load_robustness", "robustness_table", "upgrade_metrics", "load_results", "mean_std", "first_epoch_at",
            "summary_rows", "curve_groups", "curve_rows", "summary"]

@@ -7,55 +7,74 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 import torchvision
 
-from . import ROOT
+from .paths import ROOT, RUNS
 from .device import device_name, resolve_device, resolve_precision, synchronize
 from .data import MNISTData
 from .model import Net, check_model_choices
-from .checkpoints import atomic_write, read_checkpoint, resolve, save_checkpoint
-from .training import (ACCURACIES, FIXED_HOLDOUT, MAX_HOLDOUT, eval_numbers, evaluate, evaluate_exhaustive, held_out_pairs,
-                       recalibrate_batch_norm, train_epoch)
+from .checkpoints import atomic_write, read_checkpoint, save_checkpoint
+from .training import FIXED_HOLDOUT, MAX_HOLDOUT, held_out_pairs, recalibrate_batch_norm, train_epoch
+from .evaluation import ACCURACIES, eval_numbers, evaluate, evaluate_exhaustive
 
 
 AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that and corrupted digits
+_NEW = object()
+
+
+def setting(default, doc: str, *, computes: bool = True, before=_NEW):
+    """A field of `Config`: its default; `doc`, its description in one line (the notebook's parameters cell and the
+    table of docs/usage.md repeat it, and tests hold them equal); `computes`: whether it changes what a run computes
+    (a resumed run must match it); `before`: for a field newer than some committed runs and checkpoints, the value
+    those ran with."""
+    metadata = {"doc": doc, "computes": computes} | ({} if before is _NEW else {"before": before})
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class Config:
-    """A run's settings, typed and checked: the defaults here are the notebook's (its `parameters` cell repeats
-    them as papermill needs literals; a test holds the two equal). A bad value fails on construction, clearly.
-    `resolved()` names the device and precision "auto" stands for; `fit` takes only a Config."""
+    """A run's settings, typed and checked: the one place each setting, its default and its meaning live. A bad value
+    fails on construction, clearly. `resolved()` names the device and precision "auto" stands for; `fit` takes only a
+    Config; `Net.from_config` builds its network."""
 
-    epochs: int = 10  # training epochs
-    batch_size: int = 128
-    lr: float = 0.01  # peak learning rate of the one-cycle schedule (AdamW)
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.0  # ε > 0: BCE towards (1 - ε) t + ε / 2 instead of the hard 0/1 bits
-    recalibrate_bn: bool = False  # the last epoch ends by re-estimating batch norm's statistics on the clean images
-    seed: int = 1  # initialisation, shuffling, augmentation, the number sampler and dropout
-    device: str = "auto"  # the accelerator if there is one, else the CPU; or "cpu", "cuda:1", ...
-    precision: str = "auto"  # "fp32" or "bf16" (autocast); "auto": the backbone's measured default
-    backbone: str = "bn"  # BACKBONES
-    head: str = "mlp"  # HEADS: "mlp" the original's; "line", "adder", "symadder" structured for addition
-    encoding: str = "binary"  # the original's 9 bits; ablation: "onehot", "softmax"
-    number_input: str = "bits"  # the original's 4 bits; ablation: "onehot", "scalar"
-    augment: bool | str = True  # random rotation, scale, shift; "robust": also corrupted digits
-    centre_input: bool = False  # the model centres each image by its ink's centre of mass first
-    holdout: int | str = 0  # k > 0: never train on k of the 100 (digit, number) pairs; "3d+7": a fixed 10
-    val_size: int = 0  # > 0: evaluate on a validation split of this size carved from the training set
-    train_size: int | None = None  # only the first N training images (smoke runs)
-    log_interval: int = 100  # batches between training log lines
-    data_dir: str | None = None  # None: $MNIST_DATA_DIR, else data/ in the repository
-    output_dir: str = "runs/latest"  # model.pt and metrics.json go here
-    image_dir: str | None = None  # figures go here; None: output_dir/images
-    resume: bool = False  # continue the run in output_dir from its last checkpoint
-    min_joint_acc: float = 0.99  # the notebook's last cell fails below this joint accuracy
-    export_path: str | None = None  # also write the trained weights there, without optimizer state
+    epochs: int = setting(10, "training epochs")
+    batch_size: int = setting(128, "images per training step")
+    lr: float = setting(0.01, "peak learning rate of the one-cycle schedule (AdamW)")
+    weight_decay: float = setting(0.01, "AdamW's weight decay")
+    label_smoothing: float = setting(0.0, "ε > 0: each output bit is trained by BCE towards (1 - ε) t + ε / 2", before=0.0)
+    recalibrate_bn: bool = setting(False, "True: training ends by re-estimating batch norm's statistics on the clean images",
+                                   before=False)
+    seed: int = setting(1, "seeds initialisation, shuffling, augmentation, the number sampler and dropout")
+    device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1", "mps" ...',
+                          computes=False)
+    precision: str = setting("auto", '"fp32", "bf16" (autocast) or "auto": the backbone\'s default, fp32 without native bf16',
+                             before="fp32")
+    backbone: str = setting("bn", '"bn", "mid", "wide" (stronger, slower) or "classic" (the original\'s CNN)')
+    head: str = setting("mlp", '"mlp" (the original\'s 324 -> 128 -> 64 -> 9), "symadder" (learns addition), ...: HEADS',
+                        before="mlp")
+    encoding: str = setting("binary", 'the output code: "binary" (the original\'s 9 bits); ablation: "onehot", "softmax"')
+    number_input: str = setting("bits", 'the number\'s input code: "bits" (the original\'s 4); ablation: "onehot", "scalar"',
+                                before="bits")
+    augment: bool | str = setting(True, 'random rotation, scale and shift; "robust": also corrupted digits; False: none')
+    centre_input: bool = setting(False, "True: the model first centres each image by its ink's centre of mass",
+                                 before=False)
+    holdout: int | str = setting(0, 'k > 0: never train on k of the 100 (digit, number) pairs, drawn by seed; "3d+7": 10')
+    val_size: int = setting(0, "> 0: evaluate on a validation split of this size carved from the training images")
+    train_size: int | None = setting(None, "None: every training image; N: only the first N (smoke runs)")
+    log_interval: int = setting(100, "training steps between log lines", computes=False)
+    data_dir: str | None = setting(None, "MNIST's folder; None: $MNIST_DATA_DIR, else data/ in the repository",
+                                   computes=False)
+    output_dir: str | None = setting(None, "where model.pt and metrics.json go; None: runs/latest in the repository",
+                                     computes=False)
+    image_dir: str | None = setting(None, 'where the figures go; None: output_dir/images ("images": the README\'s)',
+                                    computes=False)
+    resume: bool = setting(False, "True: continue the run in output_dir from its last checkpoint", computes=False)
+    min_joint_acc: float = setting(0.99, "the notebook's last cell fails below this joint accuracy", computes=False)
+    export_path: str | None = setting(None, 'also write the trained weights there, without optimizer state', computes=False)
 
     def __post_init__(self):
         for key in ("epochs", "batch_size", "log_interval", "seed", "val_size"):
@@ -83,8 +102,8 @@ class Config:
                 raise ValueError(f"{key} must be True or False, got {getattr(self, key)!r}")
         for key in ("data_dir", "output_dir", "image_dir", "export_path"):
             value = getattr(self, key)
-            if not (isinstance(value, (str, os.PathLike)) or value is None and key != "output_dir"):
-                raise ValueError(f"{key} must be a path{'' if key == 'output_dir' else ' or None'}, got {value!r}")
+            if not (value is None or isinstance(value, (str, os.PathLike))):
+                raise ValueError(f"{key} must be a path or None, got {value!r}")
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> "Config":
@@ -96,30 +115,52 @@ class Config:
         device = resolve_device(self.device)
         return replace(self, device=str(device), precision=resolve_precision(self.precision, self.backbone, device))
 
+    @property
+    def output_path(self) -> Path:
+        """`output_dir` (relative to the working directory), or runs/latest in the repository."""
+        return Path(self.output_dir).expanduser() if self.output_dir else RUNS / "latest"
+
+    @property
+    def image_path(self) -> Path:
+        """`image_dir` (relative to the working directory), or the run's images/ folder."""
+        return Path(self.image_dir).expanduser() if self.image_dir else self.output_path / "images"
+
     def to_dict(self) -> dict:
         """The settings as JSON-ready values (paths as strings), for metrics.json and checkpoints."""
         return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in asdict(self).items()}
 
 
 PARAMS = tuple(f.name for f in fields(Config))
-# Parameters that decide what a run computes; a resumed run must match them.
-# The device is not among them: a run may resume on another device (same seed, other device: close,
-# not bit-identical numbers).
-TRAINING_PARAMS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "recalibrate_bn", "seed",
-                   "backbone", "head", "encoding", "number_input", "augment", "centre_input", "holdout", "val_size",
-                   "train_size", "precision")
-# Parameters newer than some checkpoints and committed runs: what those were trained with.
-ADDED_PARAMS = {"number_input": "bits", "centre_input": False, "label_smoothing": 0.0, "recalibrate_bn": False,
-                "head": "mlp", "precision": "fp32"}
-NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"
+# What a resumed run must match (the device is not among them: a run may resume on another device, with close,
+# not bit-identical, numbers); and what older runs and checkpoints, which lack a newer field, ran with.
+TRAINING_PARAMS = tuple(f.name for f in fields(Config) if f.metadata["computes"])
+ADDED_PARAMS = {f.name: f.metadata["before"] for f in fields(Config) if "before" in f.metadata}
+
+
+def literal(value) -> str:
+    """A default as Python source, strings in double quotes."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def parameters_cell() -> str:
+    """The primary notebook's `parameters` cell: every setting as a literal (papermill injects over them) with its
+    description, written from `Config` (a test holds the notebook's cell equal to it)."""
+    lines = [f"{f.name} = {literal(f.default)}" for f in fields(Config)]
+    width = max(map(len, lines)) + 2
+    return "\n".join(f"{line:<{width}}# {f.metadata['doc']}" for line, f in zip(lines, fields(Config)))
+
+
+def parameter_table() -> str:
+    """docs/usage.md's table of the settings, written from `Config` (a test holds the page's table equal to it)."""
+    rows = [f"| `{f.name}` | `{literal(f.default)}` | {f.metadata['doc']} |" for f in fields(Config)]
+    return "\n".join(["| parameter | default | meaning |", "|---|---|---|", *rows])
 
 
 def make_training(config: Config, n_train: int, channels_last: bool = True, device="cpu"):
     """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
     optimizer and one-cycle schedule for `config`."""
     torch.manual_seed(config.seed)
-    model = Net(config.backbone, config.encoding, channels_last, config.number_input, config.centre_input,
-                config.head).to(device)
+    model = Net.from_config(config, channels_last).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=math.ceil(n_train / config.batch_size))
@@ -137,7 +178,7 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
         raise TypeError(f"fit needs a helpers.Config (checked settings), got {type(config).__name__}")
     config = config.resolved()
     device = torch.device(config.device)
-    out = resolve(config.output_dir)
+    out = config.output_path
     out.mkdir(parents=True, exist_ok=True)
     model, optimizer, scheduler = make_training(config, len(data.train_x), device=device)
     data = data.to(device)
@@ -222,5 +263,5 @@ def write_metrics(path: Path, config: Config, run_versions: dict, history: list,
     return metrics
 
 
-__all__ = ["AUGMENTS", "Config", "PARAMS", "TRAINING_PARAMS", "ADDED_PARAMS", "NOTEBOOK", "make_training",
-           "fit", "code_version", "versions", "write_metrics"]
+__all__ = ["AUGMENTS", "Config", "PARAMS", "TRAINING_PARAMS", "ADDED_PARAMS", "parameters_cell",
+           "parameter_table", "make_training", "fit", "code_version", "versions", "write_metrics"]

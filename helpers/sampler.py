@@ -11,6 +11,9 @@ from .encoding import NUMBER_BITS, int_to_bits
 class RandomSampler:
     """Random integers 0..9 for MNIST batches, as 4 float bits (most significant first).
 
+    The name is the original design's, which its users know; it is not `torch.utils.data.RandomSampler` (which
+    draws indices of a dataset) and does not plug into a DataLoader.
+
     Each call to `getRandomBatch()` gives exactly one batch: `batch_size` rows, and at the end of
     an epoch the last partial batch (`dataset_size % batch_size` rows), then it starts over.
     The integers come from the sampler's own seeded generator; `bits_to_int` recovers them.

@@ -41,3 +41,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------ small training runs, shared
+
+def params(tmp_path, **changes) -> helpers.Config:
+    """A small run on the CPU (where two runs compare bit for bit): 3 epochs of 600 images, a log line every 2 steps."""
+    return helpers.Config(**{"epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2, "device": "cpu",
+                             "output_dir": str(tmp_path), **changes})
+
+
+def outcome(run) -> tuple[list, list]:
+    """Everything a run computed, timings aside."""
+    metrics = run["metrics"]
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]], metrics["train_log"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_at(epoch):
+    """A log function that stops a run as its epoch `epoch` starts."""
+    def log(line):
+        if line.startswith(f"Train Epoch: {epoch} [0/"):
+            raise Interrupt
+    return log
+
+
+@pytest.fixture(scope="session")
+def small():
+    """The first 600 training images (and the whole test set), for small runs."""
+    return helpers.prepare_data(train_size=600, download=False)

@@ -18,7 +18,7 @@ def perfect_logits(encoding):
 def test_every_encoding_round_trips_all_100_pairs(encoding):
     digits, sums = helpers.decode_outputs(encoding, perfect_logits(encoding))
     assert torch.equal(digits, DIGITS) and torch.equal(sums, DIGITS + NUMBERS)
-    model = helpers.Net("classic", encoding)
+    model = helpers.Net(backbone="classic", encoding=encoding)
     assert model(torch.zeros(2, 1, 28, 28), torch.zeros(2, 4)).shape == (2, helpers.ENCODINGS[encoding])
     confident = helpers.output_loss(encoding, perfect_logits(encoding), DIGITS, NUMBERS)
     unsure = helpers.output_loss(encoding, torch.zeros_like(perfect_logits(encoding)), DIGITS, NUMBERS)
@@ -112,6 +112,6 @@ def test_number_input_codes(number_input, width):
     assert features.shape == (10, width)
     expected = {"bits": helpers.int_to_bits(numbers, 4), "onehot": torch.eye(10), "scalar": numbers[:, None] / 9}
     assert torch.equal(features, expected[number_input])
-    model = helpers.Net("bn", number_input=number_input)
+    model = helpers.Net(number_input=number_input)
     assert model.head[0].in_features == 320 + width
     assert model(torch.randn(3, 1, 28, 28), helpers.int_to_bits(torch.tensor([0, 5, 9]), 4)).shape == (3, 9)

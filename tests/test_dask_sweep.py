@@ -89,7 +89,7 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
         assert {p: p.stat().st_mtime_ns for p in results.glob("*/metrics.json")} == first
     finally:
         cluster.submit = real_submit
-    summary = sweep.write_summary(helpers.load_results(results), results / "summary.md")
+    summary = helpers.summary(helpers.load_results(results))
     assert "| mlp | binary | bits | 10 | 2 |" in summary
 
 
@@ -116,7 +116,7 @@ def test_bad_command_lines_fail_before_anything_runs(argv, message, capsys):
 
 
 def test_patterns_and_parameters():
-    assert [c for c in sweep.SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in helpers.HOLDOUT_COUNTS]
+    assert [c for c in helpers.SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in helpers.HOLDOUT_COUNTS]
     assert sweep.parse_value("10") == 10 and sweep.parse_value("True") is True and sweep.parse_value("3d+7") == "3d+7"
     assert sweep.sweep_runs(["input-scalar-k50"], [2], {"epochs": 1}) == {
         "input-scalar-k50-seed2": {"number_input": "scalar", "holdout": 50, "epochs": 1, "seed": 2, "min_joint_acc": 0.0}}

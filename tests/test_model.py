@@ -9,7 +9,7 @@ import helpers
 
 @pytest.mark.parametrize("backbone", sorted(helpers.BACKBONES))
 def test_shapes(backbone):
-    model = helpers.Net(backbone).eval()
+    model = helpers.Net(backbone=backbone).eval()
     images, bits = torch.randn(7, 1, 28, 28), torch.zeros(7, 4)
     assert model.backbone(images).shape == (7, 320)
     assert model(images, bits).shape == (7, 9)
@@ -26,7 +26,7 @@ def test_the_number_changes_the_output():
 
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="classic"):
-        helpers.Net("resnet1000")
+        helpers.Net(backbone="resnet1000")
 
 
 @pytest.mark.parametrize("key, bad, words", [
@@ -44,10 +44,10 @@ def test_unknown_backbone():
     ("label_smoothing", -0.1, "label_smoothing must be a number in"),
     ("label_smoothing", True, "label_smoothing must be a number in"),
     ("recalibrate_bn", 1, "recalibrate_bn must be True or False"),
-    ("head", "transformer", r"head must be one of \['adder', 'line', 'mlp', 'symadder'\]"),
+    ("head", "transformer", r"head must be one of \['adder', 'digitbits-mlp', 'line', 'mlp', 'symadder', "),
     ("train_size", 0, "train_size must be None or a positive int"),
     ("min_joint_acc", 1.5, r"min_joint_acc must be a number in \[0, 1\]"),
-    ("output_dir", None, "output_dir must be a path"),
+    ("output_dir", 3, "output_dir must be a path or None"),
 ])
 def test_bad_settings_fail_clearly(key, bad, words):
     with pytest.raises(ValueError, match=words):
@@ -63,12 +63,34 @@ def test_a_structured_head_needs_the_binary_code_and_number_bits():
         helpers.Net(head="line", number_input="onehot")
 
 
-def test_the_notebooks_parameters_cell_holds_the_configs_defaults():
-    """papermill needs literals in the notebook; the defaults live in helpers.Config: the two must agree."""
+def test_the_notebooks_parameters_cell_is_the_configs():
+    """papermill needs literals in the notebook; every setting, its default and its description live in
+    helpers.Config: the notebook's cell is the one Config writes, and its literals are Config's defaults."""
     cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
     source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    assert source == helpers.parameters_cell()
     literals = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body}
     assert literals == helpers.Config().to_dict()
+
+
+def test_the_usage_pages_parameter_table_is_the_configs():
+    """docs/usage.md shows the table Config writes (regenerate it with `helpers.parameter_table()`)."""
+    assert helpers.parameter_table() in (helpers.ROOT / "docs" / "usage.md").read_text()
+
+
+def test_what_a_resume_must_match_and_what_older_runs_used_come_from_the_fields():
+    assert set(helpers.TRAINING_PARAMS) == set(helpers.PARAMS) - {"device", "log_interval", "data_dir", "output_dir",
+                                                                     "image_dir", "resume", "min_joint_acc", "export_path"}
+    assert helpers.ADDED_PARAMS == {"label_smoothing": 0.0, "recalibrate_bn": False, "precision": "fp32", "head": "mlp",
+                                    "number_input": "bits", "centre_input": False}
+
+
+@pytest.mark.parametrize("head", sorted(helpers.HEADS))
+def test_a_net_is_built_from_a_config_and_records_what_rebuilds_it(head):
+    config = helpers.Config(head=head, backbone="mid", centre_input=True)
+    model = helpers.Net.from_config(config)
+    assert model.settings() == {k: getattr(config, k) for k in helpers.MODEL_SETTINGS}
+    assert str(helpers.Net(**model.settings())) == str(model)
 
 
 def test_fit_takes_only_a_checked_config(tmp_path):
@@ -84,7 +106,8 @@ def test_every_head_gives_9_logits_and_listens_to_the_number(head):
     outputs = [model(images, helpers.int_to_bits(torch.full((5,), n), 4)) for n in range(16)]
     assert all(o.shape == (5, 9) for o in outputs)
     assert len({tuple(o[0, 4:].tolist()) for o in outputs}) == 16  # the sum bits depend on the number
-    assert all(torch.equal(o[:, :4], outputs[0][:, :4]) for o in outputs) or head == "mlp"  # structured: digit from the image only
+    digit_from_the_image_only = all(torch.equal(o[:, :4], outputs[0][:, :4]) for o in outputs)
+    assert digit_from_the_image_only == (head != "mlp")  # the original's head mixes the number into every output
 
 
 def test_the_symmetric_adders_cell_answers_the_same_for_its_inputs_in_any_order():
@@ -101,7 +124,8 @@ def test_the_package_exports_its_api_and_leaks_no_imports():
     import types
     public = {name for name in dir(helpers) if not name.startswith("_")}
     modules = {name for name in public if isinstance(getattr(helpers, name), types.ModuleType)}
-    assert modules <= {"device", "data", "sampler", "encoding", "model", "augment", "training", "checkpoints", "runs",
-                       "user_input", "configs", "results", "reference", "shifts", "figures", "explore", "draw"}
+    assert modules <= {"paths", "device", "data", "sampler", "encoding", "model", "augment", "training", "evaluation",
+                       "checkpoints", "runs", "inference", "configs", "results", "reference", "shifts", "figures", "explore",
+                       "draw"}
     assert public - modules == set(helpers.__all__) and len(helpers.__all__) == len(set(helpers.__all__))
     assert not {"os", "np", "torch", "torchvision", "json", "math", "F", "nn", "Path"} & public

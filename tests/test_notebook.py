@@ -18,9 +18,16 @@ def run_notebook(tmp_path, **params):
                         kernel_name="python3", cwd=str(ROOT), progress_bar=False)
 
 
-def test_smoke_run_writes_metrics_model_and_figures(tmp_path):
-    run_notebook(tmp_path, **SMALL, output_dir=str(tmp_path / "run"), image_dir=str(tmp_path / "images"))
+def test_smoke_run_writes_metrics_model_and_figures_and_shows_the_model_it_trains(tmp_path):
+    """With the head that learns addition (not the default): the model chapter prints and draws the network that fit
+    then trains, the one its checkpoint holds (nbval checks the default's printout against the committed notebook)."""
+    run_notebook(tmp_path, **SMALL, head="symadder", output_dir=str(tmp_path / "run"), image_dir=str(tmp_path / "images"))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    executed = json.loads((tmp_path / "executed.ipynb").read_text())
+    printed = next("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code"
+                   and "print(model)" in "".join(c["source"]) for o in c["outputs"])
+    trained = helpers.load_checkpoint(tmp_path / "run" / "model.pt")
+    assert printed.startswith(str(trained)) and "SymmetricAdderHead" in printed
     assert {"params", "versions", "history", "final", "train_seconds"} <= set(metrics)
     assert metrics["params"]["epochs"] == 1 and metrics["params"]["train_size"] == 2000
     assert metrics["versions"]["torch"] == torch.__version__
@@ -30,7 +37,7 @@ def test_smoke_run_writes_metrics_model_and_figures(tmp_path):
     assert all(0 <= metrics["final"][k] <= 1 for k in helpers.ACCURACIES)
     assert metrics["final"]["digit_acc"] > 0.5  # 2000 images for one epoch already learn digits
     assert metrics["train_seconds"] == pytest.approx(epoch["seconds"])
-    assert helpers.load_checkpoint(tmp_path / "run" / "model.pt").backbone_name == metrics["params"]["backbone"]
+    assert (trained.backbone_name, trained.head_name) == (metrics["params"]["backbone"], "symadder")
     figures = {p.name for p in (tmp_path / "images").iterdir()}
     assert figures == {f"{n}.png" for n in ("architecture", "train_loss", "test_metrics", "predictions", "mistakes", "exhaustive")}
     assert metrics["exhaustive"]["pairs"] == 100_000 and 0 <= metrics["exhaustive"]["joint_acc"] <= 1

@@ -9,6 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import helpers
+import predict
 from conftest import ROOT
 
 SHIPPED = ROOT / "models" / "default.pt"
@@ -103,9 +104,11 @@ def test_bad_input_gets_a_clear_error(model, what, images, numbers, error, words
     assert words in str(raised.value)
 
 
-def cli(*args):
-    return subprocess.run([sys.executable, str(ROOT / "predict.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT)
+def cli(*args, capsys):
+    """predict.py's main() in this process (the entry point itself runs once, in a subprocess, below)."""
+    code = predict.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +122,10 @@ def photo(tmp_path_factory, mnist):
     return folder, digits[0].item()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["digit.png", "digit.jpg"])
-def test_command_line_predicts_from_an_image_file(photo, name):
+def test_command_line_predicts_from_an_image_file(photo, name, capsys):
     folder, digit = photo
-    done = cli(folder / name, 4)
+    done = cli(folder / name, 4, capsys=capsys)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"digit {digit}, sum {digit + 4} ")
 
@@ -137,7 +139,6 @@ def test_image_file_conversion_is_mnist_like(photo, mnist):
     assert np.array_equal(pixels, helpers.image_file_to_mnist(folder / "digit.png"))  # the same every time
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, words", [
     (["missing.png", 3], "no image at"),
     (["README.md", 3], "not a readable image"),
@@ -146,9 +147,9 @@ def test_image_file_conversion_is_mnist_like(photo, mnist):
     (["{png}", "3.5"], "integer 0..9"),
     (["{png}", 3, "--model", "README.md"], "not a readable checkpoint"),
 ])
-def test_command_line_errors_are_one_line(photo, args, words):
+def test_command_line_errors_are_one_line(photo, args, words, capsys):
     png = photo[0] / "digit.png"
-    done = cli(*[str(a).format(png=png) for a in args])
+    done = cli(*[str(a).format(png=png) for a in args], capsys=capsys)
     assert done.returncode != 0
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr and done.stdout == ""
@@ -179,16 +180,17 @@ def test_an_answer_that_is_no_valid_answer_has_confidence_zero():
     assert confidence[0] == 0 and confidence[1] == 0  # the second: digit 0 with sum 0, but 0 + 3 != 0
 
 
-def test_the_shipped_sample_digit_reads_as_a_five():
-    done = cli(ROOT / "samples" / "five.png", 7)
+def test_the_shipped_sample_digit_reads_as_a_five_from_the_command_line(tmp_path):
+    """The script as a user runs it, from another folder (a new process: its entry point and exit code)."""
+    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), str(ROOT / "samples" / "five.png"), "7"],
+                          capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("digit 5, sum 12 ")
 
 
-@pytest.mark.slow
-def test_a_decompression_bomb_is_one_clear_line(tmp_path):
+def test_a_decompression_bomb_is_one_clear_line(tmp_path, capsys):
     Image.new("1", (15_000, 15_000)).save(tmp_path / "bomb.png")  # 225 M pixels in a few kB: above PIL's limit
-    done = cli(tmp_path / "bomb.png", 3)
+    done = cli(tmp_path / "bomb.png", 3, capsys=capsys)
     assert done.returncode == 2 and "too large to read safely" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 

@@ -13,13 +13,6 @@ def test_range_includes_0_and_9_and_nothing_else():
     assert numbers.min().item() == 0 and numbers.max().item() == 9
 
 
-def test_uniform_by_chi_square():
-    counts = torch.bincount(draw(100_000, seed=3), minlength=10).double()
-    chi2 = ((counts - 10_000) ** 2 / 10_000).sum().item()
-    assert len(counts) == 10
-    assert chi2 < 27.88  # chi-square, 9 degrees of freedom, p = 0.001
-
-
 def test_one_batch_per_call_including_the_last_partial_batch():
     sampler = RandomSampler(128)
     sizes = [len(sampler.getRandomBatch()) for _ in range(len(sampler))]

@@ -2,7 +2,6 @@
 import json
 
 import helpers
-import sweep
 
 
 def fake_run(joints, heldout=0.9, seen=0.99, invalid=20, **params):
@@ -26,15 +25,14 @@ def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
     assert rows["binary"]["epoch_99"] == "2, 3"
     assert rows["softmax-holdout"]["epoch_99"] == "never" and rows["softmax-holdout"]["heldout"] == "20.00 ± 0.00"
     assert rows["binary"]["invalid"] == 20 / 100_000
-    text = sweep.write_summary(groups, tmp_path / "summary.md")
-    assert (tmp_path / "summary.md").read_text() == text
+    text = helpers.summary(groups)
     assert "| binary | 2 | 99.30 ± 0.14 |" in text and "on the fixed test pairs" in text
 
 
 def test_the_summary_names_the_validation_split_when_the_runs_used_one(tmp_path):
     (tmp_path / "mid-seed1").mkdir()
     (tmp_path / "mid-seed1" / "metrics.json").write_text(json.dumps(fake_run([0.99], val_size=10_000)))
-    text = sweep.write_summary(helpers.load_results(tmp_path), tmp_path / "summary.md")
+    text = helpers.summary(helpers.load_results(tmp_path))
     assert "on the fixed validation pairs" in text and "every validation image" in text and "test" not in text
 
 
@@ -53,7 +51,7 @@ def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
         ("mlp", "bits", 30, 2), ("adder", "bits", 0, 1), ("mlp", "scalar", 10, 1)]
     assert rows[0]["heldout_joint"] == "60.00 ± 14.14" and rows[2]["heldout_sum"] == "20.00 ± 0.00"
     assert rows[0]["unseen_joint"] == "–"  # older runs did not record the numbers 10..15
-    text = sweep.write_summary(helpers.load_results(tmp_path), tmp_path / "s.md")
+    text = helpers.summary(helpers.load_results(tmp_path))
     assert "| mlp | binary | scalar | 10 | 1 | 20.00 ± 0.00 |" in text
 
 

@@ -6,37 +6,10 @@ import pytest
 import torch
 
 import helpers
-
-pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop
-
-
-@pytest.fixture(scope="module")
-def small():
-    return helpers.prepare_data(train_size=600, download=False)
+from conftest import Interrupt, interrupt_at, outcome, params
 
 
-def params(tmp_path, **changes):
-    return helpers.Config(**{"epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2,
-                             "output_dir": str(tmp_path), **changes})
-
-
-def outcome(run):
-    """Everything a run computed, timings aside."""
-    metrics = run["metrics"]
-    return [{k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]], metrics["train_log"]
-
-
-class Interrupt(Exception):
-    pass
-
-
-def interrupt_at(epoch):
-    def log(line):
-        if line.startswith(f"Train Epoch: {epoch} [0/"):
-            raise Interrupt
-    return log
-
-
+@pytest.mark.slow
 def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
     first = outcome(helpers.fit(params(tmp_path / "a"), small, log=lambda line: None))
     second = outcome(helpers.fit(params(tmp_path / "b"), small, log=lambda line: None))
@@ -45,6 +18,7 @@ def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
     assert first != other
 
 
+@pytest.mark.slow
 def test_label_smoothing_trains_a_different_model_and_a_resume_must_match_it(tmp_path, small):
     plain = outcome(helpers.fit(params(tmp_path / "a", epochs=1), small, log=lambda line: None))
     smoothed = helpers.fit(params(tmp_path / "b", epochs=1, label_smoothing=0.15), small, log=lambda line: None)
@@ -56,7 +30,7 @@ def test_label_smoothing_trains_a_different_model_and_a_resume_must_match_it(tmp
 
 def test_batch_norm_recalibration_sets_the_clean_images_statistics_and_nothing_else():
     torch.manual_seed(0)
-    model, images = helpers.Net("mid").train(), torch.randn(2000, 1, 28, 28) * 0.5 + 0.3
+    model, images = helpers.Net(backbone="mid").train(), torch.randn(2000, 1, 28, 28) * 0.5 + 0.3
     weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
     helpers.recalibrate_batch_norm(model, images)
     first_norm = model.backbone[2]
@@ -68,6 +42,7 @@ def test_batch_norm_recalibration_sets_the_clean_images_statistics_and_nothing_e
     assert first_norm.momentum == 0.1 and not model.training
 
 
+@pytest.mark.slow
 def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
     plain = helpers.fit(params(tmp_path / "a", backbone="mid"), small, log=lambda line: None)["metrics"]
     recal = helpers.fit(params(tmp_path / "b", backbone="mid", recalibrate_bn=True), small, log=lambda line: None)["metrics"]
@@ -76,6 +51,7 @@ def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
     assert plain["history"][-1]["test_loss"] != recal["history"][-1]["test_loss"]  # named by the split
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("done", [1, 2])
 def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run(tmp_path, small, done):
     full = outcome(helpers.fit(params(tmp_path / "full"), small, log=lambda line: None))
@@ -88,12 +64,14 @@ def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run
     assert outcome(resumed) == full
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_checkpoint_trained_with_other_parameters(tmp_path, small):
     helpers.fit(params(tmp_path, epochs=1), small, log=lambda line: None)
     with pytest.raises(ValueError, match="trained with other lr="):
         helpers.fit(params(tmp_path, epochs=1, lr=0.5, resume=True), small, log=lambda line: None)
 
 
+@pytest.mark.slow
 def test_checkpoint_is_written_atomically_every_epoch(tmp_path, small, monkeypatch):
     written = []
     real = helpers.checkpoints.atomic_write
@@ -114,15 +92,18 @@ def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         helpers.atomic_write(target, half_written)
     assert target.read_text() == "old"
-    helpers.atomic_write(target, lambda tmp: tmp.write_text("new"))
-    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, small):
-    out = tmp_path_factory.mktemp("run")
-    helpers.fit(params(out, epochs=1), small, log=lambda line: None)
-    return out / "model.pt"
+    """A checkpoint as fit writes it, of an untrained model (the file's checks need no training)."""
+    config = params(tmp_path_factory.mktemp("run"), epochs=1)
+    model, optimizer, scheduler = helpers.make_training(config, len(small.train_x))
+    for p in model.parameters():  # one optimizer step on zero gradients: the optimizer holds its state, as after an epoch
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    helpers.save_checkpoint(config.output_path / "model.pt", model, small, config, 1, [], [], optimizer, scheduler)
+    return config.output_path / "model.pt"
 
 
 def test_missing_checkpoint(tmp_path):

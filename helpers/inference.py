@@ -1,14 +1,14 @@
-"""Prediction on a user's input: images and numbers checked, confidence, image files as MNIST."""
+"""Inference, the API a user calls: `predict` on images and numbers of any accepted form (checked), with the answer's
+confidence; image files and drawings read as MNIST's digits."""
 from __future__ import annotations
-
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .device import model_device
-from .encoding import NUMBER_BITS, decode_outputs, int_to_bits, target_code
-from .model import Net
+from .encoding import decode_outputs, target_code
+from .model import Net, centre_of_mass
+from .evaluation import pair_logits
 
 
 def as_images(images) -> tuple[torch.Tensor, bool]:
@@ -91,7 +91,16 @@ def answer_confidence(encoding: str, logits: torch.Tensor, numbers: torch.Tensor
     return torch.where((digits <= 9) & (sums == digits + numbers), probability, torch.zeros_like(probability))
 
 
-@torch.no_grad()
+def answers(model: Net, pixels: torch.Tensor, numbers: torch.Tensor) -> dict:
+    """The model's logits (on the CPU), decoded digits and sums and their confidence for checked inputs: float pixels
+    (N, 1, 28, 28) in [0, 1] and int64 numbers 0..9, on the CPU. The model's own normalization is applied; the model
+    may be on any device."""
+    logits = pair_logits(model, (pixels - model.mean) / model.std, numbers).float().cpu()
+    digits, sums = decode_outputs(model.encoding, logits)
+    return {"logits": logits, "digits": digits, "sums": sums,
+            "confidence": answer_confidence(model.encoding, logits, numbers, digits, sums)}
+
+
 def predict(model: Net, images, numbers, confidence: bool = False):
     """Predicted (digits, sums) for images and numbers 0..9: ints for one image, tensors for a batch.
 
@@ -104,14 +113,9 @@ def predict(model: Net, images, numbers, confidence: bool = False):
     sure the model is of each answer (`answer_confidence`: a float in [0, 1]).
     """
     pixels, single = as_images(images)
-    values = as_numbers(numbers, len(pixels), single)
-    model.eval()
-    device = model_device(model)
-    logits = model(((pixels - model.mean) / model.std).to(device), int_to_bits(values, NUMBER_BITS).to(device)).cpu()
-    answers = decode_outputs(model.encoding, logits)
-    if confidence:
-        answers = (*answers, answer_confidence(model.encoding, logits, values, *answers))
-    return tuple(a.item() for a in answers) if single else answers
+    result = answers(model, pixels, as_numbers(numbers, len(pixels), single))
+    values = (result["digits"], result["sums"], *([result["confidence"]] if confidence else []))
+    return tuple(v.item() for v in values) if single else values
 
 
 def read_gray(path) -> np.ndarray:
@@ -158,9 +162,7 @@ def to_mnist(gray: np.ndarray) -> np.ndarray:
     scale = 20 / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     small = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
-    total = small.sum()
-    cy = (small.sum(1) * np.arange(small.shape[0])).sum() / total
-    cx = (small.sum(0) * np.arange(small.shape[1])).sum() / total
+    cx, cy = centre_of_mass(torch.from_numpy(small)).tolist()
     top, left = int(round(14 - cy)), int(round(14 - cx))
     top, left = min(max(top, 0), 28 - small.shape[0]), min(max(left, 0), 28 - small.shape[1])
     canvas = np.zeros((28, 28), dtype=np.uint8)
@@ -178,5 +180,5 @@ def image_file_to_mnist(path) -> np.ndarray:
         raise
 
 
-__all__ = ["as_images", "as_numbers", "answer_confidence", "predict", "read_gray",
-           "to_mnist", "image_file_to_mnist"]
+__all__ = ["as_images", "as_numbers", "answer_confidence", "answers", "predict", "read_gray", "to_mnist",
+           "image_file_to_mnist"]
