@@ -36,9 +36,30 @@ NOTEBOOKS = helpers.RUNS / "sweep"
 
 # ------------------------------------------------------------------------------------------- running
 
-def execute(parameters: dict, host_workers: dict) -> dict:
+def worker_slots(addresses) -> dict[str, tuple[int, int]]:
+    """Each worker's place among the workers on its machine: address -> (its index there, how many there are)."""
+    hosts = Counter(urlparse(address).hostname for address in addresses)
+    seen = Counter()
+    slots = {}
+    for address in sorted(addresses):
+        host = urlparse(address).hostname
+        slots[address] = (seen[host], hosts[host])
+        seen[host] += 1
+    return slots
+
+
+def worker_device(asked: str, index: int, devices: list[str]) -> str:
+    """The device a worker's runs train on: what the parameters ask for, but "auto" on a machine with accelerators is
+    the worker's own (worker i of the machine takes accelerator i, round the list), so that workers do not all train
+    on the first GPU."""
+    accelerators = [d for d in devices if d != "cpu"]
+    return accelerators[index % len(accelerators)] if asked == "auto" and accelerators else asked
+
+
+def execute(parameters: dict, slots: dict) -> dict:
     """On a worker: run the notebook with `parameters` in a temporary folder; return its metrics and the
-    executed notebook. Torch gets this machine's cores shared among the Dask workers on it.
+    executed notebook. Torch gets this machine's cores shared among the Dask workers on it, and each worker its own
+    accelerator (`worker_device`).
 
     Sent to the cluster by value (below), and it imports the project only when it runs, on the worker: the
     scheduler, which deserializes every task, needs no more than the pinned packages."""
@@ -46,7 +67,9 @@ def execute(parameters: dict, host_workers: dict) -> dict:
     from distributed import get_worker
 
     import helpers
-    threads = max(1, (os.cpu_count() or 1) // host_workers.get(urlparse(get_worker().address).hostname, 1))
+    index, workers = slots[get_worker().address]
+    device = worker_device(parameters.get("device", "auto"), index, helpers.available_devices())
+    threads = max(1, (os.cpu_count() or 1) // workers)
     # The notebook's kernel inherits the worker's environment, where Dask sets these threads to 1 (torch sizes
     # its pool by MKL's) and a malloc trim threshold that makes every training step fault its memory back in.
     os.environ.update({f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "MKL", "OPENBLAS")})
@@ -55,7 +78,8 @@ def execute(parameters: dict, host_workers: dict) -> dict:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
             papermill.execute_notebook(str(helpers.NOTEBOOK), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
-                                       parameters={**parameters, "output_dir": str(out), "image_dir": None})
+                                       parameters={**parameters, "device": device, "output_dir": str(out),
+                                                   "image_dir": None})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
         return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
@@ -78,11 +102,11 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
     todo = {name: parameters for name, parameters in runs.items() if force or not complete(results / name)}
     if len(todo) < len(runs):
         print(f"{len(runs) - len(todo)} of {len(runs)} runs done already in {results}", flush=True)
-    host_workers = Counter(urlparse(address).hostname for address in client.scheduler_info()["workers"])
+    slots = worker_slots(client.scheduler_info()["workers"])
     # Dask pickles the task graph with plain pickle when it can, which names `sweep.execute` by reference and the
     # scheduler cannot import it; a lambda makes it fall back to cloudpickle, which sends this module's code by value.
-    task = lambda parameters, workers: execute(parameters, workers)  # noqa: E731
-    futures = {client.submit(task, parameters, dict(host_workers), key=f"sweep-{name}-{os.urandom(4).hex()}"): name
+    task = lambda parameters, slots: execute(parameters, slots)  # noqa: E731
+    futures = {client.submit(task, parameters, slots, key=f"sweep-{name}-{os.urandom(4).hex()}"): name
                for name, parameters in todo.items()}
     failures = {}
     with tqdm(total=len(futures), desc="runs", unit="run", file=sys.stdout) as bar:
@@ -95,7 +119,8 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
                 bar.set_postfix_str(f"{name} failed")
             else:
                 (results / name).mkdir(parents=True, exist_ok=True)
-                out["metrics"]["params"]["output_dir"] = helpers.relative_to_root(results / name)  # not the worker's temporary folder
+                # not the worker's temporary folder
+                out["metrics"]["params"]["output_dir"] = helpers.relative_to_root(results / name)
                 helpers.atomic_write(results / name / "metrics.json",
                                      lambda tmp: tmp.write_text(json.dumps(out["metrics"], indent=1)))
                 notebooks.mkdir(parents=True, exist_ok=True)

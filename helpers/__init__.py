@@ -3,8 +3,8 @@
     data        MNIST from disk (or a download) into normalized tensors, a validation split
     sampler     RandomSampler: the numbers 0..9 for each batch, as 4 bits
     encoding    the 9-bit output code (and the ablation's one-hot and softmax codes), the loss, decoding
-    model       Net: a CNN backbone -> 320 features; with the number -> a head (the original's MLP, or one built for
-                addition) -> the output logits
+    model       Net: a CNN backbone -> 320 features; with the number -> a head -> the output logits
+    heads       the heads: the original's MLP, and those built for addition (the learned full adder)
     training    one seeded epoch, the (digit, number) pairs held out of it, batch-norm recalibration
     evaluation  logits on the model's device, accuracies, every image with every number
     inference   predict() on a user's images and numbers, confidence, image files read as MNIST
@@ -25,13 +25,14 @@ Submodules used on their own: `helpers.shifts` (image shifts for the robustness 
 augmentation), `helpers.figures`, `helpers.explore` and `helpers.draw` (the notebook's figures, code display and
 panels).
 """
-from . import paths, device, data, sampler, encoding, model, augment, training, evaluation, checkpoints, runs, inference, \
+from . import paths, device, data, sampler, encoding, heads, model, augment, training, evaluation, checkpoints, runs, inference, \
     configs, results, reference
 from .paths import *  # noqa: F401,F403
 from .device import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .sampler import *  # noqa: F401,F403
 from .encoding import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
 from .model import *  # noqa: F401,F403
 from .augment import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
@@ -43,5 +44,5 @@ from .configs import *  # noqa: F401,F403
 from .results import *  # noqa: F401,F403
 from .reference import *  # noqa: F401,F403
 
-__all__ = [name for module in (paths, device, data, sampler, encoding, model, augment, training, evaluation, checkpoints,
+__all__ = [name for module in (paths, device, data, sampler, encoding, heads, model, augment, training, evaluation, checkpoints,
                                runs, inference, configs, results, reference) for name in module.__all__]

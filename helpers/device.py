@@ -1,7 +1,9 @@
 """Device and precision: where a run computes, and in which floating-point format."""
 from __future__ import annotations
 
+import contextlib
 import platform
+import warnings
 from pathlib import Path
 
 import torch
@@ -61,10 +63,13 @@ def synchronize(device: torch.device) -> None:
         torch.accelerator.synchronize(device)
 
 
-# "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32). "auto" takes the backbone's
-# default below, chosen on the validation split (README), where the device computes bf16 natively, else fp32.
+# "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32); "fp32" is fp32 throughout (TF32 off on
+# CUDA, `full_fp32`). "auto" takes the backbone's default below, chosen on the validation split (docs/speed.md), and
+# "bf16|fp32" asks for bf16: both fall back to fp32 where the device does not compute bf16 natively.
 PRECISIONS = ("fp32", "bf16")
 DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "mid": "bf16", "wide": "bf16"}
+BF16_OR_FP32 = "bf16|fp32"
+EMULATED_BF16_COST = "about 12x slower than fp32"  # measured on a 2-core AMD EPYC with AVX2 only (docs/speed.md)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -76,25 +81,62 @@ def cpu_has_native_bf16() -> bool:
 
 
 def bf16_supported(device: torch.device, native: bool = False) -> bool:
-    """Whether autocast to bf16 works on `device` (`native`: and runs at hardware speed)."""
+    """Whether autocast to bf16 works on `device` (`native`: and runs at hardware speed), asked of that very device
+    (on a machine with several GPUs, `cuda:1` answers for itself)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=not native)
+        if native:
+            return torch.cuda.get_device_capability(device) >= (8, 0)  # Ampere and newer
+        return torch.cuda.is_bf16_supported(including_emulation=True)
     if device.type == "cpu":
         return not native or cpu_has_native_bf16()
     return True  # MPS and XPU compute bfloat16
 
 
-def resolve_precision(precision: str, backbone: str, device: torch.device) -> str:
-    """"auto" -> the backbone's default where the device has native bf16, else fp32; "fp32" / "bf16" as
-    asked, if the device can run it at all."""
-    if precision == "auto":
-        precision = DEFAULT_PRECISION.get(backbone, "fp32")
-        return precision if precision == "fp32" or bf16_supported(device, native=True) else "fp32"
+def choose_precision(precision: str, backbone: str, device: torch.device) -> tuple[str, str]:
+    """The precision a run computes in, and why, in words (the benchmark records both). "auto" -> the backbone's
+    default, and "bf16|fp32" -> bf16, each where the device computes bf16 natively, else fp32; "fp32" / "bf16" as
+    asked, if the device can run it at all. bf16 asked for where it is only emulated warns, once, what it costs."""
+    where = f"{device} ({device_name(device)})"
+    if precision in ("auto", BF16_OR_FP32):
+        wanted = DEFAULT_PRECISION.get(backbone, "fp32") if precision == "auto" else "bf16"
+        source = f"auto: the {backbone} backbone's default" if precision == "auto" else BF16_OR_FP32
+        if wanted == "fp32":
+            return "fp32", f"{source} is fp32"
+        if bf16_supported(device, native=True):
+            return "bf16", f"{source}, bf16, computed natively on {where}"
+        return "fp32", f"{source}; fp32, as {where} computes bf16 only by emulation"
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or {BF16_OR_FP32!r}, got {precision!r}")
     if precision == "bf16" and not bf16_supported(device):
-        raise ValueError(f"precision 'bf16' is not supported on {device} ({device_name(device)}); use 'fp32'")
-    return precision
+        raise ValueError(f"precision 'bf16' is not supported on {where}; use 'fp32'")
+    if precision == "bf16" and not bf16_supported(device, native=True):
+        warnings.warn(f"bf16 on {where} is emulated, {EMULATED_BF16_COST}: precision 'auto' or "
+                      f"{BF16_OR_FP32!r} would run fp32 here", stacklevel=2)
+        return "bf16", f"asked for; emulated on {where}"
+    return precision, "asked for"
+
+
+def resolve_precision(precision: str, backbone: str, device: torch.device) -> str:
+    """The precision a run computes in (`choose_precision`, without the reason)."""
+    return choose_precision(precision, backbone, device)[0]
+
+
+@contextlib.contextmanager
+def full_fp32(device: torch.device, precision: str):
+    """For an "fp32" run on CUDA, convolutions and matrix products in IEEE fp32: PyTorch would run convolutions in
+    TF32 on Ampere and newer GPUs (10-bit mantissas) while the run records "fp32". The flags are restored after."""
+    if device.type != "cuda" or precision != "fp32":
+        yield
+        return
+    flags = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+    before = [flag.fp32_precision for flag in flags]
+    for flag in flags:
+        flag.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        for flag, value in zip(flags, before):
+            flag.fp32_precision = value
 
 
 def autocast(device: torch.device, precision: str):
@@ -103,4 +145,5 @@ def autocast(device: torch.device, precision: str):
 
 
 __all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "PRECISIONS",
-           "DEFAULT_PRECISION", "cpu_has_native_bf16", "bf16_supported", "resolve_precision", "autocast"]
+           "DEFAULT_PRECISION", "BF16_OR_FP32", "cpu_has_native_bf16", "bf16_supported", "choose_precision",
+           "resolve_precision", "full_fp32", "autocast"]

@@ -76,7 +76,7 @@ class DrawPad:
     def line(self, x: float, y: float) -> None:
         """Draw from the last point to (x, y) on the canvas and on the kernel's copy of it."""
         (x0, y0), self.last = self.last, (x, y)
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             self.canvas.stroke_line(x0, y0, x, y)
             self.canvas.fill_circle(x, y, PEN / 2)
         self.pen.line([(x0, y0), (x, y)], fill=0, width=PEN)
@@ -85,7 +85,7 @@ class DrawPad:
     def clear(self) -> None:
         self.paper = Image.new("L", (SIZE, SIZE), 255)  # dark ink on white paper, as people draw
         self.pen, self.last = ImageDraw.Draw(self.paper), None
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             self.canvas.clear()
             self.canvas.fill_style, self.canvas.stroke_style = "white", "black"
             self.canvas.fill_rect(0, 0, SIZE, SIZE)

@@ -24,7 +24,7 @@ def pair_logits(model, images: torch.Tensor, numbers: torch.Tensor, batch_size: 
     model.eval()
     device = model_device(model)
     images, numbers = images.to(device), numbers.to(device)
-    return torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS))
+    return torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS, check=False))
                       for i in range(0, len(images), batch_size)])
 
 

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from .paths import ROOT, RUNS
-from .device import device_name, resolve_device, resolve_precision, synchronize
+from .device import choose_precision, device_name, full_fp32, resolve_device, synchronize
 from .data import MNISTData
 from .model import Net, check_model_choices
 from .checkpoints import atomic_write, read_checkpoint, save_checkpoint
@@ -110,10 +110,16 @@ class Config:
         """The notebook's parameters (its `globals()` after papermill's injection), checked."""
         return cls(**{name: namespace[name] for name in PARAMS})
 
-    def resolved(self) -> "Config":
-        """The same with "auto" (or a device alias) replaced by the device and precision the run uses."""
+    def resolution(self) -> tuple["Config", str]:
+        """The same with "auto" (or a device alias) replaced by the device and precision the run uses, and why that
+        precision, in words (`choose_precision`)."""
         device = resolve_device(self.device)
-        return replace(self, device=str(device), precision=resolve_precision(self.precision, self.backbone, device))
+        precision, why = choose_precision(self.precision, self.backbone, device)
+        return replace(self, device=str(device), precision=precision), why
+
+    def resolved(self) -> "Config":
+        """`resolution()`'s settings."""
+        return self.resolution()[0]
 
     @property
     def output_path(self) -> Path:
@@ -158,10 +164,11 @@ def parameter_table() -> str:
 
 def make_training(config: Config, n_train: int, channels_last: bool = True, device="cpu"):
     """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
-    optimizer and one-cycle schedule for `config`."""
+    optimizer (its fused implementation, one kernel per step, where torch has one) and one-cycle schedule."""
     torch.manual_seed(config.seed)
     model = Net.from_config(config, channels_last).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                  fused=torch.device(device).type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=math.ceil(n_train / config.batch_size))
     return model, optimizer, scheduler
@@ -176,7 +183,7 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
     """
     if not isinstance(config, Config):
         raise TypeError(f"fit needs a helpers.Config (checked settings), got {type(config).__name__}")
-    config = config.resolved()
+    config, precision_reason = config.resolution()
     device = torch.device(config.device)
     out = config.output_path
     out.mkdir(parents=True, exist_ok=True)
@@ -195,31 +202,32 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
         history, train_log, first_epoch = state["history"], state["train_log"], state["epoch"] + 1
         log(f"Resumed from {out / 'model.pt'} after epoch {state['epoch']}")
     numbers = eval_numbers(len(data.eval_x))
-    run_versions = versions(config.device)  # once: the code and libraries do not change during a run
+    run_versions = {**versions(config.device), "precision": precision_reason}  # once: they do not change during a run
     result = None
-    for epoch in range(first_epoch, config.epochs + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, config, log)
-        if config.recalibrate_bn and epoch == config.epochs:  # part of the training time
-            recalibrate_batch_norm(model, data.train_x, config.precision)
-        synchronize(device)
-        seconds = time.perf_counter() - start
-        result = evaluate(model, data.eval_x, data.eval_y, numbers)
-        n = len(data.eval_y)
-        log(f"\n{data.eval_name.capitalize()} set: Avg. loss: {result['loss']:.4f}, "
-            f"Accuracy: {result['correct']}/{n} ({100 * result['joint_acc']:.0f}%)")
-        log(f"Epoch {epoch}: digit {result['digit_acc']:.2%}  sum {result['sum_acc']:.2%}  "
-            f"joint {result['joint_acc']:.2%}  invalid codes {result['invalid']}  ({seconds:.1f} s)\n")
-        history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
-                        f"{data.eval_name}_loss": result["loss"], **{k: result[k] for k in (*ACCURACIES, "invalid")}})
-        train_log += logged
-        save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler)
-        write_metrics(out / "metrics.json", config, run_versions, history, train_log, data)
-    if result is None:  # resumed a finished run: evaluate what it left
-        result = evaluate(model, data.eval_x, data.eval_y, numbers)
-    held = held_out_pairs(config.holdout, config.seed) if config.holdout else None
-    exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y, held)
+    with full_fp32(device, config.precision):  # "fp32" means fp32 on every device
+        for epoch in range(first_epoch, config.epochs + 1):
+            synchronize(device)
+            start = time.perf_counter()
+            train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, config, log)
+            if config.recalibrate_bn and epoch == config.epochs:  # part of the training time
+                recalibrate_batch_norm(model, data.train_x, config.precision)
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            result = evaluate(model, data.eval_x, data.eval_y, numbers)
+            n = len(data.eval_y)
+            log(f"\n{data.eval_name.capitalize()} set: Avg. loss: {result['loss']:.4f}, "
+                f"Accuracy: {result['correct']}/{n} ({100 * result['joint_acc']:.0f}%)")
+            log(f"Epoch {epoch}: digit {result['digit_acc']:.2%}  sum {result['sum_acc']:.2%}  "
+                f"joint {result['joint_acc']:.2%}  invalid codes {result['invalid']}  ({seconds:.1f} s)\n")
+            history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
+                            f"{data.eval_name}_loss": result["loss"], **{k: result[k] for k in (*ACCURACIES, "invalid")}})
+            train_log += logged
+            save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler)
+            write_metrics(out / "metrics.json", config, run_versions, history, train_log, data)
+        if result is None:  # resumed a finished run: evaluate what it left
+            result = evaluate(model, data.eval_x, data.eval_y, numbers)
+        held = held_out_pairs(config.holdout, config.seed) if config.holdout else None
+        exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y, held)
     metrics = write_metrics(out / "metrics.json", config, run_versions, history, train_log, data, exhaustive)
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 

@@ -34,7 +34,7 @@ class RandomSampler:
     def getRandomBatch(self) -> torch.Tensor:
         n = min(self.batch_size, self.dataset_size - self.position)
         self.position = (self.position + n) % self.dataset_size
-        return int_to_bits(torch.randint(0, 10, (n,), generator=self.generator), NUMBER_BITS)
+        return int_to_bits(torch.randint(0, 10, (n,), generator=self.generator), NUMBER_BITS, check=False)
 
 
 __all__ = ["RandomSampler"]

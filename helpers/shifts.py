@@ -67,7 +67,10 @@ def affine(images, rotate=0.0, shear_x=0.0, shear_y=0.0, zoom=1.0, shift_x=0.0, 
     shears = torch.stack([torch.stack([one, torch.tan(torch.deg2rad(shear_x))], -1),
                           torch.stack([torch.tan(torch.deg2rad(shear_y)), one], -1)], -2)
     forward = forward @ shears * zoom[:, None, None]
-    inverse = torch.linalg.inv(forward)  # affine_grid maps output coordinates to input coordinates
+    a, b, c, d = forward.flatten(1).unbind(-1)
+    # affine_grid maps output coordinates to input coordinates: the inverse, in closed form (linalg.inv would make the
+    # host wait for the device to check for singular matrices)
+    inverse = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / (a * d - b * c)[:, None, None]
     shift = torch.stack([shift_x, shift_y], -1) * 2 / 28
     theta = torch.cat([inverse, -(inverse @ shift[..., None])], -1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)

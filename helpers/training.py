@@ -82,7 +82,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
         numbers = bits_to_int(number_bits)
         if config.holdout:  # never train on a held-out pair: take the next number instead
             numbers = allowed_numbers(numbers, digits, held)
-            number_bits = int_to_bits(numbers, NUMBER_BITS)
+            number_bits = int_to_bits(numbers, NUMBER_BITS, check=False)
         with autocast(device, config.precision):
             logits = model(images, number_bits)
         loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown,  # the loss in fp32
@@ -92,10 +92,10 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
         optimizer.step()
         scheduler.step()
         losses.append(loss.detach())
-        if batch_idx % config.log_interval == 0:
+        if batch_idx % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
             logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
             log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
-                f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {loss.item():.6f}")
+                f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {logged[-1]['loss']:.6f}")
     sizes = [min(batch_size, n - i * batch_size) for i in range(len(losses))]
     return sum(loss * size for loss, size in zip(torch.stack(losses).tolist(), sizes)) / n, logged
 

@@ -1,6 +1,5 @@
 """The augmentation: robust_augment's corruptions as named functions with their draws in one place make the same
-images as the code before (commit 1d67c3c), and no random value reaches the device with a blocking copy."""
-import pytest
+images as the code before them (the stored fixture); tests/test_gpu_path.py checks how their draws reach the device."""
 import torch
 
 import helpers
@@ -32,59 +31,3 @@ def test_every_corruption_is_a_named_function_and_changes_its_images():
         changed = corruption(x, augment.Picked(draws, torch.arange(8)))
         assert changed.shape == x.shape and not torch.equal(changed, x), corruption.__name__
         assert 0 <= changed.min() and changed.max() <= 1, corruption.__name__
-
-
-class Recorder:
-    """A stand-in for the device transfer: counts what the training step sends to the device."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, tensor, device):
-        self.calls += 1
-        assert tensor.device.type == "cpu"
-        return tensor
-
-
-@pytest.mark.parametrize("augment_kind", [True, "robust"])
-def test_the_training_step_moves_random_values_only_through_the_non_blocking_transfer(monkeypatch, augment_kind):
-    """Every CPU-drawn value goes through `to_device` (pinned, non-blocking on CUDA); no `Tensor.to(device)` runs in
-    the step, which on an accelerator would be a blocking copy from pageable memory."""
-    recorder, blocking = Recorder(), []
-    real_to = torch.Tensor.to
-
-    def watched_to(self, *args, **kwargs):
-        if any(isinstance(a, (str, torch.device)) for a in args) or "device" in kwargs:
-            blocking.append((tuple(self.shape), args, kwargs))
-        return real_to(self, *args, **kwargs)
-
-    for module in (helpers.training, augment):
-        monkeypatch.setattr(module, "to_device", recorder)
-    data = helpers.prepare_data(train_size=512, download=False)
-    config = helpers.Config(epochs=1, batch_size=128, augment=augment_kind, holdout=30, device="cpu", precision="fp32",
-                            log_interval=10**6)
-    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x))
-    monkeypatch.setattr(torch.Tensor, "to", watched_to)
-    helpers.train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
-    assert blocking == []
-    assert recorder.calls >= 4 * 2 + 2  # per batch at least the numbers and the affine draws; per epoch the order
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; the CPU test above checks the transfers")
-def test_an_epoch_on_cuda_syncs_only_for_its_log_line_and_its_end():
-    """Unmeasured so far (no GPU in this project's sessions): torch reports every host sync; an epoch of 8 batches
-    should make only the first batch's log line's and the epoch's closing `tolist()`."""
-    import warnings
-
-    data = helpers.prepare_data(train_size=1024, download=False).to("cuda")
-    config = helpers.Config(epochs=1, augment="robust", holdout=30, device="cuda", log_interval=10**6).resolved()
-    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x), device="cuda")
-    torch.cuda.set_sync_debug_mode("warn")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            helpers.train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
-    syncs = [w for w in caught if "synchroniz" in str(w.message)]
-    assert len(syncs) <= 2, [str(w.message) for w in syncs]

@@ -1,5 +1,6 @@
 """Devices and precision: "auto" and explicit devices, clear errors, bf16 runs that repeat, resume and load anywhere."""
 import json
+import warnings
 
 import pytest
 import torch
@@ -60,12 +61,13 @@ def test_precision_auto_takes_the_backbones_measured_default(monkeypatch):
     for backbone, precision in helpers.DEFAULT_PRECISION.items():
         assert helpers.resolve_precision("auto", backbone, cpu) == precision
     assert helpers.resolve_precision("fp32", "wide", cpu) == "fp32"
-    with pytest.raises(ValueError, match="precision must be 'auto', 'fp32' or 'bf16', got 'fp16'"):
+    with pytest.raises(ValueError, match="precision must be 'auto', 'fp32', 'bf16' or 'bf16|fp32', got 'fp16'"):
         helpers.resolve_precision("fp16", "bn", cpu)
 
 
 def test_bf16_on_a_gpu_without_it_is_refused_when_asked_and_avoided_by_auto(two_gpus, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *args: (7, 0))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "Tesla V100")
     with pytest.raises(ValueError, match=r"precision 'bf16' is not supported on cuda \(Tesla V100\)"):
         helpers.resolve_precision("bf16", "bn", torch.device("cuda"))
@@ -126,7 +128,50 @@ def test_the_fp32_cpu_default_history_matches_the_recorded_one(tmp_path, small):
          0.474154531955719], rel=1e-3)
 
 
-def test_precision_auto_keeps_fp32_on_a_cpu_without_native_bf16(monkeypatch):
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_and_bf16_or_fp32_run_bf16_only_where_it_is_native_and_say_why(monkeypatch, native):
+    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    for asked, backbone in (("auto", "wide"), ("bf16|fp32", "bn")):
+        precision, why = helpers.choose_precision(asked, backbone, cpu)
+        assert precision == ("bf16" if native else "fp32")
+        assert ("computed natively" if native else "only by emulation") in why and asked.split(":")[0] in why
+    assert helpers.choose_precision("auto", "bn", cpu) == ("fp32", "auto: the bn backbone's default is fp32")
+
+
+def test_bf16_asked_for_where_it_is_emulated_runs_and_says_what_it_costs(monkeypatch):
     monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: False)
-    assert helpers.resolve_precision("auto", "wide", torch.device("cpu")) == "fp32"  # emulated bf16 is slower
-    assert helpers.resolve_precision("bf16", "wide", torch.device("cpu")) == "bf16"  # asked for: it still runs
+    with pytest.warns(UserWarning, match=r"bf16 on cpu .* is emulated, about 12x slower than fp32: precision 'auto'"):
+        assert helpers.choose_precision("bf16", "wide", torch.device("cpu")) == ("bf16", "asked for; emulated on cpu ("
+                                                                                + helpers.device_name(torch.device("cpu")) + ")")
+    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # native: not a word
+        assert helpers.choose_precision("bf16", "wide", torch.device("cpu")) == ("bf16", "asked for")
+
+
+def test_the_bf16_check_asks_the_runs_own_gpu(two_gpus, monkeypatch):
+    """cuda:0 an Ampere, cuda:1 a Volta: each answers for itself, whichever is the current device."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: {0: (8, 0), 1: (7, 0)}[
+        torch.device(device).index])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "a GPU")
+    assert helpers.resolve_precision("auto", "mid", torch.device("cuda:0")) == "bf16"
+    assert helpers.resolve_precision("auto", "mid", torch.device("cuda:1")) == "fp32"
+
+
+def test_fp32_on_cuda_turns_tf32_off_and_back_and_fit_runs_inside_it(monkeypatch, tmp_path, small):
+    flags = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+    before = [flag.fp32_precision for flag in flags]
+    with helpers.full_fp32(torch.device("cuda"), "fp32"):
+        assert [flag.fp32_precision for flag in flags] == ["ieee", "ieee"]
+    assert [flag.fp32_precision for flag in flags] == before
+    with helpers.full_fp32(torch.device("cuda"), "bf16"), helpers.full_fp32(torch.device("cpu"), "fp32"):
+        assert [flag.fp32_precision for flag in flags] == before  # only fp32 runs on CUDA need it
+    entered = []
+    real = helpers.runs.full_fp32
+    monkeypatch.setattr(helpers.runs, "full_fp32", lambda device, precision: (entered.append((device, precision)),
+                                                                               real(device, precision))[1])
+    monkeypatch.setattr(helpers.runs, "train_epoch", lambda *args, **kwargs: (0.0, []))  # no training: the plumbing
+    monkeypatch.setattr(helpers.runs, "evaluate_exhaustive", lambda *args: {})
+    helpers.fit(params(tmp_path, epochs=1, precision="fp32"), small, log=lambda line: None)
+    assert entered == [(torch.device("cpu"), "fp32")]

@@ -124,7 +124,7 @@ def test_the_package_exports_its_api_and_leaks_no_imports():
     import types
     public = {name for name in dir(helpers) if not name.startswith("_")}
     modules = {name for name in public if isinstance(getattr(helpers, name), types.ModuleType)}
-    assert modules <= {"paths", "device", "data", "sampler", "encoding", "model", "augment", "training", "evaluation",
+    assert modules <= {"paths", "device", "data", "sampler", "encoding", "heads", "model", "augment", "training", "evaluation",
                        "checkpoints", "runs", "inference", "configs", "results", "reference", "shifts", "figures", "explore",
                        "draw"}
     assert public - modules == set(helpers.__all__) and len(helpers.__all__) == len(set(helpers.__all__))

@@ -2,6 +2,7 @@
 import json
 
 import helpers
+import sweep
 
 
 def fake_run(joints, heldout=0.9, seen=0.99, invalid=20, **params):
@@ -69,3 +70,15 @@ def test_older_runs_read_in_todays_schema_and_the_summary_names_their_code(tmp_p
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
     rows = {r["config"]: r["code"] for r in helpers.summary_rows(helpers.load_results(tmp_path))}
     assert rows == {"binary": "before provenance", "adds": "0123456"}
+
+
+def test_each_worker_on_a_machine_with_gpus_trains_on_its_own():
+    """A stand-in device list with two GPUs and three workers on one machine, one on another."""
+    addresses = ["tcp://10.0.0.1:4001", "tcp://10.0.0.1:4002", "tcp://10.0.0.1:4003", "tcp://10.0.0.2:4001"]
+    slots = sweep.worker_slots(addresses)
+    assert slots == {addresses[0]: (0, 3), addresses[1]: (1, 3), addresses[2]: (2, 3), addresses[3]: (0, 1)}
+    two_gpus = ["cpu", "cuda:0", "cuda:1"]
+    assert [sweep.worker_device("auto", slots[a][0], two_gpus) for a in addresses] == ["cuda:0", "cuda:1", "cuda:0",
+                                                                                        "cuda:0"]
+    assert sweep.worker_device("auto", 1, ["cpu"]) == "auto"  # no accelerator: the notebook's own choice
+    assert sweep.worker_device("cpu", 1, two_gpus) == "cpu" and sweep.worker_device("cuda:1", 0, two_gpus) == "cuda:1"
