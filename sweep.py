@@ -4,10 +4,11 @@
     python sweep.py '*-k*' --workers 2                 # shell-style patterns; a local cluster of 2 workers
     python sweep.py '*-k*' --scheduler tcp://HOST:8786 # an existing cluster (dask scheduler / dask worker)
     python sweep.py binary -p epochs 1 -p train_size 2000 --results runs/smoke   # a smoke sweep
+    python sweep.py --study fresh-draws --workers 2    # a named sweep: its configurations, seeds and folder
 
 Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a temporary folder and returns
-its metrics and executed notebook; the client writes <results>/<run>/metrics.json and
-runs/sweep/<run>.ipynb as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
+its metrics and executed notebook (and with --keep-models its trained weights); the client writes
+<results>/<run>/metrics.json and runs/sweep/<run>.ipynb (and <results>/<run>/model.pt) as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
 download) but no shared filesystem. A run whose metrics.json is complete is not repeated (--force repeats
 it); a run that fails is reported with its error at the end while the others finish, and the next
 invocation repeats only the missing and failed runs. Last, <results>/summary.md is written from
@@ -56,7 +57,7 @@ def worker_device(asked: str, index: int, devices: list[str]) -> str:
     return accelerators[index % len(accelerators)] if asked == "auto" and accelerators else asked
 
 
-def execute(parameters: dict, slots: dict) -> dict:
+def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
     """On a worker: run the notebook with `parameters` in a temporary folder; return its metrics and the
     executed notebook. Torch gets this machine's cores shared among the Dask workers on it, and each worker its own
     accelerator (`worker_device`).
@@ -82,7 +83,10 @@ def execute(parameters: dict, slots: dict) -> dict:
                                                    "image_dir": None})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
-        return {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
+        result = {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
+        if keep_model:  # the weights without the optimizer's state, as bytes: no shared filesystem needed
+            result["model"] = helpers.export_model(out / "model.pt", out / "slim.pt").read_bytes()
+        return result
 
 
 # Tasks travel as code, not as a reference to this module, which the scheduler does not have (see run_sweep).
@@ -96,17 +100,17 @@ def complete(run_dir: Path) -> bool:
 
 
 def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, notebooks: Path = NOTEBOOKS,
-              force: bool = False) -> dict[str, str]:
+              force: bool = False, keep_models: bool = False) -> dict[str, str]:
     """Submit every run of `runs` (name -> notebook parameters) not complete in `results`; write each one
-    as it arrives. Returns the failed runs' errors by name."""
+    as it arrives (with `keep_models`, its weights too). Returns the failed runs' errors by name."""
     todo = {name: parameters for name, parameters in runs.items() if force or not complete(results / name)}
     if len(todo) < len(runs):
         print(f"{len(runs) - len(todo)} of {len(runs)} runs done already in {results}", flush=True)
     slots = worker_slots(client.scheduler_info()["workers"])
     # Dask pickles the task graph with plain pickle when it can, which names `sweep.execute` by reference and the
     # scheduler cannot import it; a lambda makes it fall back to cloudpickle, which sends this module's code by value.
-    task = lambda parameters, slots: execute(parameters, slots)  # noqa: E731
-    futures = {client.submit(task, parameters, slots, key=f"sweep-{name}-{os.urandom(4).hex()}"): name
+    task = lambda parameters, slots, keep: execute(parameters, slots, keep)  # noqa: E731
+    futures = {client.submit(task, parameters, slots, keep_models, key=f"sweep-{name}-{os.urandom(4).hex()}"): name
                for name, parameters in todo.items()}
     failures = {}
     with tqdm(total=len(futures), desc="runs", unit="run", file=sys.stdout) as bar:
@@ -123,6 +127,8 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
                 out["metrics"]["params"]["output_dir"] = helpers.relative_to_root(results / name)
                 helpers.atomic_write(results / name / "metrics.json",
                                      lambda tmp: tmp.write_text(json.dumps(out["metrics"], indent=1)))
+                if "model" in out:
+                    helpers.atomic_write(results / name / "model.pt", lambda tmp: tmp.write_bytes(out["model"]))
                 notebooks.mkdir(parents=True, exist_ok=True)
                 (notebooks / f"{name}.ipynb").write_text(out["notebook"])
                 bar.set_postfix_str(f"{name}: joint {out['metrics']['final']['joint_acc']:.2%}")
@@ -162,17 +168,25 @@ def parse_value(text: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="*", help=f"names or shell patterns of {', '.join(helpers.SWEEPS)} (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--study", choices=sorted(helpers.STUDIES),
+                        help="a named sweep (helpers.STUDIES): its configurations, seeds and results folder")
+    parser.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3, or the study's")
+    parser.add_argument("--keep-models", action="store_true", help="also write each run's weights to <results>/<run>/model.pt")
     parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a notebook parameter for every run, e.g. -p val_size 10000")
     parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
-    parser.add_argument("--results", type=Path, default=helpers.RESULTS, help="where the runs' metrics go (default: results/ in the repository)")
+    parser.add_argument("--results", type=Path, help="where the runs' metrics go (default: results/ in the repository, or "
+                                                     "the study's folder there)")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="where executed notebooks go (default: runs/sweep/ in the repository)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, default=1, help="local Dask workers (default 1)")
     cluster.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     args = parser.parse_args(argv)
+    study = helpers.STUDIES.get(args.study, {})
+    args.configs = args.configs or study.get("configs", [])
+    args.seeds = args.seeds or study.get("seeds", [1, 2, 3])
+    args.results = args.results or helpers.ROOT / study.get("results", "results")
     configs = [c for c in helpers.SWEEPS if not args.configs or any(fnmatch.fnmatchcase(c, p) for p in args.configs)]
     if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in helpers.SWEEPS)]:
         parser.error(f"unknown configuration {unmatched}; choose from {', '.join(helpers.SWEEPS)}")
@@ -185,7 +199,8 @@ def main(argv=None) -> int:
         parser.error("--workers must be at least 1")
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
-        failures = run_sweep(sweep_runs(configs, args.seeds, overrides), client, args.results, args.notebooks, args.force)
+        failures = run_sweep(sweep_runs(configs, args.seeds, overrides), client, args.results, args.notebooks, args.force,
+                             args.keep_models)
     summary = helpers.summary(helpers.load_results(args.results))
     (args.results / "summary.md").write_text(summary)
     print(summary)

@@ -23,11 +23,12 @@ def atomic_write(path: Path, write) -> None:
 
 
 def save_checkpoint(path: Path, model, data: MNISTData, config, epoch: int, history: list,
-                    train_log: list, optimizer=None, scheduler=None) -> None:
-    """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule)."""
+                    train_log: list, optimizer=None, scheduler=None, versions: dict | None = None) -> None:
+    """Everything needed to predict (weights, normalization) and to resume (optimizer, schedule), and where it came
+    from (`versions`: the libraries, device and git commit of the run, as its metrics.json records them)."""
     state = {
         "format": CHECKPOINT_FORMAT, **model.settings(), "mean": data.mean, "std": data.std,
-        "model": model.state_dict(), "params": config.to_dict(), "epoch": epoch,
+        "model": model.state_dict(), "params": config.to_dict(), "versions": versions, "epoch": epoch,
         "history": history, "train_log": train_log,
         "optimizer": optimizer.state_dict() if optimizer else None,
         "scheduler": scheduler.state_dict() if scheduler else None,

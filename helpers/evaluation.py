@@ -7,6 +7,7 @@ import torch
 from .device import model_device
 from .sampler import RandomSampler
 from .encoding import NUMBER_BITS, bits_to_int, decode_outputs, int_to_bits, invalid_codes, output_loss
+from .heads import CELL_INPUTS, FULL_ADDER
 from .training import FIXED_HOLDOUT, held_out_pairs
 
 
@@ -78,7 +79,9 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
     Accuracies and invalid codes over all pairs, sum and joint accuracy per (digit, number) as
     10x10 tables, the digit confusion matrix (rows the true digit, columns the predicted digit 0..9
     and, last, an invalid digit code), and the `held` pairs (a 10x10 mask: the run's held-out
-    pairs; by default the fixed 10 of FIXED_HOLDOUT, for comparison) against the others.
+    pairs; by default the fixed 10 of FIXED_HOLDOUT, for comparison) against the others: joint and sum accuracy and
+    `sum_given_digit`, the sum's accuracy over the images whose digit was read right (the arithmetic alone), each the
+    mean over the pairs. For a head with a learned cell, the cell's answers (`cell_metrics`).
     """
     digits = digits.cpu()
     pred_digits, pred_sums = zip(*((r["pred_digits"], r["pred_sums"]) for r in (
@@ -86,10 +89,13 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
     pred_digits, pred_sums = torch.stack(pred_digits), torch.stack(pred_sums)  # (number, image)
     numbers = torch.arange(10).unsqueeze(1)
     digit_ok, sum_ok = pred_digits == digits, pred_sums == digits + numbers
-    by_pair, joint_by_pair = torch.zeros(10, 10), torch.zeros(10, 10)
+    by_pair, joint_by_pair, given_digit = torch.zeros(10, 10), torch.zeros(10, 10), torch.zeros(10, 10)
     for digit in range(10):
         by_pair[digit] = sum_ok[:, digits == digit].float().mean(1)
         joint_by_pair[digit] = (digit_ok & sum_ok)[:, digits == digit].float().mean(1)
+        # the arithmetic alone: the sum over the images whose digit was read right (none read right: no value)
+        read = digit_ok[:, digits == digit]
+        given_digit[digit] = (read & sum_ok[:, digits == digit]).sum(1) / read.sum(1)
     held = held_out_pairs(FIXED_HOLDOUT, 0) if held is None else held.cpu()
     confusion = torch.zeros(10, 11, dtype=torch.long)
     confusion.index_put_((digits.expand_as(pred_digits).flatten(), pred_digits.clamp(max=10).flatten()),
@@ -105,11 +111,25 @@ def evaluate_exhaustive(model, images: torch.Tensor, digits: torch.Tensor, held:
         "confusion": confusion.tolist(),
         # the held-out pairs against the others (mean over pairs)
         "heldout": torch.nonzero(held).tolist(),
-        "heldout_pairs": {"joint_acc": joint_by_pair[held].mean().item(), "sum_acc": by_pair[held].mean().item()},
-        "seen_pairs": {"joint_acc": joint_by_pair[~held].mean().item(), "sum_acc": by_pair[~held].mean().item()},
+        **{part: {"joint_acc": joint_by_pair[mask].mean().item(), "sum_acc": by_pair[mask].mean().item(),
+                  "sum_given_digit": given_digit[mask].nanmean().item()}
+           for part, mask in (("heldout_pairs", held), ("seen_pairs", ~held))},
         "unseen_numbers": unseen_numbers(model, images, digits),
+        **cell_metrics(model),
     }
 
 
+def cell_metrics(model) -> dict:
+    """For a head with a learned cell (`ADDER_HEADS`): its answers on its 8 exact inputs (`cell`: probabilities of the
+    sum bit and the carry out, per cell) and `cell_exact`, whether every answer is on the full adder's side of 0.5.
+    Empty for the other heads."""
+    head = getattr(model, "head", None)
+    if not hasattr(head, "truth_table"):
+        return {}
+    table = head.truth_table()
+    return {"cell": {"inputs": CELL_INPUTS.int().tolist(), "outputs": table.tolist()},
+            "cell_exact": bool(((table > 0.5) == (FULL_ADDER > 0.5)).all())}
+
+
 __all__ = ["EVAL_NUMBERS_SEED", "eval_numbers", "pair_logits", "evaluate", "ACCURACIES", "UNSEEN_NUMBERS",
-           "unseen_numbers", "evaluate_exhaustive"]
+           "unseen_numbers", "evaluate_exhaustive", "cell_metrics"]

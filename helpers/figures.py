@@ -14,8 +14,9 @@ from matplotlib.patches import FancyBboxPatch
 
 from .device import model_device
 from .encoding import NUMBER_BITS, answer_text
-from .model import HEADS, NUMBER_INPUTS
-from .results import curve_groups
+from .heads import CELL_INPUTS, FULL_ADDER, HEADS
+from .model import NUMBER_INPUTS
+from .results import covers, curve_groups, wilson
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
@@ -291,6 +292,36 @@ def plot_holdout_curve(groups: dict, image_dir=None):
     return save(fig, image_dir, "holdout_curve")
 
 
+def plot_draws(groups: dict, image_dir=None, least: int = 10):
+    """Fresh draws: per configuration with `least` runs or more, the rate of exact cells (left) and of held-out joint
+    accuracy >= 99 % (right), over the draws that show the cell three 1s and those that do not, each with its 95 %
+    Wilson interval."""
+    configs = [c for c, runs in groups.items() if len(runs) >= least and "coverage" in runs[0]["exhaustive"]]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.55 * len(configs) + 1.8), sharey=True)
+    for ax, (title, value) in zip(axes, (("exact cell", lambda r: r["exhaustive"].get("cell_exact")),
+                                         ("held-out joint accuracy ≥ 99 %",
+                                          lambda r: r["exhaustive"]["heldout_pairs"]["joint_acc"] >= 0.99))):
+        for offset, (label, keep, color) in zip((-0.15, 0.15), (("draws that show three 1s", covers, "C0"),
+                                                               ("draws that never do", lambda r: not covers(r), "C3"))):
+            for y, config in enumerate(configs):
+                values = [value(r) for r in groups[config] if keep(r) and value(r) is not None]
+                if not values:
+                    continue
+                low, high = wilson(sum(values), len(values))
+                ax.errorbar(100 * sum(values) / len(values), y + offset, xerr=[[100 * (sum(values) / len(values) - low)],
+                            [100 * (high - sum(values) / len(values))]], fmt="o", color=color, capsize=3,
+                            label=label if y == 0 else None)
+                ax.annotate(f"{sum(values)}/{len(values)}", (100 * high, y + offset), xytext=(4, -3),
+                            textcoords="offset points", fontsize=7, color=color)
+        ax.set(xlim=(-5, 112), title=title, xlabel="rate over the draws (%), 95 % Wilson interval")
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(range(len(configs)), configs)
+    axes[0].invert_yaxis()
+    axes[1].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return save(fig, image_dir, "fresh_draws")
+
+
 @torch.no_grad()
 def plot_adder_cell(model, image_dir=None):
     """What the adder head learned: its cell's outputs for the 8 inputs (digit bit, number bit, carry in) it can see,
@@ -299,9 +330,8 @@ def plot_adder_cell(model, image_dir=None):
 
     def cell(inputs):  # the cell as the head runs it (symadder: averaged over its inputs' orderings), on the CPU
         return torch.sigmoid(model.head.step(inputs.to(device))).cpu()
-    combos = torch.tensor([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=torch.float32)
+    combos, truth = CELL_INPUTS, FULL_ADDER
     learned = cell(combos)  # (8, 2): sum bit, carry out
-    truth = torch.stack([combos.sum(1) % 2, (combos.sum(1) >= 2).float()], 1)
     fig, (table_ax, soft_ax) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=(1, 1.3))
     table_ax.imshow(learned.numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
     for row in range(8):

@@ -46,6 +46,12 @@ class LineHead(nn.Module):
         return torch.cat([digit[:, :self.digit_bits], self.decode(value)], dim=1)
 
 
+# The 8 exact inputs of a full adder's cell (digit bit, number bit, carry in) and its answers (sum bit, carry out): the
+# sum bit is 1 for an odd count of ones, the carry for two or more.
+CELL_INPUTS = torch.tensor([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=torch.float32)
+FULL_ADDER = torch.stack([CELL_INPUTS.sum(1) % 2, (CELL_INPUTS.sum(1) >= 2).float()], 1)
+
+
 class AdderHead(nn.Module):
     """A learned full adder: the digit's bits from the image, then one small cell, shared by every bit position
     (as the Neural GPU shares its rule), reads (digit bit, number bit, carry in) from the least significant bit up
@@ -79,6 +85,13 @@ class AdderHead(nn.Module):
         of bit `position` (0: the most significant) as the head runs it, averaged over its inputs' orderings."""
         cell = self.cell if self.shared else self.cell[position]
         return cell(inputs[:, self.orderings]).mean(dim=1)  # (batch, orderings, 3) -> (batch, orderings, 2) -> mean
+
+    @torch.no_grad()
+    def truth_table(self) -> torch.Tensor:
+        """The cell's answers (sum bit, carry out) as probabilities for the 8 exact inputs `CELL_INPUTS`, on the CPU:
+        (1, 8, 2) for a shared cell, (positions, 8, 2) for one cell per position."""
+        inputs = CELL_INPUTS.to(self.orderings.device)
+        return torch.stack([self.step(inputs, i).sigmoid() for i in range(1 if self.shared else self.bits)]).cpu()
 
     def ordered(self, cell: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A cell's first layer for all its inputs' orderings at once (weights (K*H, 3), bias (K*H)) and its last layer
@@ -140,5 +153,5 @@ ADDER_HEADS = ("adder", "symadder", "symadder-attached", "symadder-unshared")  #
 
 
 
-__all__ = ["MLPHead", "digit_mlp", "LineHead", "AdderHead", "SymmetricAdderHead", "DigitBitsMLPHead", "HEADS",
+__all__ = ["MLPHead", "digit_mlp", "LineHead", "CELL_INPUTS", "FULL_ADDER", "AdderHead", "SymmetricAdderHead", "DigitBitsMLPHead", "HEADS",
            "ADDER_HEADS"]

@@ -18,7 +18,7 @@ from .device import choose_precision, device_name, full_fp32, resolve_device, sy
 from .data import MNISTData
 from .model import Net, check_model_choices
 from .checkpoints import atomic_write, read_checkpoint, save_checkpoint
-from .training import FIXED_HOLDOUT, MAX_HOLDOUT, held_out_pairs, recalibrate_batch_norm, train_epoch
+from .training import FIXED_HOLDOUT, MAX_HOLDOUT, cell_coverage, held_out_pairs, recalibrate_batch_norm, train_epoch
 from .evaluation import ACCURACIES, eval_numbers, evaluate, evaluate_exhaustive
 
 
@@ -222,12 +222,14 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
             history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
                             f"{data.eval_name}_loss": result["loss"], **{k: result[k] for k in (*ACCURACIES, "invalid")}})
             train_log += logged
-            save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler)
+            save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler,
+                            run_versions)
             write_metrics(out / "metrics.json", config, run_versions, history, train_log, data)
         if result is None:  # resumed a finished run: evaluate what it left
             result = evaluate(model, data.eval_x, data.eval_y, numbers)
-        held = held_out_pairs(config.holdout, config.seed) if config.holdout else None
-        exhaustive = evaluate_exhaustive(model, data.eval_x, data.eval_y, held)
+        held = held_out_pairs(config.holdout, config.seed)
+        exhaustive = {**evaluate_exhaustive(model, data.eval_x, data.eval_y, held if config.holdout else None),
+                      "coverage": cell_coverage(held)}
     metrics = write_metrics(out / "metrics.json", config, run_versions, history, train_log, data, exhaustive)
     return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
 

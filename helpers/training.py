@@ -43,6 +43,21 @@ def held_out_pairs(holdout, seed: int) -> torch.Tensor:
     return held
 
 
+def cell_coverage(held: torch.Tensor) -> dict:
+    """What the pairs trained on show a full adder's cell. Each (digit, number) pair not in the 10x10 mask `held`,
+    added in binary from the least significant bit, gives the cell an input (digit bit, number bit, carry in) at every
+    position: which of the 8 `triples` occur, and which `counts` of ones (0-3) among them. A count never shown is one
+    whose answer the pairs cannot teach."""
+    triples = set()
+    for digit, number in torch.nonzero(~held.cpu()).tolist():
+        carry = 0
+        for i in range(NUMBER_BITS):
+            a, b = digit >> i & 1, number >> i & 1
+            triples.add((a, b, carry))
+            carry = int(a + b + carry >= 2)
+    return {"triples": sorted(list(t) for t in triples), "counts": sorted({sum(t) for t in triples})}
+
+
 def allowed_numbers(numbers: torch.Tensor, digits: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
     """Each number, or where (digit, number) is held out the next number that is not (every digit has one)."""
     for _ in range(9):  # a fixed count: no host sync to ask whether any is left
@@ -124,5 +139,5 @@ def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32",
     model.eval()
 
 
-__all__ = ["FIXED_HOLDOUT", "MAX_HOLDOUT", "held_out_pairs", "allowed_numbers", "epoch_seed", "train_epoch",
+__all__ = ["FIXED_HOLDOUT", "MAX_HOLDOUT", "held_out_pairs", "cell_coverage", "allowed_numbers", "epoch_seed", "train_epoch",
            "recalibrate_batch_norm"]

@@ -77,3 +77,54 @@ def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist
                                  big)
     pred_digits, pred_sums = helpers.decode_outputs("binary", logits.cpu())
     assert ((pred_digits == digits.repeat(6)) & (pred_sums == digits.repeat(6) + big)).float().mean() > 0.98
+
+
+def test_the_arithmetic_alone_is_the_sum_over_the_images_whose_digit_was_read_right():
+    """A stand-in that reads every image as a 3 and adds 3 to numbers 0..4 (4 to the others): over the images of a
+    3 it is right for numbers 0..4 and wrong for 5..9; the images of other digits, never read right, do not count.
+    Held out: (3, 7) and (3, 8), both wrong (0); seen: (3, 0..4) right, (3, 5), (3, 6), (3, 9) wrong: 5 / 8."""
+    class Stand(torch.nn.Module):
+        encoding = "binary"
+
+        def forward(self, images, number_bits):
+            numbers = helpers.bits_to_int(number_bits)
+            return helpers.encode_targets(torch.full_like(numbers, 3), numbers + (numbers > 4).long()) * 2 - 1
+
+    held = torch.zeros(10, 10, dtype=torch.bool)
+    held[3, 7] = held[3, 8] = True
+    result = helpers.evaluate_exhaustive(Stand(), torch.zeros(5, 1, 28, 28), torch.tensor([3, 3, 5, 3, 0]), held)
+    assert result["heldout_pairs"]["sum_given_digit"] == 0.0
+    assert result["seen_pairs"]["sum_given_digit"] == 5 / 8
+    assert "cell" not in result and "cell_exact" not in result  # no learned cell
+
+
+def test_a_cell_is_exact_when_every_answer_is_on_the_full_adders_side():
+    class Cell(torch.nn.Module):
+        def __init__(self, table):
+            super().__init__()
+            self.head = type("Head", (), {"truth_table": lambda _: table[None]})()
+
+    near = helpers.FULL_ADDER * 0.9 + 0.05  # every answer 0.05 from the truth
+    assert helpers.cell_metrics(Cell(near))["cell_exact"]
+    wrong = near.clone()
+    wrong[7, 0] = 0.45  # 1 + 1 + carry 1: the sum bit should be 1
+    result = helpers.cell_metrics(Cell(wrong))
+    assert not result["cell_exact"] and result["cell"]["inputs"][7] == [1, 1, 1]
+
+
+def test_the_cells_truth_table_is_its_step_on_the_8_exact_inputs():
+    for name in ("symadder", "symadder-unshared"):
+        head = helpers.HEADS[name]()
+        table = head.truth_table()
+        assert table.shape == (1 if head.shared else 4, 8, 2)
+        assert torch.allclose(table[-1], head.step(helpers.CELL_INPUTS, head.bits - 1).sigmoid())
+
+
+def test_coverage_is_what_the_kept_pairs_show_the_cell_counted_by_hand():
+    """Kept: (0, 0) and (9, 9) only. 0 + 0 shows (0, 0, 0) at every bit. 9 + 9 = 1001 + 1001 from the least
+    significant bit: (1, 1, 0) -> carry 1; (0, 0, 1) -> carry 0; (0, 0, 0); (1, 1, 0). Counts of ones: 0, 1, 2."""
+    held = torch.ones(10, 10, dtype=torch.bool)
+    held[0, 0] = held[9, 9] = False
+    assert helpers.cell_coverage(held) == {"triples": [[0, 0, 0], [0, 0, 1], [1, 1, 0]], "counts": [0, 1, 2]}
+    assert helpers.cell_coverage(torch.zeros(10, 10, dtype=torch.bool))["counts"] == [0, 1, 2, 3]
+    assert 3 not in helpers.cell_coverage(helpers.held_out_pairs(81, 111))["counts"]  # a draw that never shows three 1s

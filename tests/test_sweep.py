@@ -1,6 +1,8 @@
 """The sweep summary: grouping by configuration, mean ± std, first epoch at 99 %, older runs upgraded."""
 import json
 
+import pytest
+
 import helpers
 import sweep
 
@@ -82,3 +84,39 @@ def test_each_worker_on_a_machine_with_gpus_trains_on_its_own():
                                                                                         "cuda:0"]
     assert sweep.worker_device("auto", 1, ["cpu"]) == "auto"  # no accelerator: the notebook's own choice
     assert sweep.worker_device("cpu", 1, two_gpus) == "cpu" and sweep.worker_device("cuda:1", 0, two_gpus) == "cuda:1"
+
+
+def test_wilson_intervals_match_the_textbook_values():
+    """95 % Wilson score intervals (Agresti & Coull 1998): 0/10 -> 0-27.8 %, 5/10 -> 23.7-76.3 %, 10/10 -> 72.2-100 %."""
+    for (k, n), (low, high) in {(0, 10): (0.0, 0.2775), (5, 10): (0.2366, 0.7634), (10, 10): (0.7225, 1.0)}.items():
+        assert helpers.wilson(k, n) == pytest.approx((low, high), abs=1e-4)
+    assert helpers.rate([True] * 9 + [False]) == "9/10 (60–98 %)"
+
+
+def test_the_draws_table_splits_by_what_the_kept_pairs_show_the_cell(tmp_path):
+    """Ten draws of symadder at k = 81: seeds 111 and 113 never show the cell three 1s (counted in test_heads.py)."""
+    for seed in range(106, 116):
+        held = helpers.held_out_pairs(81, seed)
+        run = fake_run([0.99], heldout=0.995 if seed not in (111, 113) else 0.6, encoding="binary", head="symadder",
+                       holdout=81, seed=seed)
+        run["exhaustive"].update(coverage=helpers.cell_coverage(held), cell_exact=seed not in (111, 113))
+        run["exhaustive"]["heldout_pairs"]["sum_given_digit"] = 0.999
+        (tmp_path / f"symadder-k81-seed{seed}").mkdir()
+        (tmp_path / f"symadder-k81-seed{seed}" / "metrics.json").write_text(json.dumps(run))
+    (row,) = helpers.draws_rows(helpers.load_results(tmp_path))
+    assert (row["draws"], row["covering"], row["seeds"]) == (10, 8, "106–115")
+    assert row["exact covering"] == "8/8 (68–100 %)" and row["exact not covering"] == "0/2 (0–66 %)"
+    assert row["good all"] == "8/10 (49–94 %)" and row["heldout covering"] == "99.50 ± 0.00"
+    assert "## Draws: how often it holds" in helpers.summary(helpers.load_results(tmp_path))
+
+
+def test_the_named_sweeps_name_configurations_that_exist_and_build_valid_settings():
+    assert {"curve", "fresh-draws", "ablations"} <= set(helpers.STUDIES)
+    assert helpers.STUDIES["fresh-draws"]["seeds"] == list(range(101, 121))
+    assert helpers.STUDIES["ablations"]["seeds"] == list(range(101, 111))
+    for study in helpers.STUDIES.values():
+        for name in study["configs"]:
+            helpers.Config(**helpers.SWEEPS[name])  # raises on an invalid setting
+    ablations = {helpers.SWEEPS[name]["head"] for name in helpers.STUDIES["ablations"]["configs"]}
+    assert ablations == {"symadder-attached", "symadder-unshared", "digitbits-mlp"}
+    assert all(helpers.SWEEPS[name]["holdout"] == 81 for name in helpers.STUDIES["ablations"]["configs"])
