@@ -251,7 +251,7 @@ def code_version(root=ROOT) -> dict | None:
 
 def versions(device="cpu") -> dict:
     """Library versions, the name of the device a run used, and the code's git commit (`code_version`)."""
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version(),
+    return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__), "python": platform.python_version(),
             "device": device_name(torch.device(device)), "code": code_version()}
 
 

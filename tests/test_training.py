@@ -102,7 +102,8 @@ def checkpoint(tmp_path_factory, small):
     for p in model.parameters():  # one optimizer step on zero gradients: the optimizer holds its state, as after an epoch
         p.grad = torch.zeros_like(p)
     optimizer.step()
-    helpers.save_checkpoint(config.output_path / "model.pt", model, small, config, 1, [], [], optimizer, scheduler)
+    helpers.save_checkpoint(config.output_path / "model.pt", model, small, config, 1, [], [], optimizer, scheduler,
+                            helpers.versions())  # what fit records: it must load with weights_only
     return config.output_path / "model.pt"
 
 
@@ -152,3 +153,8 @@ def test_exported_model_is_small_and_predicts_like_the_checkpoint(tmp_path, chec
     full, slim = helpers.load_checkpoint(checkpoint), helpers.load_checkpoint(path)
     images, numbers = small.eval_images[:50], helpers.eval_numbers(50)
     assert all(torch.equal(a, b) for a, b in zip(helpers.predict(full, images, numbers), helpers.predict(slim, images, numbers)))
+
+
+def test_a_checkpoint_records_the_run_it_came_from(checkpoint):
+    versions = helpers.read_checkpoint(checkpoint)["versions"]
+    assert versions["torch"] == torch.__version__ and set(versions["code"]) == {"commit", "dirty"}
