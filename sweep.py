@@ -17,6 +17,7 @@ everything in <results>/, so re-running the command regenerates the tables the R
 import argparse
 import ast
 import contextlib
+import dataclasses
 import fnmatch
 import json
 import os
@@ -75,17 +76,19 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
     # its pool by MKL's) and a malloc trim threshold that makes every training step fault its memory back in.
     os.environ.update({f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "MKL", "OPENBLAS")})
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    parameters = dict(parameters)
+    notebook = helpers.ROOT / parameters.pop("notebook")
     with tempfile.TemporaryDirectory() as tmp:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
-            papermill.execute_notebook(str(helpers.NOTEBOOK), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
-                                       parameters={**parameters, "device": device, "output_dir": str(out),
-                                                   "image_dir": None})
+            papermill.execute_notebook(str(notebook), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
+                                       parameters={**parameters, "device": device, "output_dir": str(out)})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
         result = {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
-        if keep_model:  # the weights without the optimizer's state, as bytes: no shared filesystem needed
-            result["model"] = helpers.export_model(out / "model.pt", out / "slim.pt").read_bytes()
+        if keep_model:  # the weights (without the optimizer's state, where the checkpoint has one), as bytes
+            slim = helpers.export_model(out / "model.pt", out / "slim.pt") if notebook == helpers.NOTEBOOK else out / "model.pt"
+            result["model"] = slim.read_bytes()
         return result
 
 
@@ -131,7 +134,9 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
                     helpers.atomic_write(results / name / "model.pt", lambda tmp: tmp.write_bytes(out["model"]))
                 notebooks.mkdir(parents=True, exist_ok=True)
                 (notebooks / f"{name}.ipynb").write_text(out["notebook"])
-                bar.set_postfix_str(f"{name}: joint {out['metrics']['final']['joint_acc']:.2%}")
+                final = out["metrics"]["final"]
+                score = f"joint {final['joint_acc']:.2%}" if "joint_acc" in final else f"sum {final['sum_acc']:.2%}"
+                bar.set_postfix_str(f"{name}: {score}")
             bar.update()
     return failures
 
@@ -149,10 +154,26 @@ def dask_client(scheduler: str | None, workers: int):
         yield client
 
 
+def notebook_of(config: str) -> tuple[dict, str, dict, tuple]:
+    """A named configuration's parameters, the notebook that runs it (relative to the repository), what every sweep
+    run of it sets (no failing assertion: a poor run is a result too) and the parameters that notebook has."""
+    if config in helpers.ADDITION_SWEEPS:
+        return (helpers.ADDITION_SWEEPS[config], helpers.relative_to_root(helpers.ADDITION_NOTEBOOK), {"min_sum_acc": 0.0},
+                tuple(f.name for f in dataclasses.fields(helpers.AdditionConfig)))
+    return helpers.SWEEPS[config], helpers.relative_to_root(helpers.NOTEBOOK), {"min_joint_acc": 0.0, "image_dir": None}, \
+        helpers.PARAMS
+
+
 def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[str, dict]:
-    """Run name -> notebook parameters, for every configuration x seed."""
-    return {f"{config}-seed{seed}": {**helpers.SWEEPS[config], **overrides, "seed": seed, "min_joint_acc": 0.0}
-            for seed in seeds for config in configs}
+    """Run name -> notebook parameters (with "notebook": which one runs it), for every configuration x seed."""
+    runs = {}
+    for seed in seeds:
+        for config in configs:
+            parameters, notebook, fixed, names = notebook_of(config)
+            if unknown := set(overrides) - set(names):
+                raise ValueError(f"unknown parameter {sorted(unknown)} for {config}; its notebook's are {', '.join(names)}")
+            runs[f"{config}-seed{seed}"] = {**parameters, **overrides, "seed": seed, **fixed, "notebook": notebook}
+    return runs
 
 
 # ------------------------------------------------------------------------------------------- command line
@@ -167,7 +188,8 @@ def parse_value(text: str):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", help=f"names or shell patterns of {', '.join(helpers.SWEEPS)} (default: all)")
+    parser.add_argument("configs", nargs="*", help="names or shell patterns of helpers.SWEEPS and helpers.ADDITION_SWEEPS "
+                                                    "(default: all of the primary notebook's)")
     parser.add_argument("--study", choices=sorted(helpers.STUDIES),
                         help="a named sweep (helpers.STUDIES): its configurations, seeds and results folder")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3, or the study's")
@@ -187,21 +209,24 @@ def main(argv=None) -> int:
     args.configs = args.configs or study.get("configs", [])
     args.seeds = args.seeds or study.get("seeds", [1, 2, 3])
     args.results = args.results or helpers.ROOT / study.get("results", "results")
-    configs = [c for c in helpers.SWEEPS if not args.configs or any(fnmatch.fnmatchcase(c, p) for p in args.configs)]
-    if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in helpers.SWEEPS)]:
-        parser.error(f"unknown configuration {unmatched}; choose from {', '.join(helpers.SWEEPS)}")
+    named = [*helpers.SWEEPS, *helpers.ADDITION_SWEEPS]
+    configs = [c for c in named if any(fnmatch.fnmatchcase(c, p) for p in args.configs)] if args.configs else list(helpers.SWEEPS)
+    if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in named)]:
+        parser.error(f"unknown configuration {unmatched}; choose from {', '.join(named)}")
     overrides = {name: parse_value(value) for name, value in args.p}
-    if unknown := set(overrides) - set(helpers.PARAMS):
-        parser.error(f"unknown parameter {sorted(unknown)}; the notebook's are {', '.join(helpers.PARAMS)}")
     if args.device:
         overrides["device"] = args.device
+    try:
+        runs = sweep_runs(configs, args.seeds, overrides)
+    except ValueError as error:
+        parser.error(str(error))
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
-        failures = run_sweep(sweep_runs(configs, args.seeds, overrides), client, args.results, args.notebooks, args.force,
-                             args.keep_models)
-    summary = helpers.summary(helpers.load_results(args.results))
+        failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)
+    addition = helpers.load_addition_results(args.results)
+    summary = helpers.addition_summary(addition) if addition else helpers.summary(helpers.load_results(args.results))
     (args.results / "summary.md").write_text(summary)
     print(summary)
     for name, error in failures.items():

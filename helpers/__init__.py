@@ -20,13 +20,19 @@ and what they stand on or what uses them:
     results     committed runs read the same way, and the summary tables
     reference   the original's training pipeline, for the speed comparisons
 
+and the MNIST-addition benchmark (notebooks/mnist_addition.ipynb), on the same machinery:
+
+    addition           the benchmark's pairs (DeepProbLog's protocol), the perceptions, the three methods
+    addition_training  a run's settings (AdditionConfig), training from the sums alone, evaluation, metrics
+    addition_results   the published table, committed runs read back, the summary
+
 `import helpers` gives the public names of all of these (helpers.fit, helpers.Net, ...; `helpers.__all__`).
 Submodules used on their own: `helpers.shifts` (image shifts for the robustness benchmark and the robust
-augmentation), `helpers.figures`, `helpers.explore` and `helpers.draw` (the notebook's figures, code display and
-panels).
+augmentation), `helpers.figures`, `helpers.addition_figures`, `helpers.explore` and `helpers.draw` (the notebooks'
+figures, code display and panels).
 """
 from . import paths, device, data, sampler, encoding, heads, model, augment, training, evaluation, checkpoints, runs, inference, \
-    configs, results, reference
+    configs, results, reference, addition, addition_training, addition_results
 from .paths import *  # noqa: F401,F403
 from .device import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
@@ -43,6 +49,11 @@ from .inference import *  # noqa: F401,F403
 from .configs import *  # noqa: F401,F403
 from .results import *  # noqa: F401,F403
 from .reference import *  # noqa: F401,F403
+from .addition import *  # noqa: F401,F403
+from .addition_training import *  # noqa: F401,F403
+from .addition_results import *  # noqa: F401,F403
 
 __all__ = [name for module in (paths, device, data, sampler, encoding, heads, model, augment, training, evaluation, checkpoints,
-                               runs, inference, configs, results, reference) for name in module.__all__]
+                               runs, inference, configs, results, reference, addition, addition_training,
+                               addition_results)
+           for name in module.__all__]

@@ -36,8 +36,9 @@ def save_checkpoint(path: Path, model, data: MNISTData, config, epoch: int, hist
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def read_checkpoint(path) -> dict:
-    """A checkpoint's contents, loaded with weights_only=True so it can never run code."""
+def read_checkpoint(path, kind: str = CHECKPOINT_FORMAT) -> dict:
+    """A checkpoint's contents, loaded with weights_only=True so it can never run code; `kind` is the format it must
+    declare (the MNIST-addition runs write their own)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -46,8 +47,8 @@ def read_checkpoint(path) -> dict:
     except Exception as error:
         raise ValueError(f"{path} is not a readable checkpoint (truncated or not a torch file): "
                          f"{str(error).strip().splitlines()[0]}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a checkpoint of this project (expected format {CHECKPOINT_FORMAT!r})")
+    if not isinstance(state, dict) or state.get("format") != kind:
+        raise ValueError(f"{path} is not a checkpoint of this project (expected format {kind!r})")
     return state
 
 

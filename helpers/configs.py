@@ -45,6 +45,15 @@ SWEEPS |= {f"{encoding}-k{k}": {"encoding": encoding, "holdout": k} for encoding
 # ... and for the number's input code, with the binary output (bits: the mlp-k runs above).
 SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code in ("onehot", "scalar") for k in (10, 50)}
 
+# MNIST addition (notebooks/mnist_addition.ipynb): every method x perception x N of the benchmark, `add-<method>-<
+# perception>-n<N>`, with each perception's schedule (chosen on the validation split, docs/mnist_addition.md).
+ADDITION_DIGITS = (1, 2, 4, 15, 100)
+ADDITION_RECIPES = {"lenet": {"epochs": 30, "lr": 0.01}, "bn": {"epochs": 20, "lr": 0.01}, "mid": {"epochs": 20, "lr": 0.01}}
+ADDITION_SWEEPS = {f"add-{method}-{perception}-n{n}": {"digits": n, "method": method, "perception": perception,
+                                                       **recipe}
+                   for method in ("exact", "learned", "neural") for perception, recipe in ADDITION_RECIPES.items()
+                   for n in ADDITION_DIGITS}
+
 # Named sweeps: which configurations, over which seeds, into which folder (relative to the repository), so that a
 # study is one command: `python sweep.py --study NAME`. The fresh draws were run once, after the design of the
 # heads was frozen (docs/addition.md): seeds 101-120 had played no part in it.
@@ -55,6 +64,13 @@ STUDIES = {
                     "seeds": list(range(101, 121)), "results": "results/fresh"},
     "ablations": {"configs": [f"{head}-k81" for head in ABLATIONS], "seeds": list(range(101, 111)),
                   "results": "results/fresh"},
+    # the benchmark's protocol: 5 seeds for N <= 4, 10 for N >= 15
+    "addition-short": {"configs": [*(f"add-exact-mid-n{n}" for n in (1, 2, 4)), "add-exact-lenet-n4",
+                                   *(f"add-learned-mid-n{n}" for n in (1, 2)), *(f"add-neural-mid-n{n}" for n in (1, 2, 4))],
+                       "seeds": list(range(1, 6)), "results": "results/mnist_addition"},
+    "addition-long": {"configs": ["add-exact-mid-n15", "add-exact-mid-n100", "add-exact-lenet-n15"],
+                      "seeds": list(range(1, 11)), "results": "results/mnist_addition"},
 }
 
-__all__ = ["CONFIGS", "SWEEPS", "CURVE_COUNTS", "CURVE_HEADS", "HOLDOUT_COUNTS", "ABLATIONS", "STUDIES"]
+__all__ = ["CONFIGS", "SWEEPS", "CURVE_COUNTS", "CURVE_HEADS", "HOLDOUT_COUNTS", "ABLATIONS", "ADDITION_DIGITS",
+           "ADDITION_RECIPES", "ADDITION_SWEEPS", "STUDIES"]

@@ -15,6 +15,7 @@ RESULTS = ROOT / "results"  # committed runs, summaries, benchmarks
 MODELS = ROOT / "models"  # the shipped checkpoints
 IMAGES = ROOT / "images"  # the README's figures
 NOTEBOOK = ROOT / "notebooks" / "neural_network_on_steroids.ipynb"  # the primary notebook, which sweep.py runs
+ADDITION_NOTEBOOK = ROOT / "notebooks" / "mnist_addition.ipynb"  # the MNIST-addition benchmark's, which it runs too
 
 
 def relative_to_root(path) -> str:
@@ -23,4 +24,4 @@ def relative_to_root(path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-__all__ = ["ROOT", "DATA", "RUNS", "RESULTS", "MODELS", "IMAGES", "NOTEBOOK", "relative_to_root"]
+__all__ = ["ROOT", "DATA", "RUNS", "RESULTS", "MODELS", "IMAGES", "NOTEBOOK", "ADDITION_NOTEBOOK", "relative_to_root"]

@@ -35,6 +35,27 @@ def setting(default, doc: str, *, computes: bool = True, before=_NEW):
     return field(default=default, metadata=metadata)
 
 
+def check_fields(settings, *, positive=(), non_negative=(), ranges=None, flags=(), paths=()) -> None:
+    """The checks every class of settings shares, each failing with one message that names the setting: ints that
+    must be positive or non-negative, numbers in [0, below) (`ranges`: name -> (below, what to say)), True/False
+    `flags`, and `paths` (or None)."""
+    for key in (*positive, *non_negative):
+        value, low = getattr(settings, key), 0 if key in non_negative else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{key} must be a {'non-negative' if low == 0 else 'positive'} int, got {value!r}")
+    for key, (below, wanted) in (ranges or {}).items():
+        value = getattr(settings, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < below:
+            raise ValueError(f"{key} must be {wanted}, got {value!r}")
+    for key in flags:
+        if not isinstance(getattr(settings, key), bool):
+            raise ValueError(f"{key} must be True or False, got {getattr(settings, key)!r}")
+    for key in paths:
+        value = getattr(settings, key)
+        if not (value is None or isinstance(value, (str, os.PathLike))):
+            raise ValueError(f"{key} must be a path or None, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Config:
     """A run's settings, typed and checked: the one place each setting, its default and its meaning live. A bad value
@@ -77,19 +98,15 @@ class Config:
     export_path: str | None = setting(None, 'also write the trained weights there, without optimizer state', computes=False)
 
     def __post_init__(self):
-        for key in ("epochs", "batch_size", "log_interval", "seed", "val_size"):
-            value, low = getattr(self, key), 0 if key in ("seed", "val_size") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{key} must be a {'non-negative' if low == 0 else 'positive'} int, got {value!r}")
+        check_fields(self, positive=("epochs", "batch_size", "log_interval"), non_negative=("seed", "val_size"),
+                     ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
+                             "label_smoothing": (1, "a number in [0, 1)"),
+                             "min_joint_acc": (1.0000001, "a number in [0, 1]")},
+                     flags=("resume", "centre_input", "recalibrate_bn"),
+                     paths=("data_dir", "output_dir", "image_dir", "export_path"))
         if self.train_size is not None and (isinstance(self.train_size, bool) or not isinstance(self.train_size, int)
                                             or self.train_size < 1):
             raise ValueError(f"train_size must be None or a positive int, got {self.train_size!r}")
-        ranges = {"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
-                  "label_smoothing": (1, "a number in [0, 1)"), "min_joint_acc": (1.0000001, "a number in [0, 1]")}
-        for key, (below, wanted) in ranges.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < below:
-                raise ValueError(f"{key} must be {wanted}, got {value!r}")
         check_model_choices(self.backbone, self.encoding, self.number_input, self.head)
         if not (isinstance(self.augment, bool) or self.augment == "robust"):
             raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
@@ -97,13 +114,6 @@ class Config:
         if holdout != FIXED_HOLDOUT and (isinstance(holdout, bool) or not isinstance(holdout, int)
                                          or not 0 <= holdout <= MAX_HOLDOUT):
             raise ValueError(f"holdout must be a number of pairs 0..{MAX_HOLDOUT} or {FIXED_HOLDOUT!r}, got {holdout!r}")
-        for key in ("resume", "centre_input", "recalibrate_bn"):
-            if not isinstance(getattr(self, key), bool):
-                raise ValueError(f"{key} must be True or False, got {getattr(self, key)!r}")
-        for key in ("data_dir", "output_dir", "image_dir", "export_path"):
-            value = getattr(self, key)
-            if not (value is None or isinstance(value, (str, os.PathLike))):
-                raise ValueError(f"{key} must be a path or None, got {value!r}")
 
     @classmethod
     def from_namespace(cls, namespace: dict) -> "Config":
@@ -148,17 +158,20 @@ def literal(value) -> str:
     return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
-def parameters_cell() -> str:
-    """The primary notebook's `parameters` cell: every setting as a literal (papermill injects over them) with its
-    description, written from `Config` (a test holds the notebook's cell equal to it)."""
-    lines = [f"{f.name} = {literal(f.default)}" for f in fields(Config)]
+def parameters_cell(settings=None) -> str:
+    """A notebook's `parameters` cell: every setting as a literal (papermill injects over them) with its
+    description, written from `Config` (or another class of `setting` fields; a test holds each notebook's cell
+    equal to it)."""
+    settings = fields(settings or Config)
+    lines = [f"{f.name} = {literal(f.default)}" for f in settings]
     width = max(map(len, lines)) + 2
-    return "\n".join(f"{line:<{width}}# {f.metadata['doc']}" for line, f in zip(lines, fields(Config)))
+    return "\n".join(f"{line:<{width}}# {f.metadata['doc']}" for line, f in zip(lines, settings))
 
 
-def parameter_table() -> str:
-    """docs/usage.md's table of the settings, written from `Config` (a test holds the page's table equal to it)."""
-    rows = [f"| `{f.name}` | `{literal(f.default)}` | {f.metadata['doc']} |" for f in fields(Config)]
+def parameter_table(settings=None) -> str:
+    """The table of the settings in docs/ (docs/usage.md's for `Config`), written from the class (a test holds each
+    page's table equal to it)."""
+    rows = [f"| `{f.name}` | `{literal(f.default)}` | {f.metadata['doc']} |" for f in fields(settings or Config)]
     return "\n".join(["| parameter | default | meaning |", "|---|---|---|", *rows])
 
 

@@ -1,0 +1,260 @@
+"""MNIST addition, the field's benchmark for networks that add digits (DeepProbLog, NeurIPS 2018): two N-digit
+numbers, each digit an MNIST image, go in; their sum comes out; only the sum supervises.
+
+The data follow DeepProbLog's protocol: the images of a split, shuffled by the run's seed, taken in order, 2N at a
+time (the first number's digits, most significant first, then the second's), each image used once:
+⌊images / 2N⌋ pairs. A perception maps each image to 10 digit logits; a method turns the 2N digit distributions into
+the likelihood of the observed sum:
+
+    exact    the addition program, computed exactly: a dynamic program over the carry (2 states) along the positions
+    learned  the program learned too: one cell, shared by the positions, maps (digit, digit, carry in) to
+             (sum digit, carry out) with learned probabilities; built in are only the decimal positions, a carry of
+             two states passed from each position to the next, and the last carry as the sum's top digit
+    neural   no program: a network reads the 2N images and predicts the sum's digits
+
+The digit labels of the training images are never read in training (tests/test_addition.py scrambles them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import load_mnist, normalization, normalize
+from .model import BACKBONES
+
+# ------------------------------------------------------------------------------------------------- the pairs
+
+
+def addition_pairs(n_images: int, digits: int, generator: torch.Generator) -> torch.Tensor:
+    """DeepProbLog's pairs: the images' indices shuffled, then taken in order, 2N at a time: (pairs, 2, N) indices,
+    each number's digits most significant first; the images left over (fewer than 2N) are not used."""
+    order = torch.randperm(n_images, generator=generator)
+    pairs = n_images // (2 * digits)
+    return order[:pairs * 2 * digits].view(pairs, 2, digits)
+
+
+def sum_digits(numbers: torch.Tensor) -> torch.Tensor:
+    """(..., 2, N) digits of two numbers, most significant first -> (..., N + 1) digits of their sum, most significant
+    first (the first is the last carry: 0 or 1). Digit by digit, so N may be 100 (no integer holds such a sum)."""
+    total = numbers.sum(-2)  # (..., N): the two digits' sum at each position
+    out, carry = [], torch.zeros_like(total[..., 0])
+    for i in reversed(range(total.shape[-1])):
+        column = total[..., i] + carry
+        out.append(column % 10)
+        carry = column // 10
+    return torch.stack([carry, *reversed(out)], -1)
+
+
+@dataclass
+class AdditionData:
+    """The benchmark's images (normalized, on one device) and pairs. `train_digits` are the training images' labels,
+    kept for what a reader may check by hand; training reads only `train_sums`. `eval_*` is the test split or a
+    validation split carved from the training images."""
+
+    digits: int  # N: digits per number
+    train_images: torch.Tensor  # (M, 1, 28, 28)
+    train_pairs: torch.Tensor  # (P, 2, N) indices into train_images
+    train_sums: torch.Tensor  # (P, N + 1) the supervision: each pair's sum, digit by digit
+    train_digits: torch.Tensor  # (M,) never read by training
+    eval_images: torch.Tensor
+    eval_pairs: torch.Tensor
+    eval_sums: torch.Tensor
+    eval_digits: torch.Tensor  # (M',) for the perception's digit accuracy, read after training
+    mean: float
+    std: float
+    eval_name: str  # "test" or "validation"
+
+    def to(self, device) -> "AdditionData":
+        """The same data with every tensor on `device` (moved once)."""
+        return replace(self, **{k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)})
+
+
+def prepare_addition(digits: int, seed: int, val_size: int = 0, data_dir=None, train_pairs: int | None = None,
+                     download: bool = True, splits: dict | None = None) -> AdditionData:
+    """MNIST as the benchmark's pairs of `digits`-digit numbers, deterministic for `seed`.
+
+    `val_size` > 0 carves that many images from the training split (the same fixed split as the primary notebook's)
+    and pairs them for evaluation instead of the test split. `train_pairs` keeps only the first pairs (smoke runs).
+    Normalized with the mean and std of the training images used. `splits`: MNIST as `load_mnist` returns it, if
+    already loaded."""
+    splits = splits or load_mnist(data_dir, download)
+    train_images, train_labels = splits["train"]
+    if val_size:
+        order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))
+        eval_images, eval_labels = train_images[order[-val_size:]], train_labels[order[-val_size:]]
+        train_images, train_labels = train_images[order[:-val_size]], train_labels[order[:-val_size]]
+    else:
+        eval_images, eval_labels = splits["test"]
+    generator = torch.Generator().manual_seed(seed)
+    train = addition_pairs(len(train_images), digits, generator)[:train_pairs]
+    evaluation = addition_pairs(len(eval_images), digits, generator)
+    mean, std = normalization(train_images)
+    return AdditionData(digits, normalize(train_images, mean, std), train, sum_digits(train_labels[train]), train_labels,
+                        normalize(eval_images, mean, std), evaluation, sum_digits(eval_labels[evaluation]), eval_labels,
+                        mean, std, "validation" if val_size else "test")
+
+
+# ------------------------------------------------------------------------------------------------ perception
+
+def lenet() -> nn.Sequential:
+    """DeepProbLog's MNIST network, the perception of the published table: conv 1 -> 6 5x5, max-pool, conv 6 -> 16
+    5x5, max-pool (ReLU after each), 256 -> 120 -> 84 -> 10."""
+    return nn.Sequential(nn.Conv2d(1, 6, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def perception(name: str) -> nn.Sequential:
+    """An image -> 10 digit logits: "lenet" (DeepProbLog's), or one of the project's backbones ("bn", "mid", ...) with
+    a linear layer from its 320 features."""
+    if name == "lenet":
+        return lenet()
+    return nn.Sequential(BACKBONES[name](), nn.Linear(320, 10))
+
+
+PERCEPTIONS = ("lenet", *BACKBONES)
+
+# -------------------------------------------------------------------------------------------------- methods
+# Each method maps the digit logits of a batch of pairs, (B, 2, N, 10), and the observed sums (B, N + 1) to the log
+# likelihood of each sum, (B,); and predicts sums from the logits.
+
+
+SUM_OF_TWO = F.one_hot(torch.arange(10)[:, None] + torch.arange(10), 19).float().view(100, 19)  # (a, b) -> a + b
+
+
+def carry_chain(steps: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
+    """log P(sum) from each position's carry transitions: `steps` (B, N, 2, 2), most significant position first,
+    [c_in, c_out] = P(this position's sum digit, carry out c_out | carry in c_in); `top` (B,) the sum's top digit,
+    which must be the last carry. The forward algorithm from the least significant position, with no carry into it,
+    rescaled at every step (the probability of a 100-digit sum underflows any float): O(N) small products per pair."""
+    alpha = torch.zeros_like(steps[:, 0, 0])
+    alpha[:, 0] = 1
+    log_scale = torch.zeros_like(alpha[:, 0])
+    for i in reversed(range(steps.shape[1])):
+        alpha = torch.bmm(alpha[:, None], steps[:, i])[:, 0]
+        norm = alpha.sum(-1, keepdim=True).clamp(min=1e-30)
+        alpha, log_scale = alpha / norm, log_scale + norm[:, 0].log()
+    return log_scale + alpha.gather(1, top[:, None].long())[:, 0].clamp(min=1e-30).log()
+
+
+def exact_steps(probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    """The addition program's carry transitions (B, N, 2, 2): at each position the distribution of a + b (0..18,
+    from the two digits' distributions) read where a + b + c_in gives the observed sum digit with carry out c_out,
+    that is a + b = s - c_in + 10 c_out."""
+    pair = (probabilities[:, 0, :, :, None] * probabilities[:, 1, :, None, :]).flatten(-2) @ SUM_OF_TWO.to(probabilities)
+    carry = torch.arange(2, device=sums.device)
+    needed = sums[:, 1:, None, None] - carry[:, None] + 10 * carry  # (B, N, c_in, c_out)
+    valid = (needed >= 0) & (needed <= 18)
+    return pair.gather(2, needed.clamp(0, 18).flatten(2)).view_as(needed) * valid
+
+
+def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the 10 digits, in fp32 at least (bf16 logits from autocast are widened; fp64 stays fp64)."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32)).softmax(-1)
+
+
+def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    """log P(observed sum) under the addition program, exactly (`exact_steps`, `carry_chain`)."""
+    return carry_chain(exact_steps(digit_probabilities(logits), sums), sums[:, 0])
+
+
+class LearnedCell(nn.Module):
+    """The program learned: one table of logits, shared by the positions, for P(sum digit, carry out | digit a,
+    digit b, carry in): 10 x 10 x 2 inputs, 10 x 2 outputs. Started uniform; nothing in it adds."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(10, 10, 2, 10, 2))  # [a, b, c_in, s, c_out]
+
+    def probabilities(self) -> torch.Tensor:
+        return self.table.flatten(3).softmax(-1).view_as(self.table)
+
+    def steps(self, probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+        """Carry transitions (B, N, 2, 2) as `exact_steps` gives them, through the learned table."""
+        pair = (probabilities[:, 0, :, :, None] * probabilities[:, 1, :, None, :]).flatten(-2)  # (B, N, 100)
+        table = self.probabilities().view(100, 2, 10, 2).to(pair.dtype)  # [ab, c_in, s, c_out]
+        steps = (pair @ table.flatten(1)).view(*pair.shape[:2], 2, 10, 2)  # (B, N, c_in, s, c_out)
+        index = sums[:, 1:, None, None, None].expand(-1, -1, 2, 1, 2)
+        return steps.gather(3, index)[:, :, :, 0]
+
+    def log_likelihood(self, logits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+        return carry_chain(self.steps(digit_probabilities(logits), sums), sums[:, 0])
+
+    @torch.no_grad()
+    def add(self, digits: torch.Tensor) -> torch.Tensor:
+        """The learned program's answer for digits (B, 2, N): the most probable (sum digit, carry out) at each position
+        from the least significant, the last carry as the top digit."""
+        best = self.probabilities().flatten(3).argmax(-1)  # [a, b, c_in] -> s * 2 + c_out
+        carry, out = torch.zeros_like(digits[:, 0, 0]), []
+        for i in reversed(range(digits.shape[-1])):
+            code = best[digits[:, 0, i], digits[:, 1, i], carry]
+            out.append(code // 2)
+            carry = code % 2
+        return torch.stack([carry, *reversed(out)], -1)
+
+
+class NeuralAdder(nn.Module):
+    """The baseline without a program: each image's perception features (shared network) squeezed to 32 numbers,
+    all 2N concatenated in order, then an MLP to the N + 1 sum digits as 10-way logits each."""
+
+    def __init__(self, digits: int, features: nn.Module, width: int):
+        super().__init__()
+        self.features, self.digits = features, digits
+        self.squeeze = nn.Linear(width, 32)
+        self.mlp = nn.Sequential(nn.Linear(2 * digits * 32, 256), nn.ReLU(), nn.Linear(256, (digits + 1) * 10))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B * 2N, 1, 28, 28), pair by pair -> (B, N + 1, 10) sum-digit logits."""
+        codes = self.squeeze(self.features(images)).view(-1, 2 * self.digits * 32)
+        return self.mlp(codes).view(-1, self.digits + 1, 10)
+
+
+METHODS = ("exact", "learned", "neural")
+
+
+class AdditionModel(nn.Module):
+    """A perception and a method: `log_likelihood(images, sums)` for training (images: (B, 2, N, 1, 28, 28)), and
+    `predict(images)` -> (digit logits or None, predicted sums (B, N + 1))."""
+
+    def __init__(self, digits: int, method: str, perception_name: str, channels_last: bool = True):
+        super().__init__()
+        if method not in METHODS or perception_name not in PERCEPTIONS:
+            raise ValueError(f"method must be one of {METHODS} and perception one of {PERCEPTIONS}, "
+                             f"got {method!r} and {perception_name!r}")
+        self.digits, self.method = digits, method
+        network = perception(perception_name)
+        if method == "neural":  # the perception's features, without its digit layer
+            width = network[-1].in_features
+            network = NeuralAdder(digits, network[:-1], width)
+        self.network = network
+        self.cell = LearnedCell() if method == "learned" else None
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.network.to(memory_format=self.memory_format)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Digit logits (B, 2, N, 10), or for "neural" the sum-digit logits (B, N + 1, 10)."""
+        batch = images.shape[0]
+        out = self.network(images.flatten(0, 2).contiguous(memory_format=self.memory_format))
+        return out if self.method == "neural" else out.view(batch, 2, self.digits, 10)
+
+    def log_likelihood(self, images: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+        """log P(observed sum) per pair: the quantity training maximizes (for "neural", each digit's own)."""
+        out = self(images)
+        if self.method == "neural":
+            return -F.cross_entropy(out.float().flatten(0, 1), sums.flatten(), reduction="none").view_as(sums).sum(1)
+        return (exact_log_likelihood if self.method == "exact" else self.cell.log_likelihood)(out, sums)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        out = self(images)
+        if self.method == "neural":
+            return None, out.argmax(-1)
+        digits = out.argmax(-1)
+        return out, sum_digits(digits) if self.method == "exact" else self.cell.add(digits)
+
+
+__all__ = ["addition_pairs", "sum_digits", "AdditionData", "prepare_addition", "lenet", "perception", "PERCEPTIONS",
+           "SUM_OF_TWO", "carry_chain", "exact_steps", "digit_probabilities", "exact_log_likelihood", "LearnedCell",
+           "NeuralAdder", "METHODS", "AdditionModel"]

@@ -1,0 +1,233 @@
+"""MNIST addition: a run's settings (AdditionConfig), training from the sums alone, evaluation, metrics.json.
+
+The same machinery as the primary notebook's runs: settings checked on construction, the device and precision
+resolved the same way, images on the device as one tensor, seeded CPU draws moved with `to_device`, random affine
+augmentation, AdamW with a one-cycle schedule, checkpoints written atomically, provenance in every metrics.json.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from .addition import METHODS, PERCEPTIONS, AdditionData, AdditionModel
+from .augment import random_affine, to_device
+from .checkpoints import atomic_write
+from .device import autocast, full_fp32, synchronize
+from .paths import RUNS
+from .runs import Config, check_fields, setting, versions
+from .training import epoch_seed
+
+ADDITION_FORMAT = "neural-network-on-steroids/mnist-addition/1"
+
+
+@dataclass(frozen=True)
+class AdditionConfig:
+    """An MNIST-addition run's settings, typed and checked (notebooks/mnist_addition.ipynb's parameters cell and the
+    table of docs/mnist_addition.md are written from them)."""
+
+    digits: int = setting(1, "N: digits per number; each pair is 2N images and the sum of two N-digit numbers")
+    method: str = setting("exact", '"exact" (the addition program), "learned" (its cell learned too) or "neural"')
+    perception: str = setting("mid", '"lenet" (DeepProbLog\'s network), or a backbone of the project: "bn", "mid", ...')
+    seed: int = setting(1, "seeds the pairs, the initialisation, the order and the augmentation")
+    epochs: int = setting(10, "passes over the training pairs")
+    batch_size: int = setting(512, "images per training step (whole pairs: at least one)")
+    lr: float = setting(0.01, "peak learning rate of the one-cycle schedule (AdamW)")
+    weight_decay: float = setting(0.01, "AdamW's weight decay (not on the learned cell's table)")
+    augment: bool = setting(True, "random rotation, scale and shift of every training image")
+    precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
+    device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
+                          computes=False)
+    val_size: int = setting(0, "> 0: evaluate on pairs of a validation split of this many training images")
+    train_pairs: int | None = setting(None, "None: every training pair; P: only the first P (smoke runs)")
+    log_interval: int = setting(50, "training steps between log lines", computes=False)
+    data_dir: str | None = setting(None, "MNIST's folder; None: $MNIST_DATA_DIR, else data/ in the repository",
+                                   computes=False)
+    output_dir: str | None = setting(None, "where model.pt and metrics.json go; None: runs/mnist-addition",
+                                     computes=False)
+    min_sum_acc: float = setting(0.0, "the notebook's last cell fails below this sum accuracy", computes=False)
+
+    def __post_init__(self):
+        check_fields(self, positive=("digits", "epochs", "batch_size", "log_interval"),
+                     non_negative=("seed", "val_size"),
+                     ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
+                             "min_sum_acc": (1.0000001, "a number in [0, 1]")},
+                     flags=("augment",), paths=("data_dir", "output_dir"))
+        for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS)):
+            if value not in choices:
+                raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+        if self.train_pairs is not None and (isinstance(self.train_pairs, bool) or not isinstance(self.train_pairs, int)
+                                             or self.train_pairs < 1):
+            raise ValueError(f"train_pairs must be None or a positive int, got {self.train_pairs!r}")
+
+    @classmethod
+    def from_namespace(cls, namespace: dict) -> "AdditionConfig":
+        """The notebook's parameters (its `globals()` after papermill's injection), checked."""
+        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
+
+    def resolution(self) -> tuple["AdditionConfig", str]:
+        """The device and precision "auto" stands for, and why that precision (as `Config.resolution`; a perception
+        that is not a backbone of the project takes the default of the original's, fp32)."""
+        backbone = self.perception if self.perception != "lenet" else "classic"
+        resolved, why = Config(device=self.device, precision=self.precision, backbone=backbone).resolution()
+        return type(self)(**{**asdict(self), "device": resolved.device, "precision": resolved.precision}), why
+
+    @property
+    def output_path(self) -> Path:
+        """`output_dir` (relative to the working directory), or runs/mnist-addition in the repository."""
+        return Path(self.output_dir).expanduser() if self.output_dir else RUNS / "mnist-addition"
+
+
+def make_addition_training(config: AdditionConfig, data: AdditionData, device="cpu"):
+    """Seeded model (initialised on the CPU, then moved), AdamW (no weight decay on the learned cell's table: a
+    probability table, not a weight) and a one-cycle schedule over the run's steps."""
+    torch.manual_seed(config.seed)
+    model = AdditionModel(data.digits, config.method, config.perception).to(device)
+    table = [model.cell.table] if model.cell is not None else []
+    others = [p for p in model.parameters() if all(p is not t for t in table)]
+    groups = [{"params": others}, *([{"params": table, "weight_decay": 0.0}] if table else [])]
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay,
+                                  fused=torch.device(device).type in ("cpu", "cuda"))
+    steps = math.ceil(len(data.train_pairs) / pairs_per_step(config, data.digits))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+                                                    steps_per_epoch=steps)
+    return model, optimizer, scheduler
+
+
+def pairs_per_step(config: AdditionConfig, digits: int) -> int:
+    """Whole pairs in a step of about `batch_size` images (at least one pair)."""
+    return max(1, config.batch_size // (2 * digits))
+
+
+def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch: int, config: AdditionConfig,
+                         log=print) -> tuple[float, list]:
+    """One pass over the training pairs in a seeded order; the loss is -log P(observed sum), mean over the pairs.
+    Reads the images, the pairs and their sums: never a digit label."""
+    generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
+    device, per_step = data.train_images.device, pairs_per_step(config, data.digits)
+    order = to_device(torch.randperm(len(data.train_pairs), generator=generator), device)
+    background = (0 - data.mean) / data.std
+    model.train()
+    losses, logged = [], []
+    steps = math.ceil(len(data.train_pairs) / per_step)
+    for step in range(steps):
+        idx = order[step * per_step:(step + 1) * per_step]
+        pairs, sums = data.train_pairs[idx], data.train_sums[idx]
+        images = data.train_images[pairs.flatten()]
+        if config.augment:
+            images = random_affine(images, generator, background)
+        with autocast(device, config.precision):
+            log_likelihood = model.log_likelihood(images.view(*pairs.shape, 1, 28, 28), sums)
+        loss = -log_likelihood.float().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.detach())
+        if step % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
+            logged.append({"epoch": epoch, "step": step, "loss": loss.item()})
+            log(f"Train Epoch: {epoch} [{step}/{steps}]\tLoss (-log P(sum)): {logged[-1]['loss']:.4f}")
+    return torch.stack(losses).mean().item(), logged
+
+
+@torch.no_grad()
+def evaluate_addition(model, data: AdditionData, batch_pairs: int | None = None) -> dict:
+    """Exact-match sum accuracy over the evaluation pairs, the perception's digit accuracy over their images (read
+    with their labels, which training never saw; for the learned cell also after the best matching of its digit
+    classes to the digits, which it may have permuted), and the predictions."""
+    model.eval()
+    per_step = batch_pairs or max(1, 2048 // (2 * data.digits))
+    digit_logits, sums = [], []
+    for i in range(0, len(data.eval_pairs), per_step):
+        pairs = data.eval_pairs[i:i + per_step]
+        logits, predicted = model.predict(data.eval_images[pairs.flatten()].view(*pairs.shape, 1, 28, 28))
+        sums.append(predicted)
+        digit_logits.append(logits)
+    sums = torch.cat(sums).cpu()
+    result = {"sum_acc": (sums == data.eval_sums.cpu()).all(1).float().mean().item(), "pairs": len(sums),
+              "pred_sums": sums}
+    if digit_logits[0] is None:  # the neural baseline has no digit classifier to read
+        return {**result, "digit_acc": None}
+    predicted = torch.cat(digit_logits).argmax(-1).cpu().flatten()
+    truth = data.eval_digits.cpu()[data.eval_pairs.cpu().flatten()]
+    confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((truth, predicted), torch.ones_like(truth), accumulate=True)
+    rows, cols = linear_sum_assignment(-confusion.numpy())  # the classes' best matching to the digits
+    return {**result, "digit_acc": (predicted == truth).float().mean().item(),
+            "matched_digit_acc": confusion[rows, cols].sum().item() / len(truth), "confusion": confusion.tolist(),
+            "matching": cols.tolist(), "pred_digits": predicted}
+
+
+def addition_metrics(config: AdditionConfig, why: str, history: list, train_log: list, data: AdditionData,
+                     result: dict, model) -> dict:
+    """metrics.json of an MNIST-addition run: settings, versions and why its precision, per-epoch history, the final
+    sum and digit accuracy, training seconds, and for the learned cell the table it learned (in digits)."""
+    final = {k: result[k] for k in ("sum_acc", "digit_acc", "matched_digit_acc", "pairs") if k in result}
+    metrics = {"params": asdict(config),
+               "versions": {**versions(config.device), "precision": why},
+               "data": {"eval_set": data.eval_name, "train_pairs": len(data.train_pairs), "mean": data.mean,
+                        "std": data.std},
+               "history": history, "final": final, "train_seconds": sum(h["seconds"] for h in history),
+               "confusion": result.get("confusion"), "train_log": train_log}
+    if model.cell is not None:
+        metrics["cell"] = cell_report(model.cell, result["matching"])
+    return metrics
+
+
+@torch.no_grad()
+def cell_report(cell, matching: list[int]) -> dict:
+    """The learned cell read in digits: for every digit a, b and carry in, its most probable (sum digit, carry out),
+    with the perception's classes mapped to digits by `matching` (digit d is class matching[d]) on both sides."""
+    best = cell.probabilities().flatten(3).argmax(-1).cpu()  # [class a, class b, c_in] -> class s * 2 + c_out
+    to_digit = {c: d for d, c in enumerate(matching)}
+    table, right = [], 0
+    for a in range(10):
+        for b in range(10):
+            for carry in range(2):
+                code = best[matching[a], matching[b], carry].item()
+                s, out = to_digit[code // 2], code % 2
+                right += (s, out) == ((a + b + carry) % 10, int(a + b + carry >= 10))
+                table.append([a, b, carry, s, out])
+    return {"table": table, "right": right, "entries": len(table)}
+
+
+def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
+    """Train for `config.epochs` from the sums alone, evaluating after each epoch; writes `{output_dir}/model.pt`
+    (atomically, after every epoch) and `{output_dir}/metrics.json`. Returns the model, the metrics and the last
+    evaluation."""
+    if not isinstance(config, AdditionConfig):
+        raise TypeError(f"fit_addition needs a helpers.AdditionConfig, got {type(config).__name__}")
+    config, why = config.resolution()
+    device = torch.device(config.device)
+    out = config.output_path
+    out.mkdir(parents=True, exist_ok=True)
+    data = data.to(device)
+    model, optimizer, scheduler = make_addition_training(config, data, device)
+    history, train_log = [], []
+    with full_fp32(device, config.precision):
+        for epoch in range(1, config.epochs + 1):
+            synchronize(device)
+            start = time.perf_counter()
+            train_loss, logged = train_addition_epoch(model, data, optimizer, scheduler, epoch, config, log)
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            result = evaluate_addition(model, data)
+            digit = f"  digit {result['digit_acc']:.2%}" if result["digit_acc"] is not None else ""
+            log(f"Epoch {epoch}: sum {result['sum_acc']:.2%}{digit}  ({seconds:.1f} s)")
+            history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "sum_acc": result["sum_acc"],
+                            "digit_acc": result["digit_acc"]})
+            train_log += logged
+            state = {"format": ADDITION_FORMAT, "params": asdict(config), "model": model.state_dict(), "epoch": epoch,
+                     "mean": data.mean, "std": data.std}
+            atomic_write(out / "model.pt", lambda tmp: torch.save(state, tmp))
+    metrics = addition_metrics(config, why, history, train_log, data, result, model)
+    atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
+    return {"model": model, "metrics": metrics, "result": result}
+
+
+__all__ = ["ADDITION_FORMAT", "AdditionConfig", "make_addition_training", "pairs_per_step", "train_addition_epoch",
+           "evaluate_addition", "addition_metrics", "cell_report", "fit_addition"]
