@@ -119,4 +119,10 @@ def test_patterns_and_parameters():
     assert [c for c in helpers.SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in helpers.HOLDOUT_COUNTS]
     assert sweep.parse_value("10") == 10 and sweep.parse_value("True") is True and sweep.parse_value("3d+7") == "3d+7"
     assert sweep.sweep_runs(["input-scalar-k50"], [2], {"epochs": 1}) == {
-        "input-scalar-k50-seed2": {"number_input": "scalar", "holdout": 50, "epochs": 1, "seed": 2, "min_joint_acc": 0.0}}
+        "input-scalar-k50-seed2": {"number_input": "scalar", "holdout": 50, "epochs": 1, "seed": 2, "min_joint_acc": 0.0,
+                                   "image_dir": None, "notebook": "notebooks/neural_network_on_steroids.ipynb"}}
+    assert sweep.sweep_runs(["add-exact-lenet-n4"], [7], {"epochs": 2}) == {
+        "add-exact-lenet-n4-seed7": {"digits": 4, "method": "exact", "perception": "lenet", "epochs": 2, "lr": 0.01,
+                                     "seed": 7, "min_sum_acc": 0.0, "notebook": "notebooks/mnist_addition.ipynb"}}
+    with pytest.raises(ValueError, match="unknown parameter \\['holdout'\\] for add-exact-lenet-n4"):
+        sweep.sweep_runs(["add-exact-lenet-n4"], [1], {"holdout": 3})  # a parameter of the other notebook

@@ -115,8 +115,9 @@ def test_the_named_sweeps_name_configurations_that_exist_and_build_valid_setting
     assert helpers.STUDIES["fresh-draws"]["seeds"] == list(range(101, 121))
     assert helpers.STUDIES["ablations"]["seeds"] == list(range(101, 111))
     for study in helpers.STUDIES.values():
-        for name in study["configs"]:
-            helpers.Config(**helpers.SWEEPS[name])  # raises on an invalid setting
+        for name in study["configs"]:  # each raises on an invalid setting
+            helpers.AdditionConfig(**helpers.ADDITION_SWEEPS[name]) if name.startswith("add-") else \
+                helpers.Config(**helpers.SWEEPS[name])
     ablations = {helpers.SWEEPS[name]["head"] for name in helpers.STUDIES["ablations"]["configs"]}
     assert ablations == {"symadder-attached", "symadder-unshared", "digitbits-mlp"}
     assert all(helpers.SWEEPS[name]["holdout"] == 81 for name in helpers.STUDIES["ablations"]["configs"])
