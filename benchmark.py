@@ -44,14 +44,14 @@ def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) ->
     return history
 
 
-def project(overrides: dict, seed: int, data, device="auto", log=print) -> tuple[list[dict], str]:
-    """Train a project configuration; returns its per-epoch history and the precision it ran in."""
+def project(overrides: dict, seed: int, data, device="auto", log=print) -> tuple[list[dict], str, str]:
+    """Train a project configuration; returns its per-epoch history, the precision it ran in and why."""
     with tempfile.TemporaryDirectory() as tmp:
         config = helpers.Config(**overrides, seed=seed, device=str(device), output_dir=tmp)
         metrics = helpers.fit(config, data, log=lambda line: None)["metrics"]
     for h in metrics["history"]:
         log(f"  epoch {h['epoch']}: joint {h['joint_acc']:.2%} ({h['seconds']:.1f} s)")
-    return metrics["history"], metrics["params"]["precision"]
+    return metrics["history"], metrics["params"]["precision"], metrics["versions"]["precision"]
 
 
 def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99) -> dict:
@@ -66,6 +66,28 @@ def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99) 
             **{k: history[-1][k] for k in helpers.ACCURACIES}}
 
 
+def run(names: list[str], rounds: int, device: torch.device, precision: str | None = None, log=print) -> dict:
+    """`rounds` alternating rounds (seeds 1, 2, ...) of the reference and the configurations `names` of CONFIGS (with
+    `precision`, if given, in place of each one's own); every run's times, accuracies and precision with its reason."""
+    data, test_set = helpers.prepare_data(), helpers.load_mnist()["test"]
+    configs = {name: {**helpers.CONFIGS[name], **({"precision": precision} if precision else {})} for name in names}
+    runs = []
+    for seed in range(1, rounds + 1):
+        log(f"round {seed}: reference")
+        runs.append({"name": "reference", "seed": seed, "precision": "fp32", "precision_reason": "the original's",
+                     **summarize(reference(seed, test_set, device=device, log=log))})
+        for name, overrides in configs.items():
+            log(f"round {seed}: {name} {overrides}")
+            history, used, why = project(overrides, seed, data, device, log)
+            runs.append({"name": name, "seed": seed, "precision": used, "precision_reason": why, **summarize(history)})
+    mean = {n: {k: statistics.mean(r[k] for r in runs if r["name"] == n) for k in ("seconds", "samples_per_s",
+                                                                                  *helpers.ACCURACIES)}
+            for n in ["reference", *names]}
+    return {"configs": configs, "runs": runs, "mean": mean, "defaults": helpers.Config().to_dict(),
+            "versions": helpers.versions(device), "device": str(device), "threads": torch.get_num_threads(),
+            "command": "python benchmark.py " + " ".join(sys.argv[1:])}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(helpers.CONFIGS))
@@ -73,48 +95,37 @@ def main():
     parser.add_argument("--out", type=Path, default=helpers.RESULTS / "benchmark",
                         help="folder for benchmark.json and summary.md (default: results/benchmark in the repository)")
     parser.add_argument("--device", default="auto", help="'auto' (the accelerator if any, else the CPU), 'cpu', 'cuda', ...")
+    parser.add_argument("--precision", help="every configuration in this precision instead of its own (e.g. fp32: "
+                                            "what a CPU without native bf16 runs)")
     args = parser.parse_args()
     try:
         device = helpers.resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
     print(f"device {device} ({helpers.device_name(device)}), torch {torch.__version__}, {torch.get_num_threads()} threads")
-    data = helpers.prepare_data()
-    test_set = helpers.load_mnist()["test"]
-    runs = []
-    for seed in range(1, args.repeats + 1):
-        print(f"round {seed}: reference", flush=True)
-        runs.append({"name": "reference", "seed": seed, "precision": "fp32",
-                     **summarize(reference(seed, test_set, device=device))})
-        for name in args.configs:
-            print(f"round {seed}: {name} {helpers.CONFIGS[name]}", flush=True)
-            history, precision = project(helpers.CONFIGS[name], seed, data, device)
-            runs.append({"name": name, "seed": seed, "precision": precision, **summarize(history)})
-    names = ["reference", *args.configs]
-    mean = {n: {k: sum(r[k] for r in runs if r["name"] == n) / args.repeats
-                for k in ("seconds", "samples_per_s", *helpers.ACCURACIES)} for n in names}
-    result = {"configs": {n: helpers.CONFIGS[n] for n in args.configs}, "runs": runs, "mean": mean,
-              "defaults": helpers.Config().to_dict(), "versions": helpers.versions(device), "device": str(device),
-              "threads": torch.get_num_threads(), "command": "python benchmark.py " + " ".join(sys.argv[1:])}
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmark.json").write_text(json.dumps(result, indent=1))
+    result = run(args.configs, args.repeats, device, args.precision, log=lambda line: print(line, flush=True))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.json").write_text(json.dumps(result, indent=1))
     text = benchmark_table(result)
-    (out / "summary.md").write_text(text)
-    print(f"\n{text}\nwrote {out / 'benchmark.json'} and summary.md")
+    (args.out / "summary.md").write_text(text)
+    print(f"\n{text}\nwrote {args.out / 'benchmark.json'} and summary.md")
 
 
 def benchmark_table(result: dict) -> str:
-    """The benchmark's table: per pipeline, mean ± std over the rounds, and each round's time / its reference's."""
+    """The benchmark's table: per pipeline, mean ± std over the rounds, each round's time over its reference's, and
+    the mean time over the reference's and the default's mean; then why each ran in its precision."""
     runs = result["runs"]
     names = list(dict.fromkeys(r["name"] for r in runs))
+    mean_seconds = {n: statistics.mean(r["seconds"] for r in runs if r["name"] == n) for n in names}
     lines = ["# Benchmark: the original's pipeline against this project's configurations", "",
              f"Written by `{result['command']}` ({result['versions']['device']}, {result['device']}, "
              f"{result['threads']} threads, torch {result['versions']['torch']}); training seconds only; accuracies on "
-             "the fixed test pairs; mean ± std over the rounds (seeds 1, 2, ...); *time / reference*: each round's "
-             "seconds over the same round's reference, lowest to highest.", "",
-             "| pipeline | precision | rounds | train s | first ≥ 99.0 % joint at (s) | digit | sum | joint | time / reference |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "the fixed test pairs; mean ± std over the rounds (seeds 1, 2, ...); *per round*: each round's seconds over "
+             "the same round's reference, lowest to highest; *mean*: the mean seconds over the reference's mean (and "
+             "over the default's).", "",
+             "| pipeline | precision | rounds | train s | first ≥ 99.0 % joint at (s) | digit | sum | joint | "
+             "time / reference, per round | mean | time / default |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in names:
         mine = [r for r in runs if r["name"] == name]
         ratios = sorted(r["seconds"] / next(x["seconds"] for x in runs if x["name"] == "reference" and x["seed"] == r["seed"])
@@ -122,10 +133,13 @@ def benchmark_table(result: dict) -> str:
         seconds = [r["seconds"] for r in mine]
         std = statistics.stdev(seconds) if len(seconds) > 1 else 0.0
         reached = [f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never" for r in mine]
+        to_default = f"{mean_seconds[name] / mean_seconds['default']:.2f}" if "default" in mean_seconds else "–"
         lines.append(f"| {name} | {mine[0]['precision']} | {len(mine)} | {statistics.mean(seconds):.1f} ± {std:.1f} | "
                      f"{', '.join(reached)} | {helpers.mean_std(r['digit_acc'] for r in mine)} | "
                      f"{helpers.mean_std(r['sum_acc'] for r in mine)} | {helpers.mean_std(r['joint_acc'] for r in mine)} | "
-                     f"{ratios[0]:.2f}–{ratios[-1]:.2f} |")
+                     f"{ratios[0]:.2f}–{ratios[-1]:.2f} | {mean_seconds[name] / mean_seconds['reference']:.2f} | {to_default} |")
+    lines += ["", "Precision, and why:", ""]
+    lines += [f"* {name}: {next(r for r in runs if r['name'] == name).get('precision_reason', '–')}" for name in names]
     return "\n".join(lines) + "\n"
 
 

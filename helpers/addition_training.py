@@ -105,7 +105,7 @@ def pairs_per_step(config: AdditionConfig, digits: int) -> int:
 
 
 def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch: int, config: AdditionConfig,
-                         log=print) -> tuple[float, list]:
+                         log=print) -> tuple[torch.Tensor, list]:
     """One pass over the training pairs in a seeded order; the loss is -log P(observed sum), mean over the pairs.
     Reads the images, the pairs and their sums: never a digit label."""
     generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
@@ -132,7 +132,7 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
         if step % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
             logged.append({"epoch": epoch, "step": step, "loss": loss.item()})
             log(f"Train Epoch: {epoch} [{step}/{steps}]\tLoss (-log P(sum)): {logged[-1]['loss']:.4f}")
-    return torch.stack(losses).mean().item(), logged
+    return torch.stack(losses).mean(), logged  # on the device: the caller reads it
 
 
 @torch.no_grad()
@@ -213,6 +213,7 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
             synchronize(device)
             start = time.perf_counter()
             train_loss, logged = train_addition_epoch(model, data, optimizer, scheduler, epoch, config, log)
+            train_loss = train_loss.item()
             synchronize(device)
             seconds = time.perf_counter() - start
             result = evaluate_addition(model, data)

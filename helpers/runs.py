@@ -222,6 +222,7 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
             synchronize(device)
             start = time.perf_counter()
             train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, config, log)
+            train_loss = train_loss.item()
             if config.recalibrate_bn and epoch == config.epochs:  # part of the training time
                 recalibrate_batch_norm(model, data.train_x, config.precision)
             synchronize(device)

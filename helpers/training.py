@@ -70,12 +70,13 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000 + epoch
 
 
-def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config, log=print) -> tuple[float, list]:
-    """One pass over the training images in a seeded random order; returns mean loss and the logged losses.
+def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config, log=print) -> tuple[torch.Tensor, list]:
+    """One pass over the training images in a seeded random order; returns the mean loss (a 0-dim tensor on the
+    device) and the logged losses.
 
     The data lives on the model's device. The order, the numbers and the augmentation are drawn from
     seeded CPU generators, so a seed means the same data on every device, and reach the device through
-    `to_device` (non-blocking); the host waits for the device only at the log lines and at the epoch's end.
+    `to_device` (non-blocking); the host waits for the device only at the log lines.
     """
     n, batch_size, device = len(data.train_x), config.batch_size, data.train_x.device
     generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
@@ -111,8 +112,9 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
             logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
             log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
                 f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {logged[-1]['loss']:.6f}")
-    sizes = [min(batch_size, n - i * batch_size) for i in range(len(losses))]
-    return sum(loss * size for loss, size in zip(torch.stack(losses).tolist(), sizes)) / n, logged
+    sizes = to_device(torch.tensor([min(batch_size, n - i * batch_size) for i in range(len(losses))],
+                                   dtype=torch.float64), device)
+    return (torch.stack(losses).double() * sizes).sum() / n, logged  # on the device: the caller reads it when it wants
 
 
 @torch.no_grad()
