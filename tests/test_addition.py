@@ -2,6 +2,7 @@
 learned cell's likelihood likewise, the methods' shapes, digit labels that never reach training, and a small run in
 which the exact method learns digits from sums alone."""
 import itertools
+import json
 import math
 
 import pytest
@@ -111,6 +112,13 @@ def test_every_method_gives_a_likelihood_per_pair_and_a_sum(method, perception):
     logits, predicted = model.predict(images)
     assert predicted.shape == (5, 4) and ((predicted >= 0) & (predicted <= 9)).all()
     assert (logits is None) == (method == "neural")
+
+
+def test_the_notebooks_parameters_cell_and_the_docs_table_are_the_configs():
+    cells = json.loads(helpers.ADDITION_NOTEBOOK.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    assert source == helpers.parameters_cell(helpers.AdditionConfig)
+    assert helpers.parameter_table(helpers.AdditionConfig) in (helpers.ROOT / "docs" / "mnist_addition.md").read_text()
 
 
 def test_bad_settings_fail_clearly():

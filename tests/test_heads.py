@@ -128,3 +128,31 @@ def test_coverage_is_what_the_kept_pairs_show_the_cell_counted_by_hand():
     assert helpers.cell_coverage(held) == {"triples": [[0, 0, 0], [0, 0, 1], [1, 1, 0]], "counts": [0, 1, 2]}
     assert helpers.cell_coverage(torch.zeros(10, 10, dtype=torch.bool))["counts"] == [0, 1, 2, 3]
     assert 3 not in helpers.cell_coverage(helpers.held_out_pairs(81, 111))["counts"]  # a draw that never shows three 1s
+
+
+@pytest.mark.parametrize("name", helpers.ADDER_HEADS)
+def test_the_batched_adder_computes_its_cells_position_by_position(name):
+    """The head's forward (orderings and positions batched) against the cell run one position after the other with
+    `step`, the reference: the same logits and the same gradients, to float rounding."""
+    torch.manual_seed(0)
+    head = helpers.HEADS[name]()
+    features, number = torch.randn(64, 320, requires_grad=True), helpers.int_to_bits(torch.randint(0, 16, (64,)), 4)
+
+    def by_hand():
+        digit_logits = head.digit(features)
+        digit_bits = (digit_logits.detach() if head.detach else digit_logits).sigmoid()
+        carry, sums = torch.zeros_like(digit_bits[:, :1]), []
+        for i in reversed(range(head.bits)):
+            out = head.step(torch.cat([digit_bits[:, i:i + 1], number[:, i:i + 1], carry], 1), i)
+            sums.insert(0, out[:, :1])
+            carry = out[:, 1:].sigmoid()
+        return torch.cat([digit_logits, out[:, 1:], *sums], 1)
+
+    weights = torch.randn(64, 9)
+    results = []
+    for forward in (lambda: head(features, number), by_hand):
+        logits = forward()
+        results.append((logits, torch.autograd.grad((logits * weights).sum(), [features, *head.parameters()])))
+    (fast, fast_grads), (slow, slow_grads) = results
+    assert torch.allclose(fast, slow, atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(fast_grads, slow_grads))
