@@ -21,7 +21,7 @@ from .checkpoints import atomic_write
 from .device import autocast, full_fp32, synchronize
 from .paths import RUNS
 from .runs import Config, check_fields, setting, versions
-from .training import epoch_seed
+from .training import epoch_seed, optimizer_step
 
 ADDITION_FORMAT = "neural-network-on-steroids/mnist-addition/1"
 
@@ -123,14 +123,9 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
             images = random_affine(images, generator, background)
         with autocast(device, config.precision):
             log_likelihood = model.log_likelihood(images.view(*pairs.shape, 1, 28, 28), sums)
-        loss = -log_likelihood.float().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.detach())
+        losses.append(optimizer_step(-log_likelihood.float().mean(), optimizer, scheduler))
         if step % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
-            logged.append({"epoch": epoch, "step": step, "loss": loss.item()})
+            logged.append({"epoch": epoch, "step": step, "loss": losses[-1].item()})
             log(f"Train Epoch: {epoch} [{step}/{steps}]\tLoss (-log P(sum)): {logged[-1]['loss']:.4f}")
     return torch.stack(losses).mean(), logged  # on the device: the caller reads it
 

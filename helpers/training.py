@@ -70,6 +70,15 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000 + epoch
 
 
+def optimizer_step(loss: torch.Tensor, optimizer, scheduler) -> torch.Tensor:
+    """Backpropagate `loss`, step the optimizer and its schedule; returns the loss, detached (left on the device)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.detach()
+
+
 def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config, log=print) -> tuple[torch.Tensor, list]:
     """One pass over the training images in a seeded random order; returns the mean loss (a 0-dim tensor on the
     device) and the logged losses.
@@ -103,11 +112,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
             logits = model(images, number_bits)
         loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown,  # the loss in fp32
                            config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.detach())
+        losses.append(optimizer_step(loss, optimizer, scheduler))
         if batch_idx % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
             logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
             log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
@@ -141,5 +146,5 @@ def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32",
     model.eval()
 
 
-__all__ = ["FIXED_HOLDOUT", "MAX_HOLDOUT", "held_out_pairs", "cell_coverage", "allowed_numbers", "epoch_seed", "train_epoch",
-           "recalibrate_batch_norm"]
+__all__ = ["FIXED_HOLDOUT", "MAX_HOLDOUT", "held_out_pairs", "cell_coverage", "allowed_numbers", "epoch_seed",
+           "optimizer_step", "train_epoch", "recalibrate_batch_norm"]
