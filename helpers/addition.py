@@ -162,11 +162,12 @@ def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor) -> torch.Tens
 
 class LearnedCell(nn.Module):
     """The program learned: one table of logits, shared by the positions, for P(sum digit, carry out | digit a,
-    digit b, carry in): 10 x 10 x 2 inputs, 10 x 2 outputs. Started uniform; nothing in it adds."""
+    digit b, carry in): 10 x 10 x 2 inputs, 10 x 2 outputs. Started uniform (`init` 0) or with logits drawn from a
+    normal of std `init`; nothing in it adds."""
 
-    def __init__(self):
+    def __init__(self, init: float = 0.0):
         super().__init__()
-        self.table = nn.Parameter(torch.zeros(10, 10, 2, 10, 2))  # [a, b, c_in, s, c_out]
+        self.table = nn.Parameter(torch.randn(10, 10, 2, 10, 2) * init)  # [a, b, c_in, s, c_out]
 
     def probabilities(self) -> torch.Tensor:
         return self.table.flatten(3).softmax(-1).view_as(self.table)
@@ -218,7 +219,7 @@ class AdditionModel(nn.Module):
     """A perception and a method: `log_likelihood(images, sums)` for training (images: (B, 2, N, 1, 28, 28)), and
     `predict(images)` -> (digit logits or None, predicted sums (B, N + 1))."""
 
-    def __init__(self, digits: int, method: str, perception_name: str, channels_last: bool = True):
+    def __init__(self, digits: int, method: str, perception_name: str, channels_last: bool = True, cell_init: float = 0.0):
         super().__init__()
         if method not in METHODS or perception_name not in PERCEPTIONS:
             raise ValueError(f"method must be one of {METHODS} and perception one of {PERCEPTIONS}, "
@@ -229,7 +230,7 @@ class AdditionModel(nn.Module):
             width = network[-1].in_features
             network = NeuralAdder(digits, network[:-1], width)
         self.network = network
-        self.cell = LearnedCell() if method == "learned" else None
+        self.cell = LearnedCell(cell_init) if method == "learned" else None
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.network.to(memory_format=self.memory_format)
 

@@ -40,6 +40,7 @@ class AdditionConfig:
     lr: float = setting(0.01, "peak learning rate of the one-cycle schedule (AdamW)")
     weight_decay: float = setting(0.01, "AdamW's weight decay (not on the learned cell's table)")
     augment: bool = setting(True, "random rotation, scale and shift of every training image")
+    cell_init: float = setting(0.0, "learned: the std of the cell's initial logits (0: a uniform table)")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -56,7 +57,7 @@ class AdditionConfig:
         check_fields(self, positive=("digits", "epochs", "batch_size", "log_interval"),
                      non_negative=("seed", "val_size"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
-                             "min_sum_acc": (1.0000001, "a number in [0, 1]")},
+                             "cell_init": (math.inf, "a non-negative number"), "min_sum_acc": (1.0000001, "a number in [0, 1]")},
                      flags=("augment",), paths=("data_dir", "output_dir"))
         for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS)):
             if value not in choices:
@@ -87,7 +88,7 @@ def make_addition_training(config: AdditionConfig, data: AdditionData, device="c
     """Seeded model (initialised on the CPU, then moved), AdamW (no weight decay on the learned cell's table: a
     probability table, not a weight) and a one-cycle schedule over the run's steps."""
     torch.manual_seed(config.seed)
-    model = AdditionModel(data.digits, config.method, config.perception).to(device)
+    model = AdditionModel(data.digits, config.method, config.perception, cell_init=config.cell_init).to(device)
     table = [model.cell.table] if model.cell is not None else []
     others = [p for p in model.parameters() if all(p is not t for t in table)]
     groups = [{"params": others}, *([{"params": table, "weight_decay": 0.0}] if table else [])]
