@@ -241,11 +241,25 @@ class AdditionModel(nn.Module):
         return out if self.method == "neural" else out.view(batch, 2, self.digits, 10)
 
     def log_likelihood(self, images: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
-        """log P(observed sum) per pair: the quantity training maximizes (for "neural", each digit's own)."""
-        out = self(images)
+        """log P(observed sum) per pair (for "neural", each sum digit's own, added)."""
+        return self.of_outputs(self(images), sums)
+
+    def of_outputs(self, out: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
         if self.method == "neural":
             return -F.cross_entropy(out.float().flatten(0, 1), sums.flatten(), reduction="none").view_as(sums).sum(1)
         return (exact_log_likelihood if self.method == "exact" else self.cell.log_likelihood)(out, sums)
+
+    def loss(self, images: torch.Tensor, sums: torch.Tensor, balance: float = 0.0) -> torch.Tensor:
+        """Training's loss: -log P(observed sum), mean over the pairs; with `balance` > 0 (a method with a digit
+        perception), plus that weight times the divergence KL(mean || uniform) of the step's mean digit distribution:
+        a prior that the 10 digits are about equally frequent, which keeps a learned cell's perception from merging
+        two digits into one class. Neither adds."""
+        out = self(images)
+        loss = -self.of_outputs(out, sums).float().mean()
+        if balance and self.method != "neural":
+            mean = digit_probabilities(out).flatten(0, 2).mean(0)
+            loss = loss + balance * (mean * (10 * mean).clamp(min=1e-12).log()).sum()
+        return loss
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:

@@ -41,6 +41,7 @@ class AdditionConfig:
     weight_decay: float = setting(0.01, "AdamW's weight decay (not on the learned cell's table)")
     augment: bool = setting(True, "random rotation, scale and shift of every training image")
     cell_init: float = setting(0.0, "learned: the std of the cell's initial logits (0: a uniform table)")
+    balance: float = setting(0.0, "> 0: that weight times KL(mean digit distribution || uniform) added to the loss")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -57,7 +58,8 @@ class AdditionConfig:
         check_fields(self, positive=("digits", "epochs", "batch_size", "log_interval"),
                      non_negative=("seed", "val_size"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
-                             "cell_init": (math.inf, "a non-negative number"), "min_sum_acc": (1.0000001, "a number in [0, 1]")},
+                             "cell_init": (math.inf, "a non-negative number"), "balance": (math.inf, "a non-negative number"),
+                             "min_sum_acc": (1.0000001, "a number in [0, 1]")},
                      flags=("augment",), paths=("data_dir", "output_dir"))
         for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS)):
             if value not in choices:
@@ -123,8 +125,8 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
         if config.augment:
             images = random_affine(images, generator, background)
         with autocast(device, config.precision):
-            log_likelihood = model.log_likelihood(images.view(*pairs.shape, 1, 28, 28), sums)
-        losses.append(optimizer_step(-log_likelihood.float().mean(), optimizer, scheduler))
+            loss = model.loss(images.view(*pairs.shape, 1, 28, 28), sums, config.balance)
+        losses.append(optimizer_step(loss, optimizer, scheduler))
         if step % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
             logged.append({"epoch": epoch, "step": step, "loss": losses[-1].item()})
             log(f"Train Epoch: {epoch} [{step}/{steps}]\tLoss (-log P(sum)): {logged[-1]['loss']:.4f}")
