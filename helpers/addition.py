@@ -124,11 +124,12 @@ PERCEPTIONS = ("lenet", *BACKBONES)
 SUM_OF_TWO = F.one_hot(torch.arange(10)[:, None] + torch.arange(10), 19).float().view(100, 19)  # (a, b) -> a + b
 
 
-def carry_chain(steps: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
+def carry_chain(steps: torch.Tensor, top: torch.Tensor | None) -> torch.Tensor:
     """log P(sum) from each position's carry transitions: `steps` (B, N, 2, 2), most significant position first,
     [c_in, c_out] = P(this position's sum digit, carry out c_out | carry in c_in); `top` (B,) the sum's top digit,
-    which must be the last carry. The forward algorithm from the least significant position, with no carry into it,
-    rescaled at every step (the probability of a 100-digit sum underflows any float): O(N) small products per pair."""
+    which must be the last carry (None: the last carry is not observed, as for the lowest digits of a longer sum).
+    The forward algorithm from the least significant position, with no carry into it, rescaled at every step (the
+    probability of a 100-digit sum underflows any float): O(N) small products per pair."""
     alpha = torch.zeros_like(steps[:, 0, 0])
     alpha[:, 0] = 1
     log_scale = torch.zeros_like(alpha[:, 0])
@@ -136,7 +137,16 @@ def carry_chain(steps: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
         alpha = torch.bmm(alpha[:, None], steps[:, i])[:, 0]
         norm = alpha.sum(-1, keepdim=True).clamp(min=1e-30)
         alpha, log_scale = alpha / norm, log_scale + norm[:, 0].log()
-    return log_scale + alpha.gather(1, top[:, None].long())[:, 0].clamp(min=1e-30).log()
+    last = alpha.sum(-1) if top is None else alpha.gather(1, top[:, None].long())[:, 0]
+    return log_scale + last.clamp(min=1e-30).log()
+
+
+def lowest_digits(steps: torch.Tensor, sums: torch.Tensor, lowest: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The carry transitions and top digit for the likelihood of the sum's `lowest` digits only (None or more than
+    the sum has: all of them): the positions below, with the carry out of the highest of them unobserved."""
+    if lowest is None or lowest > steps.shape[1]:
+        return steps, sums[:, 0]
+    return steps[:, steps.shape[1] - lowest:], None
 
 
 def exact_steps(probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
@@ -155,9 +165,10 @@ def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
     return logits.to(torch.promote_types(logits.dtype, torch.float32)).softmax(-1)
 
 
-def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
-    """log P(observed sum) under the addition program, exactly (`exact_steps`, `carry_chain`)."""
-    return carry_chain(exact_steps(digit_probabilities(logits), sums), sums[:, 0])
+def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> torch.Tensor:
+    """log P(observed sum) under the addition program, exactly (`exact_steps`, `carry_chain`); of its `lowest` digits
+    only, if given."""
+    return carry_chain(*lowest_digits(exact_steps(digit_probabilities(logits), sums), sums, lowest))
 
 
 class LearnedCell(nn.Module):
@@ -180,8 +191,8 @@ class LearnedCell(nn.Module):
         index = sums[:, 1:, None, None, None].expand(-1, -1, 2, 1, 2)
         return steps.gather(3, index)[:, :, :, 0]
 
-    def log_likelihood(self, logits: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
-        return carry_chain(self.steps(digit_probabilities(logits), sums), sums[:, 0])
+    def log_likelihood(self, logits: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> torch.Tensor:
+        return carry_chain(*lowest_digits(self.steps(digit_probabilities(logits), sums), sums, lowest))
 
     @torch.no_grad()
     def add(self, digits: torch.Tensor) -> torch.Tensor:
@@ -244,18 +255,20 @@ class AdditionModel(nn.Module):
         """log P(observed sum) per pair (for "neural", each sum digit's own, added)."""
         return self.of_outputs(self(images), sums)
 
-    def of_outputs(self, out: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    def of_outputs(self, out: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> torch.Tensor:
+        """log P(observed sum) per pair from the network's outputs; of the sum's `lowest` digits only, if given."""
         if self.method == "neural":
+            out, sums = (out, sums) if lowest is None else (out[:, -lowest:], sums[:, -lowest:])
             return -F.cross_entropy(out.float().flatten(0, 1), sums.flatten(), reduction="none").view_as(sums).sum(1)
-        return (exact_log_likelihood if self.method == "exact" else self.cell.log_likelihood)(out, sums)
+        return (exact_log_likelihood if self.method == "exact" else self.cell.log_likelihood)(out, sums, lowest)
 
-    def loss(self, images: torch.Tensor, sums: torch.Tensor, balance: float = 0.0) -> torch.Tensor:
-        """Training's loss: -log P(observed sum), mean over the pairs; with `balance` > 0 (a method with a digit
-        perception), plus that weight times the divergence KL(mean || uniform) of the step's mean digit distribution:
-        a prior that the 10 digits are about equally frequent, which keeps a learned cell's perception from merging
-        two digits into one class. Neither adds."""
+    def loss(self, images: torch.Tensor, sums: torch.Tensor, balance: float = 0.0, lowest: int | None = None):
+        """Training's loss: -log P(observed sum), mean over the pairs (of its `lowest` digits only, if given); with
+        `balance` > 0 (a method with a digit perception), plus that weight times the divergence KL(mean || uniform) of
+        the step's mean digit distribution: a prior that the 10 digits are about equally frequent, which keeps a
+        learned cell's perception from merging two digits into one class. Neither adds."""
         out = self(images)
-        loss = -self.of_outputs(out, sums).float().mean()
+        loss = -self.of_outputs(out, sums, lowest).float().mean()
         if balance and self.method != "neural":
             mean = digit_probabilities(out).flatten(0, 2).mean(0)
             loss = loss + balance * (mean * (10 * mean).clamp(min=1e-12).log()).sum()
@@ -271,5 +284,5 @@ class AdditionModel(nn.Module):
 
 
 __all__ = ["addition_pairs", "sum_digits", "AdditionData", "prepare_addition", "lenet", "perception", "PERCEPTIONS",
-           "SUM_OF_TWO", "carry_chain", "exact_steps", "digit_probabilities", "exact_log_likelihood", "LearnedCell",
+           "SUM_OF_TWO", "carry_chain", "lowest_digits", "exact_steps", "digit_probabilities", "exact_log_likelihood", "LearnedCell",
            "NeuralAdder", "METHODS", "AdditionModel"]

@@ -42,6 +42,7 @@ class AdditionConfig:
     augment: bool = setting(True, "random rotation, scale and shift of every training image")
     cell_init: float = setting(0.0, "learned: the std of the cell's initial logits (0: a uniform table)")
     balance: float = setting(0.0, "> 0: that weight times KL(mean digit distribution || uniform) added to the loss")
+    lowest_first: int = setting(0, "> 0: train on the sum's lowest digits first, 4 in epoch 1, all from this epoch on")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -56,7 +57,7 @@ class AdditionConfig:
 
     def __post_init__(self):
         check_fields(self, positive=("digits", "epochs", "batch_size", "log_interval"),
-                     non_negative=("seed", "val_size"),
+                     non_negative=("seed", "val_size", "lowest_first"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
                              "cell_init": (math.inf, "a non-negative number"), "balance": (math.inf, "a non-negative number"),
                              "min_sum_acc": (1.0000001, "a number in [0, 1]")},
@@ -107,6 +108,16 @@ def pairs_per_step(config: AdditionConfig, digits: int) -> int:
     return max(1, config.batch_size // (2 * digits))
 
 
+def lowest_trained(config: AdditionConfig, digits: int, epoch: int) -> int | None:
+    """How many of the sum's lowest digits epoch `epoch` trains on (`lowest_first`): 4 in the first epoch, growing
+    evenly to all N + 1 at epoch `lowest_first`; None: all of them. The lowest positions are the ones whose carry in
+    is known best (none into the least significant): their digits break the symmetry that a long sum's other digits
+    leave, that every digit read as itself + 5 (mod 10) gives the same sum digits."""
+    if not config.lowest_first or epoch >= config.lowest_first or digits + 1 <= 4:
+        return None
+    return 4 + (digits + 1 - 4) * (epoch - 1) // (config.lowest_first - 1)
+
+
 def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch: int, config: AdditionConfig,
                          log=print) -> tuple[torch.Tensor, list]:
     """One pass over the training pairs in a seeded order; the loss is -log P(observed sum), mean over the pairs.
@@ -116,7 +127,7 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
     order = to_device(torch.randperm(len(data.train_pairs), generator=generator), device)
     background = (0 - data.mean) / data.std
     model.train()
-    losses, logged = [], []
+    losses, logged, lowest = [], [], lowest_trained(config, data.digits, epoch)
     steps = math.ceil(len(data.train_pairs) / per_step)
     for step in range(steps):
         idx = order[step * per_step:(step + 1) * per_step]
@@ -125,7 +136,7 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
         if config.augment:
             images = random_affine(images, generator, background)
         with autocast(device, config.precision):
-            loss = model.loss(images.view(*pairs.shape, 1, 28, 28), sums, config.balance)
+            loss = model.loss(images.view(*pairs.shape, 1, 28, 28), sums, config.balance, lowest)
         losses.append(optimizer_step(loss, optimizer, scheduler))
         if step % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
             logged.append({"epoch": epoch, "step": step, "loss": losses[-1].item()})
@@ -228,5 +239,6 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
     return {"model": model, "metrics": metrics, "result": result}
 
 
-__all__ = ["ADDITION_FORMAT", "AdditionConfig", "make_addition_training", "pairs_per_step", "train_addition_epoch",
+__all__ = ["ADDITION_FORMAT", "AdditionConfig", "make_addition_training", "pairs_per_step", "lowest_trained",
+           "train_addition_epoch",
            "evaluate_addition", "addition_metrics", "cell_report", "fit_addition"]

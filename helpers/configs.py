@@ -29,8 +29,11 @@ SWEEPS = {
     "wide": {"backbone": "wide", "precision": "fp32"},  # a stronger backbone, same head and 9-bit code
     "mid": {"backbone": "mid"},  # strong's backbone with the defaults: its precision default
     "classic": {"backbone": "classic"},  # the original's CNN with the defaults: its precision default
+    "fast": CONFIGS["fast"],
     "strong": CONFIGS["strong"],
     "adds": CONFIGS["adds"],
+    "robust": {"augment": "robust"},  # corrupted digits and "don't know" (docs/robustness.md), the default backbone
+    "robust-wide": {"backbone": "wide", "augment": "robust", "centre_input": True},  # the shipped robust model's recipe
 }
 # Does it learn addition? k of the 100 pairs held out, drawn by seed: each head (binary code, number bits) ...
 CURVE_COUNTS = (0, 10, 30, 50, 70, 81)
@@ -58,6 +61,8 @@ ADDITION_SWEEPS = {f"add-{method}-{perception}-n{n}": {"digits": n, "method": me
 # study is one command: `python sweep.py --study NAME`. The fresh draws were run once, after the design of the
 # heads was frozen (docs/addition.md): seeds 101-120 had played no part in it.
 STUDIES = {
+    # the README's table (adds is symadder-k0 of the curve) and the runs behind models/default.pt and models/robust.pt
+    "headline": {"configs": ["binary", "fast", "strong", "robust", "robust-wide"], "seeds": [1, 2, 3], "results": "results"},
     "curve": {"configs": [f"{head}-k{k}" for head in CURVE_HEADS for k in CURVE_COUNTS], "seeds": [1, 2, 3],
               "results": "results"},
     "fresh-draws": {"configs": [f"{head}-k{k}" for head in ("adder", "symadder") for k in (70, 81)],

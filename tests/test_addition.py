@@ -16,11 +16,13 @@ def every_assignment(digits: int) -> torch.Tensor:
     return torch.cartesian_prod(*[torch.arange(10)] * (2 * digits)).view(-1, 2, digits)
 
 
-def brute_force(probabilities: torch.Tensor, sums: torch.Tensor) -> float:
-    """P(sum) for one pair: the probability of every digit assignment whose numbers add up to `sums`, summed."""
+def brute_force(probabilities: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> float:
+    """P(sum) for one pair: the probability of every digit assignment whose numbers add up to `sums` (in its
+    `lowest` digits, if given), summed."""
     assignments = every_assignment(probabilities.shape[1])
     places = 10 ** torch.arange(probabilities.shape[1] - 1, -1, -1)
-    matches = ((assignments * places).sum((1, 2)) == (sums * 10 ** torch.arange(len(sums) - 1, -1, -1)).sum())
+    modulus = 10 ** (lowest or len(sums))
+    matches = ((assignments * places).sum((1, 2)) % modulus == (sums * 10 ** torch.arange(len(sums) - 1, -1, -1)).sum() % modulus)
     weights = probabilities[torch.arange(2)[:, None], torch.arange(probabilities.shape[1]), assignments].flatten(1).prod(1)
     return weights[matches].sum().item()
 
@@ -51,6 +53,22 @@ def test_the_carry_program_is_exactly_the_sum_over_every_digit_assignment(digits
     fast = helpers.exact_log_likelihood(logits, sums).exp()
     for i in range(4):
         assert fast[i].item() == pytest.approx(brute_force(logits[i].softmax(-1), sums[i]), abs=1e-6, rel=1e-6)
+
+
+@pytest.mark.parametrize("lowest", [1, 2, 3])
+def test_the_likelihood_of_the_lowest_digits_is_the_sum_over_every_assignment_that_makes_them(lowest):
+    torch.manual_seed(lowest)
+    logits = torch.randn(3, 2, 3, 10, dtype=torch.float64)
+    sums = helpers.sum_digits(torch.randint(0, 10, (3, 2, 3)))
+    fast = helpers.exact_log_likelihood(logits, sums, lowest).exp()
+    for i in range(3):
+        assert fast[i].item() == pytest.approx(brute_force(logits[i].softmax(-1), sums[i], lowest), rel=1e-6)
+
+
+def test_lowest_first_grows_from_4_digits_to_all():
+    config = helpers.AdditionConfig(digits=100, lowest_first=6, epochs=20)
+    assert [helpers.lowest_trained(config, 100, epoch) for epoch in range(1, 8)] == [4, 23, 42, 62, 81, None, None]
+    assert helpers.lowest_trained(helpers.AdditionConfig(digits=2, lowest_first=6), 2, 1) is None  # 3 digits: all
 
 
 def test_the_learned_cells_likelihood_is_the_sum_over_every_assignment_and_carry_path():
