@@ -59,7 +59,7 @@ def cluster(tmp_path_factory):
 def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path):
     results, notebooks = tmp_path / "results", tmp_path / "notebooks"
     runs = sweep.sweep_runs(["mlp-k10"], [1, 2], TINY)
-    runs["bad-seed1"] = {**TINY, "backbone": "resnet", "seed": 1}
+    runs["bad-seed1"] = {**runs["mlp-k10-seed1"], "backbone": "resnet"}
     submitted = []
     real_submit = cluster.submit
 
