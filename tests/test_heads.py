@@ -1,5 +1,7 @@
 """The heads: what they keep of the interface, what the checkpoints record, and whether a head learns addition
 (answers pairs it never trained on) or memorizes the table."""
+import json
+
 import pytest
 import torch
 
@@ -77,6 +79,16 @@ def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist
                                  big)
     pred_digits, pred_sums = helpers.decode_outputs("binary", logits.cpu())
     assert ((pred_digits == digits.repeat(6)) & (pred_sums == digits.repeat(6) + big)).float().mean() > 0.98
+
+
+def test_the_shipped_adder_is_the_committed_run():
+    """models/symadder-k81.pt is results/symadder-k81-seed1's model: the same commit, settings and history as the
+    run's metrics.json (what the README's numbers and cell figure come from)."""
+    shipped = helpers.read_checkpoint(helpers.ROOT / "models" / "symadder-k81.pt")
+    metrics = json.loads((helpers.RESULTS / "symadder-k81-seed1" / "metrics.json").read_text())
+    assert shipped["versions"]["code"] == metrics["versions"]["code"] and not metrics["versions"]["code"]["dirty"]
+    assert shipped["history"] == metrics["history"]
+    assert {k: shipped["params"][k] for k in ("head", "holdout", "seed")} == {"head": "symadder", "holdout": 81, "seed": 1}
 
 
 def test_the_arithmetic_alone_is_the_sum_over_the_images_whose_digit_was_read_right():
