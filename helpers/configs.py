@@ -8,11 +8,13 @@ from .heads import HEADS
 
 CONFIGS = {
     "default": {},
-    # the default's backbone in 5 epochs of batch 512, in bf16 (chosen on the validation split, docs/speed.md)
-    "fast": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16"},
-    # `mid` (wide's layout, half its channels) for 16 epochs of batch 512, in bf16, with label smoothing 0.25 and
-    # batch norm's statistics re-estimated on the clean images at the end (chosen on the validation split, docs/speed.md)
-    "strong": {"backbone": "mid", "epochs": 16, "batch_size": 512, "lr": 0.03, "precision": "bf16", "label_smoothing": 0.25,
+    # the default's backbone in 5 epochs of batch 512, in bf16 where the device computes it natively, else fp32
+    # (chosen on the validation split, docs/speed.md)
+    "fast": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16|fp32"},
+    # `mid` (wide's layout, half its channels) for 16 epochs of batch 512, in bf16 where native (else fp32), with
+    # label smoothing 0.25 and batch norm's statistics re-estimated on the clean images at the end (chosen on the
+    # validation split, docs/speed.md)
+    "strong": {"backbone": "mid", "epochs": 16, "batch_size": 512, "lr": 0.03, "precision": "bf16|fp32", "label_smoothing": 0.25,
                "recalibrate_bn": True},
     # the head that learns addition (a learned full adder, shared by the bit positions and symmetric in its three
     # inputs; chosen on the validation split, docs/addition.md), the notebook's other defaults
