@@ -111,8 +111,8 @@ def pairs_per_step(config: AdditionConfig, digits: int) -> int:
 def lowest_trained(config: AdditionConfig, digits: int, epoch: int) -> int | None:
     """How many of the sum's lowest digits epoch `epoch` trains on (`lowest_first`): 4 in the first epoch, growing
     evenly to all N + 1 at epoch `lowest_first`; None: all of them. The lowest positions are the ones whose carry in
-    is known best (none into the least significant): their digits break the symmetry that a long sum's other digits
-    leave, that every digit read as itself + 5 (mod 10) gives the same sum digits."""
+    is known best (none into the least significant), so their digits teach the perception first. Without them, at
+    N = 100 (exact, mid, validation, seed 1) every digit settled on being read as a neighbour, d - 1 or d + 1."""
     if not config.lowest_first or epoch >= config.lowest_first or digits + 1 <= 4:
         return None
     return 4 + (digits + 1 - 4) * (epoch - 1) // (config.lowest_first - 1)

@@ -52,8 +52,8 @@ SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code i
 
 # MNIST addition (notebooks/mnist_addition.ipynb): every method x perception x N of the benchmark, `add-<method>-<
 # perception>-n<N>`, with each perception's schedule (chosen on the validation split, docs/mnist_addition.md); at
-# N = 100 the sum's lowest digits first, all of them from epoch 6 (exact, mid, seed 1 on validation: 0 % without, as
-# every digit settled on being read as itself + 5; 42 % with it).
+# N = 100 the sum's lowest digits first, all of them from epoch 6 (exact, mid, seed 1 on validation: 0 % without,
+# every digit read as a neighbour, d - 1 or d + 1; 42 % with it).
 ADDITION_DIGITS = (1, 2, 4, 15, 100)
 ADDITION_RECIPES = {"lenet": {"epochs": 30, "lr": 0.01}, "bn": {"epochs": 20, "lr": 0.01}, "mid": {"epochs": 20, "lr": 0.01}}
 ADDITION_SWEEPS = {f"add-{method}-{perception}-n{n}": {"digits": n, "method": method, "perception": perception,
