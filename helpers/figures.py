@@ -317,7 +317,7 @@ def plot_draws(groups: dict, image_dir=None, least: int = 10):
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(range(len(configs)), configs)
     axes[0].invert_yaxis()
-    axes[1].legend(fontsize=8, loc="lower left")
+    axes[1].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return save(fig, image_dir, "fresh_draws")
 
