@@ -181,13 +181,9 @@ def test_fp32_on_cuda_turns_tf32_off_and_back_and_fit_runs_inside_it(monkeypatch
 def test_no_named_configuration_forces_a_precision_the_device_may_only_emulate(monkeypatch, name):
     """On a CPU without native bf16 (AMD EPYC with AVX2 only) every named run trains in fp32, without a warning."""
     monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: False)
-    if name in helpers.ADDITION_SWEEPS:
-        config = helpers.AdditionConfig(**helpers.ADDITION_SWEEPS[name])
-        asked, backbone = config.precision, config.perception if config.perception != "lenet" else "classic"
-    else:
-        config = helpers.Config(**{**helpers.CONFIGS, **helpers.SWEEPS}[name])
-        asked, backbone = config.precision, config.backbone
+    settings = {**helpers.CONFIGS, **helpers.SWEEPS, **helpers.ADDITION_SWEEPS}[name]
+    config = (helpers.AdditionConfig if name in helpers.ADDITION_SWEEPS else helpers.Config)(**settings, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        precision, why = helpers.choose_precision(asked, backbone, torch.device("cpu"))
-    assert precision == "fp32", why
+        resolved, why = config.resolution()  # what the run itself asks
+    assert resolved.precision == "fp32", why
