@@ -149,6 +149,25 @@ def lowest_digits(steps: torch.Tensor, sums: torch.Tensor, lowest: int | None) -
     return steps[:, steps.shape[1] - lowest:], None
 
 
+def adjacent_digits(steps: torch.Tensor) -> torch.Tensor:
+    """Half the sum, over every two adjacent positions of the sum, of log P(their two sum digits), with the carry into
+    the lower one unknown (1/2 each) and the carry out of the upper one unobserved: a stand-in for log P(sum) (about
+    as large) in which each position's digits are scored against their neighbour alone. The upper digit depends on
+    the lower position's carry out, so no relabelling of the digits fits it; (a + b) mod 10 alone fits d + 5 as well
+    as d. Needs N >= 2."""
+    lower = steps.new_tensor([0.5, 0.5]) @ steps[:, 1:]  # (B, N - 1, 2): P(lower digit, carry out)
+    both = (lower[..., None, :] @ steps[:, :-1])[..., 0, :].sum(-1)  # (B, N - 1)
+    return both.clamp(min=1e-30).log().sum(1) / 2
+
+
+def sum_log_likelihood(steps: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
+    """The log likelihood training scores, from the carry transitions: of the whole sum (`part` None), of its `part`
+    lowest digits (an int), or "adjacent" (`adjacent_digits`; the whole sum where N = 1)."""
+    if part == "adjacent":
+        return adjacent_digits(steps) if steps.shape[1] > 1 else carry_chain(steps, sums[:, 0])
+    return carry_chain(*lowest_digits(steps, sums, part))
+
+
 def exact_steps(probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
     """The addition program's carry transitions (B, N, 2, 2): at each position the distribution of a + b (0..18,
     from the two digits' distributions) read where a + b + c_in gives the observed sum digit with carry out c_out,
@@ -165,10 +184,10 @@ def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
     return logits.to(torch.promote_types(logits.dtype, torch.float32)).softmax(-1)
 
 
-def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> torch.Tensor:
-    """log P(observed sum) under the addition program, exactly (`exact_steps`, `carry_chain`); of its `lowest` digits
-    only, if given."""
-    return carry_chain(*lowest_digits(exact_steps(digit_probabilities(logits), sums), sums, lowest))
+def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
+    """log P(observed sum) under the addition program, exactly (`exact_steps`, `carry_chain`); of its `part` only, if
+    given (`sum_log_likelihood`)."""
+    return sum_log_likelihood(exact_steps(digit_probabilities(logits), sums), sums, part)
 
 
 class LearnedCell(nn.Module):
@@ -191,8 +210,8 @@ class LearnedCell(nn.Module):
         index = sums[:, 1:, None, None, None].expand(-1, -1, 2, 1, 2)
         return steps.gather(3, index)[:, :, :, 0]
 
-    def log_likelihood(self, logits: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> torch.Tensor:
-        return carry_chain(*lowest_digits(self.steps(digit_probabilities(logits), sums), sums, lowest))
+    def log_likelihood(self, logits: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
+        return sum_log_likelihood(self.steps(digit_probabilities(logits), sums), sums, part)
 
     @torch.no_grad()
     def add(self, digits: torch.Tensor) -> torch.Tensor:
@@ -255,20 +274,21 @@ class AdditionModel(nn.Module):
         """log P(observed sum) per pair (for "neural", each sum digit's own, added)."""
         return self.of_outputs(self(images), sums)
 
-    def of_outputs(self, out: torch.Tensor, sums: torch.Tensor, lowest: int | None = None) -> torch.Tensor:
-        """log P(observed sum) per pair from the network's outputs; of the sum's `lowest` digits only, if given."""
+    def of_outputs(self, out: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
+        """log P(observed sum) per pair from the network's outputs; of its `part` only, if given: its lowest digits (an
+        int) or "adjacent" (`sum_log_likelihood`; "neural" scores each digit on its own, so "adjacent" is all of them)."""
         if self.method == "neural":
-            out, sums = (out, sums) if lowest is None else (out[:, -lowest:], sums[:, -lowest:])
+            out, sums = (out, sums) if not isinstance(part, int) else (out[:, -part:], sums[:, -part:])
             return -F.cross_entropy(out.float().flatten(0, 1), sums.flatten(), reduction="none").view_as(sums).sum(1)
-        return (exact_log_likelihood if self.method == "exact" else self.cell.log_likelihood)(out, sums, lowest)
+        return (exact_log_likelihood if self.method == "exact" else self.cell.log_likelihood)(out, sums, part)
 
-    def loss(self, images: torch.Tensor, sums: torch.Tensor, balance: float = 0.0, lowest: int | None = None):
-        """Training's loss: -log P(observed sum), mean over the pairs (of its `lowest` digits only, if given); with
+    def loss(self, images: torch.Tensor, sums: torch.Tensor, balance: float = 0.0, part: int | str | None = None):
+        """Training's loss: -log P(observed sum), mean over the pairs (of its `part` only, if given); with
         `balance` > 0 (a method with a digit perception), plus that weight times the divergence KL(mean || uniform) of
         the step's mean digit distribution: a prior that the 10 digits are about equally frequent, which keeps a
         learned cell's perception from merging two digits into one class. Neither adds."""
         out = self(images)
-        loss = -self.of_outputs(out, sums, lowest).float().mean()
+        loss = -self.of_outputs(out, sums, part).float().mean()
         if balance and self.method != "neural":
             mean = digit_probabilities(out).flatten(0, 2).mean(0)
             loss = loss + balance * (mean * (10 * mean).clamp(min=1e-12).log()).sum()
@@ -284,5 +304,6 @@ class AdditionModel(nn.Module):
 
 
 __all__ = ["addition_pairs", "sum_digits", "AdditionData", "prepare_addition", "lenet", "perception", "PERCEPTIONS",
-           "SUM_OF_TWO", "carry_chain", "lowest_digits", "exact_steps", "digit_probabilities", "exact_log_likelihood", "LearnedCell",
+           "SUM_OF_TWO", "carry_chain", "lowest_digits", "adjacent_digits", "sum_log_likelihood", "exact_steps",
+           "digit_probabilities", "exact_log_likelihood", "LearnedCell",
            "NeuralAdder", "METHODS", "AdditionModel"]

@@ -43,6 +43,7 @@ class AdditionConfig:
     cell_init: float = setting(0.0, "learned: the std of the cell's initial logits (0: a uniform table)")
     balance: float = setting(0.0, "> 0: that weight times KL(mean digit distribution || uniform) added to the loss")
     lowest_first: int = setting(0, "> 0: train on the sum's lowest digits first, 4 in epoch 1, all from this epoch on")
+    adjacent_first: int = setting(0, "> 0: before this epoch train on every two adjacent sum digits, then on the sum")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -57,7 +58,7 @@ class AdditionConfig:
 
     def __post_init__(self):
         check_fields(self, positive=("digits", "epochs", "batch_size", "log_interval"),
-                     non_negative=("seed", "val_size", "lowest_first"),
+                     non_negative=("seed", "val_size", "lowest_first", "adjacent_first"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
                              "cell_init": (math.inf, "a non-negative number"), "balance": (math.inf, "a non-negative number"),
                              "min_sum_acc": (1.0000001, "a number in [0, 1]")},
@@ -65,6 +66,8 @@ class AdditionConfig:
         for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS)):
             if value not in choices:
                 raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+        if self.lowest_first and self.adjacent_first:
+            raise ValueError("lowest_first and adjacent_first are two curricula: set one of them, not both")
         if self.train_pairs is not None and (isinstance(self.train_pairs, bool) or not isinstance(self.train_pairs, int)
                                              or self.train_pairs < 1):
             raise ValueError(f"train_pairs must be None or a positive int, got {self.train_pairs!r}")
@@ -108,11 +111,16 @@ def pairs_per_step(config: AdditionConfig, digits: int) -> int:
     return max(1, config.batch_size // (2 * digits))
 
 
-def lowest_trained(config: AdditionConfig, digits: int, epoch: int) -> int | None:
-    """How many of the sum's lowest digits epoch `epoch` trains on (`lowest_first`): 4 in the first epoch, growing
-    evenly to all N + 1 at epoch `lowest_first`; None: all of them. The lowest positions are the ones whose carry in
-    is known best (none into the least significant), so their digits teach the perception first. Without them, at
-    N = 100 (exact, mid, validation, seed 1) every digit settled on being read as a neighbour, d - 1 or d + 1."""
+def part_trained(config: AdditionConfig, digits: int, epoch: int) -> int | str | None:
+    """Which part of the sum epoch `epoch` trains on (None: all of it; `AdditionModel.loss`).
+    `lowest_first`: the lowest digits, 4 in the first epoch, growing evenly to all N + 1 at epoch `lowest_first`; the
+    lowest positions are the ones whose carry in is known best. Without a curriculum, at N = 100 (exact, mid,
+    validation, seed 1) every digit settled on being read as a neighbour, d - 1 or d + 1; with this one, on 4 test
+    seeds of 5 as d + 5, which the lowest digit, (a + b) mod 10, cannot tell from d.
+    `adjacent_first`: every two adjacent digits (`adjacent_digits`) before epoch `adjacent_first`: each position's
+    digits scored against its neighbour's, which no relabelling fits."""
+    if config.adjacent_first and epoch < config.adjacent_first:
+        return "adjacent"
     if not config.lowest_first or epoch >= config.lowest_first or digits + 1 <= 4:
         return None
     return 4 + (digits + 1 - 4) * (epoch - 1) // (config.lowest_first - 1)
@@ -127,7 +135,7 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
     order = to_device(torch.randperm(len(data.train_pairs), generator=generator), device)
     background = (0 - data.mean) / data.std
     model.train()
-    losses, logged, lowest = [], [], lowest_trained(config, data.digits, epoch)
+    losses, logged, part = [], [], part_trained(config, data.digits, epoch)
     steps = math.ceil(len(data.train_pairs) / per_step)
     for step in range(steps):
         idx = order[step * per_step:(step + 1) * per_step]
@@ -136,7 +144,7 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
         if config.augment:
             images = random_affine(images, generator, background)
         with autocast(device, config.precision):
-            loss = model.loss(images.view(*pairs.shape, 1, 28, 28), sums, config.balance, lowest)
+            loss = model.loss(images.view(*pairs.shape, 1, 28, 28), sums, config.balance, part)
         losses.append(optimizer_step(loss, optimizer, scheduler))
         if step % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
             logged.append({"epoch": epoch, "step": step, "loss": losses[-1].item()})
@@ -239,6 +247,6 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
     return {"model": model, "metrics": metrics, "result": result}
 
 
-__all__ = ["ADDITION_FORMAT", "AdditionConfig", "make_addition_training", "pairs_per_step", "lowest_trained",
+__all__ = ["ADDITION_FORMAT", "AdditionConfig", "make_addition_training", "pairs_per_step", "part_trained",
            "train_addition_epoch",
            "evaluate_addition", "addition_metrics", "cell_report", "fit_addition"]

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import helpers
 
@@ -67,8 +68,53 @@ def test_the_likelihood_of_the_lowest_digits_is_the_sum_over_every_assignment_th
 
 def test_lowest_first_grows_from_4_digits_to_all():
     config = helpers.AdditionConfig(digits=100, lowest_first=6, epochs=20)
-    assert [helpers.lowest_trained(config, 100, epoch) for epoch in range(1, 8)] == [4, 23, 42, 62, 81, None, None]
-    assert helpers.lowest_trained(helpers.AdditionConfig(digits=2, lowest_first=6), 2, 1) is None  # 3 digits: all
+    assert [helpers.part_trained(config, 100, epoch) for epoch in range(1, 8)] == [4, 23, 42, 62, 81, None, None]
+    assert helpers.part_trained(helpers.AdditionConfig(digits=2, lowest_first=6), 2, 1) is None  # 3 digits: all
+
+
+def test_adjacent_first_scores_adjacent_digits_before_its_epoch_then_the_whole_sum():
+    config = helpers.AdditionConfig(digits=100, adjacent_first=4, epochs=20)
+    assert [helpers.part_trained(config, 100, epoch) for epoch in range(1, 6)] == ["adjacent"] * 3 + [None, None]
+    with pytest.raises(ValueError, match="one of them"):
+        helpers.AdditionConfig(digits=100, adjacent_first=4, lowest_first=6)
+
+
+def brute_force_adjacent(probabilities: torch.Tensor, sums: torch.Tensor) -> float:
+    """Half the sum over every two adjacent positions (upper i, lower i + 1, most significant first) of
+    log P(sum digits i + 1 and i + 2), each the average over a carry of 0 or 1 into the lower position of every
+    assignment of the four digits that makes them, enumerated."""
+    total = 0.0
+    for i in range(probabilities.shape[1] - 1):
+        p = 0.0
+        for carry in (0, 1):
+            for a_hi, b_hi, a_lo, b_lo in itertools.product(range(10), repeat=4):
+                low = a_lo + b_lo + carry
+                if low % 10 == sums[i + 2] and (a_hi + b_hi + low // 10) % 10 == sums[i + 1]:
+                    p += 0.5 * (probabilities[0, i, a_hi] * probabilities[1, i, b_hi]
+                                * probabilities[0, i + 1, a_lo] * probabilities[1, i + 1, b_lo]).item()
+        total += math.log(p)
+    return total / 2
+
+
+@pytest.mark.parametrize("method", ["exact", "learned"])
+def test_the_adjacent_digits_likelihood_is_the_enumerated_one(method):
+    torch.manual_seed(3)
+    logits = torch.randn(3, 2, 3, 10, dtype=torch.float64)
+    sums = helpers.sum_digits(torch.randint(0, 10, (3, 2, 3)))
+    if method == "exact":
+        fast = helpers.exact_log_likelihood(logits, sums, "adjacent")
+    else:  # a cell holding the exact table gives the same
+        cell = helpers.LearnedCell()
+        a, b, c = torch.meshgrid(torch.arange(10), torch.arange(10), torch.arange(2), indexing="ij")
+        with torch.no_grad():
+            cell.table.copy_(torch.where(F.one_hot((a + b + c) % 10 * 2 + (a + b + c) // 10, 20).bool(), 0.0, -1e4)
+                             .view(10, 10, 2, 10, 2).double())
+        fast = cell.log_likelihood(logits, sums, "adjacent")
+    for i in range(3):
+        assert fast[i].item() == pytest.approx(brute_force_adjacent(logits[i].softmax(-1), sums[i]), rel=1e-6)
+    one = helpers.sum_digits(torch.randint(0, 10, (3, 2, 1)))  # N = 1: no neighbours, the whole sum
+    assert torch.equal(helpers.exact_log_likelihood(logits[:, :, :1], one, "adjacent"),
+                       helpers.exact_log_likelihood(logits[:, :, :1], one))
 
 
 def test_the_learned_cells_likelihood_is_the_sum_over_every_assignment_and_carry_path():
