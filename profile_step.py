@@ -3,6 +3,7 @@
     python profile_step.py                      # the reference, CONFIGS now and the recipes they replaced
     python profile_step.py --device cuda        # the same on a GPU (the profiler then records its kernels too)
     python profile_step.py --out results/profile   # also write summary.md there (the committed profile)
+    python profile_step.py --compile            # also time the symadder head under torch.compile against eager
 
 For each pipeline, in one run on the same machine: a warm-up, then about 12,000 training images timed, then the
 same again under the profiler. The reference is the original's pipeline (DataLoader, per-sample ToTensor and
@@ -14,13 +15,14 @@ import dataclasses
 import time
 from pathlib import Path
 
+import torch
 from torch.profiler import ProfilerActivity, profile
 
 import helpers
 
 IMAGES = 12_800  # per timed pass: 100 steps of 128, 25 of 512
 BEFORE = {  # the recipes the current fast and strong replaced (git history has them in helpers/configs.py)
-    "fast (before)": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16"},
+    "fast (before)": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16|fp32"},
     "strong (before)": {"backbone": "mid", "epochs": 16, "batch_size": 512, "lr": 0.03, "precision": "bf16",
                         "label_smoothing": 0.25, "recalibrate_bn": True},
 }
@@ -38,10 +40,38 @@ def project_steps(data, device, overrides: dict):
     return train, config.precision
 
 
+def head_steps(head, device, batch: int = 128, steps: int = 300) -> float:
+    """Milliseconds per forward and backward of a head alone, on features and numbers of one batch."""
+    features = torch.randn(batch, 320, device=device, requires_grad=True)
+    number = torch.randint(0, 2, (batch, helpers.NUMBER_BITS), device=device).float()
+    head(features, number).sum().backward()  # warm up (for a compiled head: compile)
+    start = time.perf_counter()
+    for _ in range(steps):
+        head(features, number).sum().backward()
+    helpers.synchronize(device)
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def compiled_head(device) -> list[str]:
+    """The adder head's cost, eager and under torch.compile (what `adds` would gain), and what compiling costs."""
+    torch.manual_seed(0)
+    heads = {name: helpers.HEADS[head](helpers.NUMBER_BITS, helpers.DIGIT_BITS + helpers.SUM_BITS).to(device)
+             for name, head in (("mlp", "mlp"), ("symadder", "symadder"))}
+    start = time.perf_counter()
+    heads["symadder, compiled"] = torch.compile(helpers.HEADS["symadder"]().to(device))
+    head_steps(heads["symadder, compiled"], device, steps=1)
+    compile_s = time.perf_counter() - start
+    ms = {name: head_steps(head, device) for name, head in heads.items()}
+    return ["", f"The heads alone, forward and backward on a batch of 128 (ms per step); compiling the symadder head "
+            f"took {compile_s:.1f} s:", "", "| head | ms per step | vs mlp |", "|---|---|---|",
+            *(f"| {name} | {value:.2f} | {value / ms['mlp']:.2f} |" for name, value in ms.items())]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="'cpu' (default), 'auto', 'cuda', 'cuda:1', ...")
     parser.add_argument("--out", type=Path, help="also write <out>/summary.md")
+    parser.add_argument("--compile", action="store_true", help="also time the symadder head under torch.compile")
     args = parser.parse_args()
     device = helpers.resolve_device(args.device)
     data = helpers.prepare_data().to(device)
@@ -65,7 +95,8 @@ def main():
         print(f"\n=== {name} ({precision}): {per_epoch[name]:.1f} s per 60,000 images ===")
         print(prof.key_averages().table(sort_by=sort, row_limit=12, max_name_column_width=40))
     lines = [f"# Where the training time goes ({helpers.device_name(device)}, {device})", "",
-             f"Written by `python profile_step.py{' --device ' + args.device if args.device != 'cpu' else ''} --out ...`: "
+             f"Written by `python profile_step.py{' --device ' + args.device if args.device != 'cpu' else ''}"
+             f"{' --compile' if args.compile else ''} --out ...` ({torch.get_num_threads()} threads): "
              "seconds per epoch of 60,000 images, timed over 12,800 images, and the six operators with the most self "
              "time under torch.profiler (their share of it). *before*: the recipe the current one replaced.", "",
              "| pipeline | precision | s per epoch | vs reference | where the time goes |", "|---|---|---|---|---|"]
@@ -73,6 +104,8 @@ def main():
         precision, top = tops[name]
         ops = ", ".join(f"{key.removeprefix('aten::')} {100 * share:.0f} %" for key, share in top)
         lines.append(f"| {name} | {precision} | {seconds:.1f} | {seconds / per_epoch['reference']:.2f} | {ops} |")
+    if args.compile:
+        lines += compiled_head(device)
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if args.out:
