@@ -34,24 +34,36 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
     return accuracy ** (2 * digits)
 
 
+CURRICULA = ("lowest_first", "adjacent_first")  # the settings that change what training scores, shown per row
+
+
+def curriculum(params: dict) -> str:
+    """A run's curriculum as the summary names it: "lowest_first 6", "adjacent_first 6", or "" (none)."""
+    return ", ".join(f"{name} {params[name]}" for name in CURRICULA if params.get(name))
+
+
 def load_addition_results(results) -> dict[str, list[dict]]:
-    """Every MNIST-addition run's metrics in `results` (folders `<config>-seed<k>`), grouped by configuration."""
+    """Every MNIST-addition run's metrics in `results` (folders `<config>-seed<k>`), grouped by configuration and
+    curriculum (a configuration whose curriculum changed keeps its earlier runs in a group of their own)."""
     groups = {}
     for path in sorted(Path(results).glob("*/metrics.json")):
         metrics = json.loads(path.read_text())
         if "digits" in metrics.get("params", {}):
-            groups.setdefault(path.parent.name.rsplit("-seed", 1)[0], []).append(metrics)
+            config, recipe = path.parent.name.rsplit("-seed", 1)[0], curriculum(metrics["params"])
+            groups.setdefault(f"{config} ({recipe})" if recipe else config, []).append(metrics)
     return dict(sorted(groups.items(), key=lambda item: (item[1][0]["params"]["digits"], item[0])))
 
 
 def addition_rows(groups: dict) -> list[dict]:
-    """Per configuration: N, method, perception, seeds, sum and digit accuracy (mean ± std, %), training seconds."""
+    """Per configuration: N, method, perception, curriculum, seeds, sum and digit accuracy (mean ± std, %), training
+    seconds."""
     rows = []
     for config, runs in groups.items():
         p, finals = runs[0]["params"], [r["final"] for r in runs]
         digit = [f.get("matched_digit_acc" if p["method"] == "learned" else "digit_acc") for f in finals]
         rows.append({"config": config, "digits": p["digits"], "method": p["method"], "perception": p["perception"],
-                     "n": len(runs), "sum": mean_std(f["sum_acc"] for f in finals), "sum_values": [f["sum_acc"] for f in finals],
+                     "curriculum": curriculum(p), "n": len(runs), "seeds": sorted(r["params"]["seed"] for r in runs),
+                     "sum": mean_std(f["sum_acc"] for f in finals), "sum_values": [f["sum_acc"] for f in finals],
                      "sum_mean": 100 * statistics.mean(f["sum_acc"] for f in finals),
                      "digit": mean_std(digit) if None not in digit else "–",
                      "seconds": statistics.mean(r["train_seconds"] for r in runs),
@@ -66,6 +78,17 @@ def best_published(digits: int) -> str:
     return f"{name} {mean}" + (f" ± {std}" if std is not None else "")
 
 
+def seed_list(seeds: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5" (the seeds behind a row)."""
+    runs, out = [], []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
 def addition_summary(groups: dict) -> str:
     """results/mnist_addition/summary.md: our runs against the best published result at each N."""
     rows = addition_rows(groups)
@@ -76,17 +99,18 @@ def addition_summary(groups: dict) -> str:
         "Written by `python sweep.py` from `*/metrics.json`. Exact-match accuracy (%) of the predicted sum over the",
         f"{split} pairs (⌊images / 2N⌋ of them), mean ± std over seeds; *digit*: the perception's accuracy on those",
         "pairs' images, read with their labels (never trained on; for the learned cell after the best matching of its",
-        "classes to the digits); *train s*: seconds of training per run on this machine (evaluation not counted).",
-        "*published*: the best published mean (`helpers.PUBLISHED`, sources in docs/mnist_addition.md);",
-        "*0.99^(2N)*: a 99 % digit classifier composed exactly.",
+        "classes to the digits); *curriculum*: what training scored first (`helpers.part_trained`); *train s*:",
+        "seconds of training per run on this machine (evaluation not counted). *published*: the best published mean",
+        "(`helpers.PUBLISHED`, sources in docs/mnist_addition.md); *0.99^(2N)*: a 99 % digit classifier composed exactly.",
         "",
-        "| N | method | perception | seeds | epochs | sum | digit | train s | best published | 0.99^(2N) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        *[f"| {r['digits']} | {r['method']} | {r['perception']} | {r['n']} | {r['epochs']} | {r['sum']} | {r['digit']} | "
+        "| N | method | perception | curriculum | seeds | epochs | sum | digit | train s | best published | 0.99^(2N) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *[f"| {r['digits']} | {r['method']} | {r['perception']} | {r['curriculum'] or '–'} | {seed_list(r['seeds'])} | "
+          f"{r['epochs']} | {r['sum']} | {r['digit']} | "
           f"{r['seconds']:.0f} | {best_published(r['digits'])} | {100 * composed(r['digits']):.1f} |" for r in rows],
     ]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["PUBLISHED", "TIMED_OUT", "GOALS", "composed", "load_addition_results", "addition_rows", "best_published",
-           "addition_summary"]
+__all__ = ["PUBLISHED", "TIMED_OUT", "GOALS", "composed", "CURRICULA", "curriculum", "load_addition_results",
+           "addition_rows", "best_published", "seed_list", "addition_summary"]

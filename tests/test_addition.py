@@ -219,3 +219,23 @@ def test_the_exact_method_learns_digits_from_sums_alone(tmp_path):
     run = helpers.fit_addition(small(tmp_path, train_pairs=3000), data, log=lambda line: None)
     assert run["metrics"]["final"]["digit_acc"] > 0.8 and run["metrics"]["final"]["sum_acc"] > 0.4
     assert helpers.read_checkpoint(tmp_path / "model.pt", helpers.ADDITION_FORMAT)["params"]["digits"] == 2
+
+
+def test_the_summary_keeps_runs_of_another_curriculum_in_a_row_of_their_own(tmp_path):
+    def run(seed, **curriculum):
+        folder = tmp_path / f"add-exact-mid-n100-seed{seed}"
+        folder.mkdir()
+        params = {"digits": 100, "method": "exact", "perception": "mid", "epochs": 20, "seed": seed, **curriculum}
+        (folder / "metrics.json").write_text(json.dumps({
+            "params": params, "final": {"sum_acc": 0.1 * seed, "digit_acc": 0.9}, "train_seconds": 100.0,
+            "data": {"eval_set": "test"}}))
+    for seed in (1, 2, 3):
+        run(seed, lowest_first=6)
+    for seed in (6, 7):
+        run(seed, adjacent_first=6)
+    groups = helpers.load_addition_results(tmp_path)
+    assert {name: len(runs) for name, runs in groups.items()} == {
+        "add-exact-mid-n100 (adjacent_first 6)": 2, "add-exact-mid-n100 (lowest_first 6)": 3}
+    text = helpers.addition_summary(groups)
+    assert "| 100 | exact | mid | lowest_first 6 | 1–3 | 20 | 20.00 ± 10.00 |" in text
+    assert "| 100 | exact | mid | adjacent_first 6 | 6, 7 | 20 | 65.00 ± 7.07 |" in text
