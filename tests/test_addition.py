@@ -239,3 +239,27 @@ def test_the_summary_keeps_runs_of_another_curriculum_in_a_row_of_their_own(tmp_
     text = helpers.addition_summary(groups)
     assert "| 100 | exact | mid | lowest_first 6 | 1–3 | 20 | 20.00 ± 10.00 |" in text
     assert "| 100 | exact | mid | adjacent_first 6 | 6, 7 | 20 | 65.00 ± 7.07 |" in text
+
+
+@pytest.mark.slow
+def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_does_not(tmp_path, monkeypatch):
+    """The restart reads the training loss only: above the limit after epoch 2 the run starts again from a new
+    initialisation (its abandoned epochs recorded and counted in the training time); below it the run is the run
+    without restarts, bit for bit."""
+    data = helpers.prepare_addition(2, seed=1, download=False, train_pairs=600)
+    quiet = lambda line: None  # noqa: E731
+    plain = helpers.fit_addition(small(tmp_path / "plain", epochs=3, train_pairs=600), data, log=quiet)["metrics"]
+    monkeypatch.setattr(helpers.addition_training, "RESTART_LOSS", math.inf)  # every run "found its digits"
+    kept = helpers.fit_addition(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2), data, log=quiet)["metrics"]
+    strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
+    assert kept["restarts"] == [] and strip(kept["history"]) == strip(plain["history"])
+    monkeypatch.setattr(helpers.addition_training, "RESTART_LOSS", -1.0)  # every run "found no digits"
+    lines = []
+    again = helpers.fit_addition(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2), data,
+                                 log=lines.append)["metrics"]
+    assert [r["attempt"] for r in again["restarts"]] == [0, 1] and sum("Restart" in line for line in lines) == 2
+    assert all(len(r["history"]) == 2 for r in again["restarts"]) and len(again["history"]) == 3
+    assert strip(again["restarts"][0]["history"]) == strip(plain["history"][:2])  # the first attempt is the plain run's
+    assert again["restarts"][1]["history"][0]["train_loss"] != plain["history"][0]["train_loss"]  # a new start
+    every = [h["seconds"] for h in again["history"]] + [h["seconds"] for r in again["restarts"] for h in r["history"]]
+    assert again["train_seconds"] == pytest.approx(sum(every))
