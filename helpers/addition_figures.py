@@ -91,13 +91,13 @@ def plot_addition_vs_n(rows: list[dict], image_dir=None):
                    label="best published" if i == 0 else None)
     series = {}
     for r in rows:
-        series.setdefault((r["method"], r["perception"], r["curriculum"]), []).append(r)
-    for j, ((method, perception, recipe), points) in enumerate(sorted(series.items())):
+        series.setdefault((r["method"], r["perception"], r["recipe"]), []).append(r)
+    for j, ((method, perception, extra), points) in enumerate(sorted(series.items())):
         points = sorted(points, key=lambda r: r["digits"])
         means = [r["sum_mean"] for r in points]
         stds = [statistics.stdev(r["sum_values"]) * 100 if len(r["sum_values"]) > 1 else 0 for r in points]
         ax.errorbar([r["digits"] * (1 + 0.04 * (j - 1)) for r in points], means, stds, fmt="o-", capsize=3,
-                    color=f"C{j}", label=f"{method}, {perception} perception" + (f", {recipe}" if recipe else ""))
+                    color=f"C{j}", label=f"{method}, {perception} perception" + (f", {extra}" if extra else ""))
     ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
            title="MNIST addition: exact-match sum accuracy against N")
     ax.set_xticks(sorted(PUBLISHED), [str(n) for n in sorted(PUBLISHED)])

@@ -34,35 +34,36 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
     return accuracy ** (2 * digits)
 
 
-CURRICULA = ("lowest_first", "adjacent_first")  # the settings that change what training scores, shown per row
+RECIPE_SETTINGS = ("lowest_first", "adjacent_first", "restarts")  # a curriculum, fresh starts: shown per row
 
 
-def curriculum(params: dict) -> str:
-    """A run's curriculum as the summary names it: "lowest_first 6", "adjacent_first 6", or "" (none)."""
-    return ", ".join(f"{name} {params[name]}" for name in CURRICULA if params.get(name))
+def recipe(params: dict) -> str:
+    """What a run did beyond its schedule, as the summary names it: "lowest_first 6", "adjacent_first 6, restarts 2",
+    or "" (nothing)."""
+    return ", ".join(f"{name} {params[name]}" for name in RECIPE_SETTINGS if params.get(name))
 
 
 def load_addition_results(results) -> dict[str, list[dict]]:
     """Every MNIST-addition run's metrics in `results` (folders `<config>-seed<k>`), grouped by configuration and
-    curriculum (a configuration whose curriculum changed keeps its earlier runs in a group of their own)."""
+    recipe (a configuration whose curriculum or restarts changed keeps its earlier runs in a group of their own)."""
     groups = {}
     for path in sorted(Path(results).glob("*/metrics.json")):
         metrics = json.loads(path.read_text())
         if "digits" in metrics.get("params", {}):
-            config, recipe = path.parent.name.rsplit("-seed", 1)[0], curriculum(metrics["params"])
-            groups.setdefault(f"{config} ({recipe})" if recipe else config, []).append(metrics)
+            config, extra = path.parent.name.rsplit("-seed", 1)[0], recipe(metrics["params"])
+            groups.setdefault(f"{config} ({extra})" if extra else config, []).append(metrics)
     return dict(sorted(groups.items(), key=lambda item: (item[1][0]["params"]["digits"], item[0])))
 
 
 def addition_rows(groups: dict) -> list[dict]:
-    """Per configuration: N, method, perception, curriculum, seeds, sum and digit accuracy (mean ± std, %), training
+    """Per configuration: N, method, perception, recipe, seeds, sum and digit accuracy (mean ± std, %), training
     seconds."""
     rows = []
     for config, runs in groups.items():
         p, finals = runs[0]["params"], [r["final"] for r in runs]
         digit = [f.get("matched_digit_acc" if p["method"] == "learned" else "digit_acc") for f in finals]
         rows.append({"config": config, "digits": p["digits"], "method": p["method"], "perception": p["perception"],
-                     "curriculum": curriculum(p), "n": len(runs), "seeds": sorted(r["params"]["seed"] for r in runs),
+                     "recipe": recipe(p), "n": len(runs), "seeds": sorted(r["params"]["seed"] for r in runs),
                      "sum": mean_std(f["sum_acc"] for f in finals), "sum_values": [f["sum_acc"] for f in finals],
                      "sum_mean": 100 * statistics.mean(f["sum_acc"] for f in finals),
                      "digit": mean_std(digit) if None not in digit else "–",
@@ -99,18 +100,18 @@ def addition_summary(groups: dict) -> str:
         "Written by `python sweep.py` from `*/metrics.json`. Exact-match accuracy (%) of the predicted sum over the",
         f"{split} pairs (⌊images / 2N⌋ of them), mean ± std over seeds; *digit*: the perception's accuracy on those",
         "pairs' images, read with their labels (never trained on; for the learned cell after the best matching of its",
-        "classes to the digits); *curriculum*: what training scored first (`helpers.part_trained`); *train s*:",
+        "classes to the digits); *recipe*: a curriculum (`helpers.part_trained`) or restarts; *train s*:",
         "seconds of training per run on this machine (evaluation not counted). *published*: the best published mean",
         "(`helpers.PUBLISHED`, sources in docs/mnist_addition.md); *0.99^(2N)*: a 99 % digit classifier composed exactly.",
         "",
-        "| N | method | perception | curriculum | seeds | epochs | sum | digit | train s | best published | 0.99^(2N) |",
+        "| N | method | perception | recipe | seeds | epochs | sum | digit | train s | best published | 0.99^(2N) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
-        *[f"| {r['digits']} | {r['method']} | {r['perception']} | {r['curriculum'] or '–'} | {seed_list(r['seeds'])} | "
+        *[f"| {r['digits']} | {r['method']} | {r['perception']} | {r['recipe'] or '–'} | {seed_list(r['seeds'])} | "
           f"{r['epochs']} | {r['sum']} | {r['digit']} | "
           f"{r['seconds']:.0f} | {best_published(r['digits'])} | {100 * composed(r['digits']):.1f} |" for r in rows],
     ]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["PUBLISHED", "TIMED_OUT", "GOALS", "composed", "CURRICULA", "curriculum", "load_addition_results",
+__all__ = ["PUBLISHED", "TIMED_OUT", "GOALS", "composed", "RECIPE_SETTINGS", "recipe", "load_addition_results",
            "addition_rows", "best_published", "seed_list", "addition_summary"]

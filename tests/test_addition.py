@@ -221,7 +221,7 @@ def test_the_exact_method_learns_digits_from_sums_alone(tmp_path):
     assert helpers.read_checkpoint(tmp_path / "model.pt", helpers.ADDITION_FORMAT)["params"]["digits"] == 2
 
 
-def test_the_summary_keeps_runs_of_another_curriculum_in_a_row_of_their_own(tmp_path):
+def test_the_summary_keeps_runs_of_another_recipe_in_a_row_of_their_own(tmp_path):
     def run(seed, **curriculum):
         folder = tmp_path / f"add-exact-mid-n100-seed{seed}"
         folder.mkdir()
@@ -232,13 +232,13 @@ def test_the_summary_keeps_runs_of_another_curriculum_in_a_row_of_their_own(tmp_
     for seed in (1, 2, 3):
         run(seed, lowest_first=6)
     for seed in (6, 7):
-        run(seed, adjacent_first=6)
+        run(seed, adjacent_first=6, restarts=2)
     groups = helpers.load_addition_results(tmp_path)
     assert {name: len(runs) for name, runs in groups.items()} == {
-        "add-exact-mid-n100 (adjacent_first 6)": 2, "add-exact-mid-n100 (lowest_first 6)": 3}
+        "add-exact-mid-n100 (adjacent_first 6, restarts 2)": 2, "add-exact-mid-n100 (lowest_first 6)": 3}
     text = helpers.addition_summary(groups)
     assert "| 100 | exact | mid | lowest_first 6 | 1–3 | 20 | 20.00 ± 10.00 |" in text
-    assert "| 100 | exact | mid | adjacent_first 6 | 6, 7 | 20 | 65.00 ± 7.07 |" in text
+    assert "| 100 | exact | mid | adjacent_first 6, restarts 2 | 6, 7 | 20 | 65.00 ± 7.07 |" in text
 
 
 @pytest.mark.slow
