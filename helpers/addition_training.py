@@ -27,10 +27,11 @@ ADDITION_FORMAT = "neural-network-on-steroids/mnist-addition/1"
 
 
 # A run that found no digits (it reads them relabelled, d + 5 or a neighbour) shows it in its training loss, which
-# needs no digit label: after epoch 2, -log P per scored sum digit was 0.12-0.31 in every committed run that learned
-# and 0.90-1.69 in every one that did not (exact, mid, N = 15 and 100, results/mnist_addition). `restarts` starts such
-# a run again from a new initialisation.
-RESTART_EPOCH, RESTART_LOSS = 2, 0.5
+# needs no digit label: after epoch 2, -log P per scored sum digit was 0.12-0.48 in every run that learned and
+# 0.90-1.69 in every one that did not (exact, mid: N = 15 and 100 on the test seeds of results/mnist_addition, N = 100
+# with adjacent_first on validation, where the surrogate's unknown carry keeps the loss of a good run near 0.45).
+# `restarts` starts such a run again from a new initialisation.
+RESTART_EPOCH, RESTART_LOSS = 2, 0.7
 
 
 @dataclass(frozen=True)
