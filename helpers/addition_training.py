@@ -259,8 +259,9 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
             history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "sum_acc": result["sum_acc"],
                             "digit_acc": result["digit_acc"]})
             train_log += logged
-            per_digit = train_loss / scored_digits(part_trained(config, data.digits, epoch), data.digits)
-            if epoch == RESTART_EPOCH and attempt < config.restarts and per_digit > RESTART_LOSS:
+            if (epoch == RESTART_EPOCH and attempt < config.restarts  # the loss per digit read only when it decides
+                    and (per_digit := train_loss / scored_digits(part_trained(config, data.digits, epoch), data.digits))
+                    > RESTART_LOSS):
                 log(f"Restart {attempt + 1} of {config.restarts}: training loss {per_digit:.2f} per sum digit after "
                     f"epoch {epoch} (> {RESTART_LOSS}): no digits found; a new initialisation")
                 restarted.append({"attempt": attempt, "loss_per_digit": per_digit, "history": history})
