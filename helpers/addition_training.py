@@ -199,8 +199,8 @@ def evaluate_addition(model, data: AdditionData, batch_pairs: int | None = None)
 def addition_metrics(config: AdditionConfig, why: str, history: list, train_log: list, data: AdditionData,
                      result: dict, model, restarted: list = ()) -> dict:
     """metrics.json of an MNIST-addition run: settings, versions and why its precision, per-epoch history, the final
-    sum and digit accuracy, training seconds (the restarted attempts' included), the attempts restarted, and for the
-    learned cell the table it learned (in digits)."""
+    sum and digit accuracy, training seconds (the restarted attempts' included), the attempts restarted (each with its
+    own history and log lines), and for the learned cell the table it learned (in digits)."""
     final = {k: result[k] for k in ("sum_acc", "digit_acc", "matched_digit_acc", "pairs") if k in result}
     metrics = {"params": asdict(config),
                "versions": {**versions(config.device), "precision": why},
@@ -264,8 +264,9 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
                     > RESTART_LOSS):
                 log(f"Restart {attempt + 1} of {config.restarts}: training loss {per_digit:.2f} per sum digit after "
                     f"epoch {epoch} (> {RESTART_LOSS}): no digits found; a new initialisation")
-                restarted.append({"attempt": attempt, "loss_per_digit": per_digit, "history": history})
-                attempt, epoch, history = attempt + 1, 0, []
+                restarted.append({"attempt": attempt, "loss_per_digit": per_digit, "history": history,
+                                  "train_log": train_log})
+                attempt, epoch, history, train_log = attempt + 1, 0, [], []
                 model, optimizer, scheduler = make_addition_training(config, data, device, attempt)
                 continue
             state = {"format": ADDITION_FORMAT, "params": asdict(config), "model": model.state_dict(), "epoch": epoch,

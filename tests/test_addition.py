@@ -259,6 +259,8 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
                                  log=lines.append)["metrics"]
     assert [r["attempt"] for r in again["restarts"]] == [0, 1] and sum("Restart" in line for line in lines) == 2
     assert all(len(r["history"]) == 2 for r in again["restarts"]) and len(again["history"]) == 3
+    assert {line["epoch"] for line in again["train_log"]} == {1, 2, 3}  # the kept attempt's lines; each abandoned one
+    assert all({line["epoch"] for line in r["train_log"]} == {1, 2} for r in again["restarts"])  # keeps its own
     assert strip(again["restarts"][0]["history"]) == strip(plain["history"][:2])  # the first attempt is the plain run's
     assert again["restarts"][1]["history"][0]["train_loss"] != plain["history"][0]["train_loss"]  # a new start
     every = [h["seconds"] for h in again["history"]] + [h["seconds"] for r in again["restarts"] for h in r["history"]]
