@@ -28,8 +28,8 @@ and the MNIST-addition benchmark (notebooks/mnist_addition.ipynb), on the same m
 
 `import helpers` gives the public names of all of these (helpers.fit, helpers.Net, ...; `helpers.__all__`).
 Submodules used on their own: `helpers.shifts` (image shifts for the robustness benchmark and the robust
-augmentation), `helpers.figures`, `helpers.addition_figures`, `helpers.explore` and `helpers.draw` (the notebooks'
-figures, code display and panels).
+augmentation), `helpers.figures` (the primary notebook's figures), `helpers.experiment_figures`,
+`helpers.addition_figures`, `helpers.explore` and `helpers.draw` (the notebooks' figures, code display and panels).
 """
 from . import paths, device, data, sampler, encoding, heads, model, augment, training, evaluation, checkpoints, runs, inference, \
     configs, results, reference, addition, addition_training, addition_results

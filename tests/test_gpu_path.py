@@ -150,11 +150,11 @@ def trained():
 
 def test_every_function_that_takes_a_model_runs_it_on_its_device(meta, trained, images):
     import matplotlib.pyplot as plt
-    from helpers import explore, figures
+    from helpers import experiment_figures, explore, figures
     model = trained.to(meta)
     digits, numbers = images.eval_y[:50], helpers.eval_numbers(50)
     plt.close(figures.plot_architecture(model))
-    plt.close(figures.plot_adder_cell(model))
+    plt.close(experiment_figures.plot_adder_cell(model))
     assert helpers.predict(model, images.eval_images[:50], numbers, confidence=True)[0].shape == (50,)
     assert helpers.evaluate(model, images.eval_x[:50], digits, numbers)["pred_digits"].device.type == "cpu"
     assert helpers.evaluate_exhaustive(model, images.eval_x[:50], digits)["pairs"] == 500

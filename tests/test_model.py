@@ -126,7 +126,7 @@ def test_the_package_exports_its_api_and_leaks_no_imports():
     modules = {name for name in public if isinstance(getattr(helpers, name), types.ModuleType)}
     assert modules <= {"paths", "device", "data", "sampler", "encoding", "heads", "model", "augment", "training", "evaluation",
                        "checkpoints", "runs", "inference", "configs", "results", "reference", "shifts", "figures", "explore",
-                       "addition", "addition_training", "addition_results", "addition_figures",
+                       "experiment_figures", "addition", "addition_training", "addition_results", "addition_figures",
                        "draw"}
     assert public - modules == set(helpers.__all__) and len(helpers.__all__) == len(set(helpers.__all__))
     assert not {"os", "np", "torch", "torchvision", "json", "math", "F", "nn", "Path"} & public
