@@ -6,6 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
+from .addition_training import RESTART_EPOCH
 from .results import mean_std
 
 # Published exact-match sum accuracy (%), mean and std where given, of systems that are given the addition program
@@ -39,8 +40,12 @@ RECIPE_SETTINGS = ("lowest_first", "adjacent_first", "restarts")  # a curriculum
 
 def recipe(params: dict) -> str:
     """What a run did beyond its schedule, as the summary names it: "lowest_first 6", "adjacent_first 6, restarts 2",
-    or "" (nothing)."""
-    return ", ".join(f"{name} {params[name]}" for name in RECIPE_SETTINGS if params.get(name))
+    "restarts 20 after epoch 1" (a restart read after an epoch other than RESTART_EPOCH, which runs from before that
+    setting read) or "" (nothing)."""
+    named = [f"{name} {params[name]}" for name in RECIPE_SETTINGS if params.get(name)]
+    if params.get("restarts") and params.get("restart_epoch", RESTART_EPOCH) != RESTART_EPOCH:
+        named[-1] += f" after epoch {params['restart_epoch']}"
+    return ", ".join(named)
 
 
 def load_addition_results(results) -> dict[str, list[dict]]:

@@ -58,12 +58,14 @@ SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code i
 # curriculum 0 % on seed 1, every digit read as a neighbour; the lowest digits first learned on 1 seed of 3 and on 1
 # test seed of 5, adjacent digits on 2 of 4, finding the digits in epoch 1 when it does). At N >= 15 a run whose
 # training loss shows it found no digits starts again, up to 3 times (`restarts`, exact: mid at N = 15 found none on
-# test seeds 7 and 8 of 1-10), up to 10 times at N = 100 (where 7 of 29 attempts found the digits on test seeds 6-15:
-# 3 of those 10 spent all 4 attempts; an abandoned attempt costs its 2 epochs).
+# test seeds 7 and 8 of 1-10). At N = 100, where 7 of 29 attempts found the digits on test seeds 6-15 (3 of those 10
+# runs spent all 4 attempts), up to 20 times, read after epoch 1 (where the loss tells the two apart: an abandoned
+# attempt costs 1 epoch, about 9 s).
 ADDITION_DIGITS = (1, 2, 4, 15, 100)
 ADDITION_RECIPES = {"lenet": {"epochs": 30, "lr": 0.01}, "bn": {"epochs": 20, "lr": 0.01}, "mid": {"epochs": 20, "lr": 0.01}}
+ADDITION_RESTARTS = {15: {"restarts": 3}, 100: {"restarts": 20, "restart_epoch": 1}}  # exact's, by N
 ADDITION_SWEEPS = {f"add-{method}-{perception}-n{n}": {"digits": n, "method": method, "perception": perception,
-                                                       **recipe, **({"restarts": 3 if n < 100 else 10} if n >= 15 and method == "exact" else {}),
+                                                       **recipe, **(ADDITION_RESTARTS.get(n, {}) if method == "exact" else {}),
                                                        **({"adjacent_first": 6} if n == 100 else {})}
                    for method in ("exact", "learned", "neural") for perception, recipe in ADDITION_RECIPES.items()
                    for n in ADDITION_DIGITS}

@@ -190,6 +190,10 @@ def test_bad_settings_fail_clearly():
         helpers.AdditionConfig(method="abductive")
     with pytest.raises(ValueError, match="digits must be a positive int"):
         helpers.AdditionConfig(digits=0)
+    with pytest.raises(ValueError, match="restart_epoch must be a positive int"):
+        helpers.AdditionConfig(restart_epoch=0)
+    with pytest.raises(ValueError, match="never be read"):
+        helpers.AdditionConfig(epochs=3, restarts=2, restart_epoch=4)
     with pytest.raises(ValueError, match="perception must be one of"):
         helpers.AdditionConfig(perception="resnet")
 
@@ -233,12 +237,17 @@ def test_the_summary_keeps_runs_of_another_recipe_in_a_row_of_their_own(tmp_path
         run(seed, lowest_first=6)
     for seed in (6, 7):
         run(seed, adjacent_first=6, restarts=2)
+    run(8, adjacent_first=6, restarts=2, restart_epoch=2)  # the default epoch, named or not: one recipe
+    for seed in (9, 10):
+        run(seed, adjacent_first=6, restarts=5, restart_epoch=1)
     groups = helpers.load_addition_results(tmp_path)
     assert {name: len(runs) for name, runs in groups.items()} == {
-        "add-exact-mid-n100 (adjacent_first 6, restarts 2)": 2, "add-exact-mid-n100 (lowest_first 6)": 3}
+        "add-exact-mid-n100 (adjacent_first 6, restarts 2)": 3, "add-exact-mid-n100 (lowest_first 6)": 3,
+        "add-exact-mid-n100 (adjacent_first 6, restarts 5 after epoch 1)": 2}
     text = helpers.addition_summary(groups)
     assert "| 100 | exact | mid | lowest_first 6 | 1–3 | 20 | 20.00 ± 10.00 |" in text
-    assert "| 100 | exact | mid | adjacent_first 6, restarts 2 | 6, 7 | 20 | 65.00 ± 7.07 |" in text
+    assert "| 100 | exact | mid | adjacent_first 6, restarts 2 | 6–8 | 20 | 70.00 ± 10.00 |" in text
+    assert "| 100 | exact | mid | adjacent_first 6, restarts 5 after epoch 1 | 9, 10 | 20 | 95.00 ± 7.07 |" in text
 
 
 @pytest.mark.slow
@@ -265,3 +274,7 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
     assert again["restarts"][1]["history"][0]["train_loss"] != plain["history"][0]["train_loss"]  # a new start
     every = [h["seconds"] for h in again["history"]] + [h["seconds"] for r in again["restarts"] for h in r["history"]]
     assert again["train_seconds"] == pytest.approx(sum(every))
+    early = helpers.fit_addition(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1),
+                                 data, log=quiet)["metrics"]  # read after epoch 1: an abandoned attempt costs 1 epoch
+    assert [len(r["history"]) for r in early["restarts"]] == [1] and len(early["history"]) == 3
+    assert strip(early["restarts"][0]["history"]) == strip(plain["history"][:1])
