@@ -35,13 +35,13 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
     return accuracy ** (2 * digits)
 
 
-RECIPE_SETTINGS = ("lowest_first", "adjacent_first", "restarts")  # a curriculum, fresh starts: shown per row
+RECIPE_SETTINGS = ("cell_init", "lowest_first", "adjacent_first", "restarts")  # a start, a curriculum, fresh starts
 
 
 def recipe(params: dict) -> str:
-    """What a run did beyond its schedule, as the summary names it: "lowest_first 6", "adjacent_first 6, restarts 2",
-    "restarts 20 after epoch 1" (a restart read after an epoch other than RESTART_EPOCH, which runs from before that
-    setting read) or "" (nothing)."""
+    """What a run did beyond its schedule, as the summary names it: "cell_init 1.0", "lowest_first 6", "adjacent_first
+    6, restarts 2", "restarts 20 after epoch 1" (read after an epoch other than RESTART_EPOCH, which runs from before
+    that setting read) or "" (nothing)."""
     named = [f"{name} {params[name]}" for name in RECIPE_SETTINGS if params.get(name)]
     if params.get("restarts") and params.get("restart_epoch", RESTART_EPOCH) != RESTART_EPOCH:
         named[-1] += f" after epoch {params['restart_epoch']}"
