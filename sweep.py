@@ -97,9 +97,13 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def complete(run_dir: Path) -> bool:
-    """Whether a run finished: its metrics.json holds the exhaustive evaluation written at the end."""
+    """Whether a run finished: its metrics.json holds what the run writes at its end (the primary notebook's
+    exhaustive evaluation; an MNIST-addition run's final evaluation)."""
     path = run_dir / "metrics.json"
-    return path.exists() and bool(json.loads(path.read_text()).get("exhaustive"))
+    if not path.exists():
+        return False
+    metrics = json.loads(path.read_text())
+    return bool(metrics.get("exhaustive") or ("digits" in metrics.get("params", {}) and metrics.get("final")))
 
 
 def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, notebooks: Path = NOTEBOOKS,

@@ -121,3 +121,16 @@ def test_the_named_sweeps_name_configurations_that_exist_and_build_valid_setting
     ablations = {helpers.SWEEPS[name]["head"] for name in helpers.STUDIES["ablations"]["configs"]}
     assert ablations == {"symadder-attached", "symadder-unshared", "digitbits-mlp"}
     assert all(helpers.SWEEPS[name]["holdout"] == 81 for name in helpers.STUDIES["ablations"]["configs"])
+
+
+def test_a_finished_run_of_either_notebook_is_not_run_again(tmp_path):
+    """Re-running a sweep repeats only the missing and failed runs, for the primary notebook's runs and for the
+    MNIST-addition runs alike (whose metrics.json has a final evaluation, not an exhaustive one)."""
+    def write(name, metrics):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    write("binary-seed1", {"params": {"seed": 1}, "exhaustive": {"joint_acc": 0.99}})
+    write("add-exact-mid-n1-seed1", {"params": {"digits": 1, "seed": 1}, "final": {"sum_acc": 0.99}})
+    write("binary-seed2", {"params": {"seed": 2}})  # stopped before its end
+    assert sweep.complete(tmp_path / "binary-seed1") and sweep.complete(tmp_path / "add-exact-mid-n1-seed1")
+    assert not sweep.complete(tmp_path / "binary-seed2") and not sweep.complete(tmp_path / "binary-seed3")
