@@ -81,7 +81,7 @@ def plot_learned_cell(report: dict, image_dir=None):
 def plot_addition_vs_n(rows: list[dict], image_dir=None):
     """Sum accuracy against N (log axis): ours per method and perception (mean, whiskers ± std over seeds), the
     published results (stars: the best at each N), and a 99 % digit classifier composed exactly."""
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(12, 5))
     ns = np.geomspace(1, 100, 50)
     ax.plot(ns, [100 * composed(n) for n in ns], "k:", lw=1, label="0.99^(2N): a 99 % digit classifier, composed")
     for i, (n, results) in enumerate(sorted(PUBLISHED.items())):
@@ -96,13 +96,14 @@ def plot_addition_vs_n(rows: list[dict], image_dir=None):
         points = sorted(points, key=lambda r: r["digits"])
         means = [r["sum_mean"] for r in points]
         stds = [statistics.stdev(r["sum_values"]) * 100 if len(r["sum_values"]) > 1 else 0 for r in points]
-        ax.errorbar([r["digits"] * (1 + 0.04 * (j - 1)) for r in points], means, stds, fmt="o-", capsize=3,
+        shift = 1 + 0.025 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
+        ax.errorbar([r["digits"] * shift for r in points], means, stds, fmt="o-", capsize=3,
                     color=f"C{j}", label=f"{method}, {perception} perception" + (f", {extra}" if extra else ""))
     ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
            title="MNIST addition: exact-match sum accuracy against N")
     ax.set_xticks(sorted(PUBLISHED), [str(n) for n in sorted(PUBLISHED)])
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the points stay visible
     fig.tight_layout()
     return save(fig, image_dir, "mnist_addition")
 
