@@ -42,10 +42,10 @@ def recipe(params: dict) -> str:
     """What a run did beyond its schedule, as the summary names it: "cell_init 1.0", "lowest_first 6", "adjacent_first
     6, restarts 2", "restarts 20 after epoch 1" (read after an epoch other than RESTART_EPOCH, which runs from before
     that setting read) or "" (nothing)."""
-    named = [f"{name} {params[name]}" for name in RECIPE_SETTINGS if params.get(name)]
-    if params.get("restarts") and params.get("restart_epoch", RESTART_EPOCH) != RESTART_EPOCH:
-        named[-1] += f" after epoch {params['restart_epoch']}"
-    return ", ".join(named)
+    def named(name: str) -> str:
+        late = name == "restarts" and params.get("restart_epoch", RESTART_EPOCH) != RESTART_EPOCH
+        return f"{name} {params[name]}" + (f" after epoch {params['restart_epoch']}" if late else "")
+    return ", ".join(named(name) for name in RECIPE_SETTINGS if params.get(name))
 
 
 def load_addition_results(results) -> dict[str, list[dict]]:
