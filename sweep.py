@@ -10,7 +10,7 @@ Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a tem
 its metrics and executed notebook (and with --keep-models its trained weights); the client writes
 <results>/<run>/metrics.json and runs/sweep/<run>.ipynb (and <results>/<run>/model.pt) as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
 download) but no shared filesystem. A run whose metrics.json is complete is not repeated (--force repeats
-it); a run that fails is reported with its error at the end while the others finish, and the next
+it; one that finished with other settings stops the sweep before it starts, naming them); a run that fails is reported with its error at the end while the others finish, and the next
 invocation repeats only the missing and failed runs. Last, <results>/summary.md is written from
 everything in <results>/, so re-running the command regenerates the tables the README shows.
 """
@@ -96,21 +96,40 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def complete(run_dir: Path) -> bool:
+def differences(metrics: dict, parameters: dict) -> dict[str, tuple]:
+    """The settings a run recorded that differ from the ones asked for: name -> (recorded, asked). Only settings
+    that change what a run computes count, and not the precision ("auto" or "bf16|fp32" is recorded as what it
+    resolved to); a setting newer than the run counts as the value it ran with."""
+    addition = "digits" in metrics.get("params", {})
+    recorded, settings = (metrics["params"], helpers.AdditionConfig) if addition else \
+        (helpers.upgrade_metrics(metrics)["params"], helpers.Config)
+    asked = {f: parameters[f.name] for f in dataclasses.fields(settings)
+             if f.name in parameters and f.metadata["computes"] and f.name != "precision"}
+    was = {f: recorded.get(f.name, f.metadata.get("before", f.default)) for f in asked}
+    return {f.name: (was[f], value) for f, value in asked.items() if was[f] != value}
+
+
+def complete(run_dir: Path, parameters: dict | None = None) -> bool:
     """Whether a run finished: its metrics.json holds what the run writes at its end (the primary notebook's
-    exhaustive evaluation; an MNIST-addition run's final evaluation)."""
+    exhaustive evaluation; an MNIST-addition run's final evaluation). A finished run with other settings than
+    `parameters` is not the run asked for, and replacing it would lose a result: that is an error."""
     path = run_dir / "metrics.json"
     if not path.exists():
         return False
     metrics = json.loads(path.read_text())
-    return bool(metrics.get("exhaustive") or ("digits" in metrics.get("params", {}) and metrics.get("final")))
+    done = bool(metrics.get("exhaustive") or ("digits" in metrics.get("params", {}) and metrics.get("final")))
+    if done and parameters and (changed := differences(metrics, parameters)):
+        said = ", ".join(f"{name} {was!r} there, {asked!r} asked" for name, (was, asked) in changed.items())
+        raise ValueError(f"{helpers.relative_to_root(run_dir)} finished with other settings ({said}): "
+                         "name another --results folder, or --force to replace it")
+    return done
 
 
 def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, notebooks: Path = NOTEBOOKS,
               force: bool = False, keep_models: bool = False) -> dict[str, str]:
     """Submit every run of `runs` (name -> notebook parameters) not complete in `results`; write each one
     as it arrives (with `keep_models`, its weights too). Returns the failed runs' errors by name."""
-    todo = {name: parameters for name, parameters in runs.items() if force or not complete(results / name)}
+    todo = {name: parameters for name, parameters in runs.items() if force or not complete(results / name, parameters)}
     if len(todo) < len(runs):
         print(f"{len(runs) - len(todo)} of {len(runs)} runs done already in {results}", flush=True)
     slots = worker_slots(client.scheduler_info()["workers"])
@@ -195,7 +214,8 @@ def main(argv=None) -> int:
     parser.add_argument("configs", nargs="*", help="names or shell patterns of helpers.SWEEPS and helpers.ADDITION_SWEEPS "
                                                     "(default: all of the primary notebook's)")
     parser.add_argument("--study", choices=sorted(helpers.STUDIES),
-                        help="a named sweep (helpers.STUDIES): its configurations, seeds and results folder")
+                        help="a named sweep (helpers.STUDIES): its configurations, seeds, results folder and any "
+                                                       "parameters it sets")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3, or the study's")
     parser.add_argument("--keep-models", action="store_true", help="also write each run's weights to <results>/<run>/model.pt")
     parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
@@ -217,11 +237,13 @@ def main(argv=None) -> int:
     configs = [c for c in named if any(fnmatch.fnmatchcase(c, p) for p in args.configs)] if args.configs else list(helpers.SWEEPS)
     if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in named)]:
         parser.error(f"unknown configuration {unmatched}; choose from {', '.join(named)}")
-    overrides = {name: parse_value(value) for name, value in args.p}
+    overrides = {**study.get("params", {}), **{name: parse_value(value) for name, value in args.p}}
     if args.device:
         overrides["device"] = args.device
     try:
         runs = sweep_runs(configs, args.seeds, overrides)
+        if not args.force:  # a finished run with other settings stops the sweep here, before a cluster starts
+            [complete(args.results / name, parameters) for name, parameters in runs.items()]
     except ValueError as error:
         parser.error(str(error))
     if args.workers < 1:

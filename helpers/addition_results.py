@@ -35,7 +35,7 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
     return accuracy ** (2 * digits)
 
 
-RECIPE_SETTINGS = ("cell_init", "lowest_first", "adjacent_first", "restarts")  # a start, a curriculum, fresh starts
+RECIPE_SETTINGS = ("cell_init", "balance", "lowest_first", "adjacent_first", "restarts")  # a start, a prior, a curriculum, fresh starts
 
 
 def recipe(params: dict) -> str:

@@ -13,14 +13,17 @@ from .configs import SWEEPS
 from .model import HEADS
 from .evaluation import ACCURACIES
 from .runs import ADDED_PARAMS
+from .training import FIXED_HOLDOUT
 from .shifts import SHIFTS
 
 
 def upgrade_metrics(metrics: dict) -> dict:
     """A metrics.json of any code version in today's schema: parameters added since get the value the run used
-    (`ADDED_PARAMS`), `versions["code"]` is None where the run did not record its commit, and the evaluation loss is
+    (`ADDED_PARAMS`; older code's `holdout=True` is today's "3d+7"), `versions["code"]` is None where the run did not record its commit, and the evaluation loss is
     named by its split (`test_loss` or `validation_loss`)."""
     params = {**ADDED_PARAMS, **metrics.get("params", {})}
+    if params.get("holdout") is True:  # older code's True held out the fixed pairs, today's "3d+7"
+        params["holdout"] = FIXED_HOLDOUT
     versions = {"code": None, **metrics.get("versions", {})}
     split = metrics.get("data", {}).get("eval_set", "test")  # older code named the loss test_loss on either split
     history = [{(f"{split}_loss" if k == "test_loss" else k): v for k, v in h.items()} for h in metrics.get("history", [])]

@@ -168,3 +168,20 @@ def test_the_batched_adder_computes_its_cells_position_by_position(name):
     (fast, fast_grads), (slow, slow_grads) = results
     assert torch.allclose(fast, slow, atol=1e-6)
     assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(fast_grads, slow_grads))
+
+
+def test_the_rejected_hand_written_carry_chain_computes_the_heads_function():
+    """probes/carry_chain.py (measured slower, docs/speed.md) is the same function as the symadder head: the numbers it
+    prints compare like with like."""
+    from probes.carry_chain import chain_forward
+    torch.manual_seed(0)
+    head = helpers.HEADS["symadder"]()
+    features, number = torch.randn(64, 320), helpers.int_to_bits(torch.randint(0, 16, (64,)), 4)
+    weights = torch.randn(64, 9)
+    results = []
+    for forward in (lambda: head(features, number), lambda: chain_forward(head, features, number)):
+        logits = forward()
+        results.append((logits, torch.autograd.grad((logits * weights).sum(), list(head.parameters()))))
+    (eager, eager_grads), (chain, chain_grads) = results
+    assert torch.allclose(eager, chain, atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(eager_grads, chain_grads))

@@ -116,8 +116,8 @@ def test_the_named_sweeps_name_configurations_that_exist_and_build_valid_setting
     assert helpers.STUDIES["ablations"]["seeds"] == list(range(101, 111))
     for study in helpers.STUDIES.values():
         for name in study["configs"]:  # each raises on an invalid setting
-            helpers.AdditionConfig(**helpers.ADDITION_SWEEPS[name]) if name.startswith("add-") else \
-                helpers.Config(**helpers.SWEEPS[name])
+            helpers.AdditionConfig(**{**helpers.ADDITION_SWEEPS[name], **study.get("params", {})}) \
+                if name.startswith("add-") else helpers.Config(**{**helpers.SWEEPS[name], **study.get("params", {})})
     ablations = {helpers.SWEEPS[name]["head"] for name in helpers.STUDIES["ablations"]["configs"]}
     assert ablations == {"symadder-attached", "symadder-unshared", "digitbits-mlp"}
     assert all(helpers.SWEEPS[name]["holdout"] == 81 for name in helpers.STUDIES["ablations"]["configs"])
@@ -134,3 +134,31 @@ def test_a_finished_run_of_either_notebook_is_not_run_again(tmp_path):
     write("binary-seed2", {"params": {"seed": 2}})  # stopped before its end
     assert sweep.complete(tmp_path / "binary-seed1") and sweep.complete(tmp_path / "add-exact-mid-n1-seed1")
     assert not sweep.complete(tmp_path / "binary-seed2") and not sweep.complete(tmp_path / "binary-seed3")
+
+
+def test_a_finished_run_with_other_settings_stops_the_sweep_and_names_them(tmp_path):
+    """Skipping it would put a different recipe's numbers under the name asked for; replacing it would lose a result."""
+    run = tmp_path / "add-learned-mid-n1-seed1"
+    run.mkdir()
+    asked = sweep.sweep_runs(["add-learned-mid-n1"], [1], {})["add-learned-mid-n1-seed1"]
+    recorded = {**asked, "balance": 0.0, "precision": "bf16", "device": "cpu", "log_interval": 7}  # only balance computes
+    recorded.pop("notebook")
+    run.joinpath("metrics.json").write_text(json.dumps({"params": recorded, "final": {"sum_acc": 0.5}}))
+    assert sweep.differences(json.loads(run.joinpath("metrics.json").read_text()), asked) == {"balance": (0.0, 1.0)}
+    with pytest.raises(ValueError, match="balance 0.0 there, 1.0 asked"):
+        sweep.complete(run, asked)
+    with pytest.raises(SystemExit):  # the command line stops before a cluster starts
+        sweep.main(["add-learned-mid-n1", "--seeds", "1", "--results", str(tmp_path)])
+    assert sweep.complete(run, {**asked, "balance": 0.0})
+    old = {"params": {"seed": 1, "holdout": True}, "exhaustive": {"joint_acc": 0.99}}  # older code's fixed pairs
+    assert sweep.differences(old, sweep.sweep_runs(["binary-holdout"], [1], {})["binary-holdout-seed1"]) == {}
+
+
+@pytest.mark.parametrize("name", [name for name, study in helpers.STUDIES.items() if study["results"] != "results"])
+def test_each_study_names_the_committed_runs_as_they_ran(name):
+    """`python sweep.py --study NAME` over the committed results repeats nothing and changes no recipe: every run it
+    names is there, finished with the settings the study asks for."""
+    study = helpers.STUDIES[name]
+    runs = sweep.sweep_runs(study["configs"], study["seeds"], study.get("params", {}))
+    for run, parameters in runs.items():
+        assert sweep.complete(helpers.ROOT / study["results"] / run, parameters), run
