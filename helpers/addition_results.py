@@ -6,7 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
-from .addition_training import RESTART_EPOCH
+from .addition_training import RESTART_EPOCH, RESTART_LOSS
 from .results import mean_std
 
 # Published exact-match sum accuracy (%), mean and std where given, of systems that are given the addition program
@@ -41,10 +41,13 @@ RECIPE_SETTINGS = ("cell_init", "balance", "lowest_first", "adjacent_first", "re
 def recipe(params: dict) -> str:
     """What a run did beyond its schedule, as the summary names it: "cell_init 1.0", "lowest_first 6", "adjacent_first
     6, restarts 2", "restarts 20 after epoch 1" (read after an epoch other than RESTART_EPOCH, which runs from before
-    that setting read) or "" (nothing)."""
+    that setting read), "restarts 2 after epoch 8 above 0.25" (a threshold other than RESTART_LOSS) or "" (nothing)."""
     def named(name: str) -> str:
-        late = name == "restarts" and params.get("restart_epoch", RESTART_EPOCH) != RESTART_EPOCH
-        return f"{name} {params[name]}" + (f" after epoch {params['restart_epoch']}" if late else "")
+        if name != "restarts":
+            return f"{name} {params[name]}"
+        epoch, loss = params.get("restart_epoch", RESTART_EPOCH), params.get("restart_loss", RESTART_LOSS)
+        return (f"restarts {params[name]}" + (f" after epoch {epoch}" if epoch != RESTART_EPOCH else "")
+                + (f" above {loss}" if loss != RESTART_LOSS else ""))
     return ", ".join(named(name) for name in RECIPE_SETTINGS if params.get(name))
 
 

@@ -54,9 +54,10 @@ class AdditionConfig:
     balance: float = setting(0.0, "> 0: that weight times KL(mean digit distribution || uniform) added to the loss")
     lowest_first: int = setting(0, "> 0: train on the sum's lowest digits first, 4 in epoch 1, all from this epoch on")
     adjacent_first: int = setting(0, "> 0: before this epoch train on every two adjacent sum digits, then on the sum")
-    restarts: int = setting(0, f"> 0: up to this many fresh starts of a run whose training loss over the last quarter "
-                               f"of epoch `restart_epoch` is above {RESTART_LOSS} per sum digit (it found no digits)")
+    restarts: int = setting(0, "> 0: up to this many fresh starts of a run whose training loss over the last quarter "
+                               "of epoch `restart_epoch` is above `restart_loss` per sum digit (it found no digits)")
     restart_epoch: int = setting(RESTART_EPOCH, "the epoch after which `restarts` reads the training loss")
+    restart_loss: float = setting(RESTART_LOSS, "the training loss per sum digit above which `restarts` starts again")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -74,6 +75,7 @@ class AdditionConfig:
                      non_negative=("seed", "val_size", "lowest_first", "adjacent_first", "restarts"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
                              "cell_init": (math.inf, "a non-negative number"), "balance": (math.inf, "a non-negative number"),
+                             "restart_loss": (math.inf, "a non-negative number"),
                              "min_sum_acc": (1.0000001, "a number in [0, 1]")},
                      flags=("augment",), paths=("data_dir", "output_dir"))
         for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS)):
@@ -270,9 +272,9 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
             train_log += logged
             if (epoch == config.restart_epoch and attempt < config.restarts  # read only when it decides
                     and (per_digit := last_quarter.item() / scored_digits(part_trained(config, data.digits, epoch),
-                                                                          data.digits)) > RESTART_LOSS):
+                                                                          data.digits)) > config.restart_loss):
                 log(f"Restart {attempt + 1} of {config.restarts}: training loss {per_digit:.2f} per sum digit over the "
-                    f"last quarter of epoch {epoch} (> {RESTART_LOSS}): no digits found; a new initialisation")
+                    f"last quarter of epoch {epoch} (> {config.restart_loss}): no digits found; a new initialisation")
                 restarted.append({"attempt": attempt, "loss_per_digit": per_digit, "history": history,
                                   "train_log": train_log})
                 attempt, epoch, history, train_log = attempt + 1, 0, [], []

@@ -192,6 +192,8 @@ def test_bad_settings_fail_clearly():
         helpers.AdditionConfig(digits=0)
     with pytest.raises(ValueError, match="restart_epoch must be a positive int"):
         helpers.AdditionConfig(restart_epoch=0)
+    with pytest.raises(ValueError, match="restart_loss must be a non-negative number"):
+        helpers.AdditionConfig(restart_loss=-0.5)
     with pytest.raises(ValueError, match="never be read"):
         helpers.AdditionConfig(epochs=3, restarts=2, restart_epoch=4)
     with pytest.raises(ValueError, match="perception must be one of"):
@@ -251,21 +253,20 @@ def test_the_summary_keeps_runs_of_another_recipe_in_a_row_of_their_own(tmp_path
 
 
 @pytest.mark.slow
-def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_does_not(tmp_path, monkeypatch):
-    """The restart reads the training loss only: above the limit after epoch 2 the run starts again from a new
+def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_does_not(tmp_path):
+    """The restart reads the training loss only: above `restart_loss` after epoch 2 the run starts again from a new
     initialisation (its abandoned epochs recorded and counted in the training time); below it the run is the run
     without restarts, bit for bit."""
     data = helpers.prepare_addition(2, seed=1, download=False, train_pairs=600)
     quiet = lambda line: None  # noqa: E731
     plain = helpers.fit_addition(small(tmp_path / "plain", epochs=3, train_pairs=600), data, log=quiet)["metrics"]
-    monkeypatch.setattr(helpers.addition_training, "RESTART_LOSS", math.inf)  # every run "found its digits"
-    kept = helpers.fit_addition(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2), data, log=quiet)["metrics"]
+    kept = helpers.fit_addition(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2, restart_loss=1e9), data,
+                                log=quiet)["metrics"]  # every run "found its digits"
     strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
     assert kept["restarts"] == [] and strip(kept["history"]) == strip(plain["history"])
-    monkeypatch.setattr(helpers.addition_training, "RESTART_LOSS", -1.0)  # every run "found no digits"
     lines = []
-    again = helpers.fit_addition(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2), data,
-                                 log=lines.append)["metrics"]
+    again = helpers.fit_addition(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2, restart_loss=0.0), data,
+                                 log=lines.append)["metrics"]  # every run "found no digits"
     assert [r["attempt"] for r in again["restarts"]] == [0, 1] and sum("Restart" in line for line in lines) == 2
     assert all(len(r["history"]) == 2 for r in again["restarts"]) and len(again["history"]) == 3
     assert {line["epoch"] for line in again["train_log"]} == {1, 2, 3}  # the kept attempt's lines; each abandoned one
@@ -274,7 +275,8 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
     assert again["restarts"][1]["history"][0]["train_loss"] != plain["history"][0]["train_loss"]  # a new start
     every = [h["seconds"] for h in again["history"]] + [h["seconds"] for r in again["restarts"] for h in r["history"]]
     assert again["train_seconds"] == pytest.approx(sum(every))
-    early = helpers.fit_addition(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1),
+    early = helpers.fit_addition(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1,
+                                       restart_loss=0.0),
                                  data, log=quiet)["metrics"]  # read after epoch 1: an abandoned attempt costs 1 epoch
     assert [len(r["history"]) for r in early["restarts"]] == [1] and len(early["history"]) == 3
     assert strip(early["restarts"][0]["history"]) == strip(plain["history"][:1])
