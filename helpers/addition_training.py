@@ -226,16 +226,16 @@ def addition_metrics(config: AdditionConfig, why: str, history: list, train_log:
 
 @torch.no_grad()
 def cell_report(cell, matching: list[int]) -> dict:
-    """The learned cell read in digits: for every digit a, b and carry in, its most probable (sum digit, carry out),
-    with the perception's classes mapped to digits by `matching` (digit d is class matching[d]) on both sides."""
-    best = cell.probabilities().flatten(3).argmax(-1).cpu()  # [class a, class b, c_in] -> class s * 2 + c_out
-    to_digit = {c: d for d, c in enumerate(matching)}
+    """The learned cell read in digits: for every digit a, b and carry in, its most probable (sum digit, carry out).
+    Its inputs are the perception's classes, mapped to digits by `matching` (digit d is class matching[d]); its sum
+    digit is a digit already (the observed sums train it), so it is read as it is."""
+    best = cell.probabilities().flatten(3).argmax(-1).cpu()  # [class a, class b, c_in] -> digit s * 2 + c_out
     table, right = [], 0
     for a in range(10):
         for b in range(10):
             for carry in range(2):
                 code = best[matching[a], matching[b], carry].item()
-                s, out = to_digit[code // 2], code % 2
+                s, out = code // 2, code % 2
                 right += (s, out) == ((a + b + carry) % 10, int(a + b + carry >= 10))
                 table.append([a, b, carry, s, out])
     return {"table": table, "right": right, "entries": len(table)}

@@ -130,6 +130,26 @@ def test_the_learned_cells_likelihood_is_the_sum_over_every_assignment_and_carry
         assert fast[i].item() == pytest.approx(brute_force_cell(logits[i].softmax(-1), sums[i], table), rel=1e-6)
 
 
+def test_a_cell_that_adds_in_permuted_classes_reads_as_addition_in_digits():
+    """The perception may name the digits otherwise (class matching[d] is digit d); the cell's sum digit is trained by
+    the observed sums, so it is a digit: a cell that adds on the permuted classes is read right in all 200 entries,
+    and one entry changed is read wrong."""
+    matching = [3, 7, 0, 9, 1, 5, 8, 2, 6, 4]
+    cell = helpers.LearnedCell()
+    with torch.no_grad():
+        cell.table.fill_(-10.0)
+        for a, b, carry in itertools.product(range(10), range(10), range(2)):
+            total = a + b + carry
+            cell.table[matching[a], matching[b], carry, total % 10, total // 10] = 10.0
+    report = helpers.cell_report(cell, matching)
+    assert report["right"] == report["entries"] == 200
+    assert [4, 8, 1, 3, 1] in report["table"]  # 4 + 8 + 1 = 13
+    with torch.no_grad():
+        cell.table[matching[4], matching[8], 1, 3, 1] = -10.0
+        cell.table[matching[4], matching[8], 1, 2, 1] = 10.0
+    assert helpers.cell_report(cell, matching)["right"] == 199
+
+
 def test_a_100_digit_sum_has_a_finite_likelihood_and_gradient():
     logits = torch.zeros(2, 2, 100, 10, requires_grad=True)  # every digit uniform: P(sum) around 1e-100
     sums = helpers.sum_digits(torch.randint(0, 10, (2, 2, 100)))
