@@ -96,17 +96,23 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
+READ_ONLY_WITH = {"restart_epoch": "restarts", "restart_loss": "restarts"}  # settings a run reads only with another
+
+
 def differences(metrics: dict, parameters: dict) -> dict[str, tuple]:
     """The settings a run recorded that differ from the ones asked for: name -> (recorded, asked). Only settings
     that change what a run computes count, and not the precision ("auto" or "bf16|fp32" is recorded as what it
-    resolved to); a setting newer than the run counts as the value it ran with."""
+    resolved to), nor one the run never read (when to restart, in a run without restarts); a setting newer than the
+    run counts as the value it ran with."""
     addition = "digits" in metrics.get("params", {})
     recorded, settings = (metrics["params"], helpers.AdditionConfig) if addition else \
         (helpers.upgrade_metrics(metrics)["params"], helpers.Config)
     asked = {f: parameters[f.name] for f in dataclasses.fields(settings)
              if f.name in parameters and f.metadata["computes"] and f.name != "precision"}
     was = {f: recorded.get(f.name, f.metadata.get("before", f.default)) for f in asked}
-    return {f.name: (was[f], value) for f, value in asked.items() if was[f] != value}
+    changed = {f.name: (was[f], value) for f, value in asked.items() if was[f] != value}
+    unread = [name for name, by in READ_ONLY_WITH.items() if not recorded.get(by) and not parameters.get(by)]
+    return {name: values for name, values in changed.items() if name not in unread}
 
 
 def complete(run_dir: Path, parameters: dict | None = None) -> bool:
@@ -209,7 +215,9 @@ def parse_value(text: str):
         return text
 
 
-def main(argv=None) -> int:
+def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
+    """The command line read: its arguments and the runs it names (run name -> notebook parameters), checked
+    (unknown names and parameters, and finished runs with other settings, stop it here with the reason)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="*", help="names or shell patterns of helpers.SWEEPS and helpers.ADDITION_SWEEPS "
                                                     "(default: all of the primary notebook's)")
@@ -248,6 +256,11 @@ def main(argv=None) -> int:
         parser.error(str(error))
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    return args, runs
+
+
+def main(argv=None) -> int:
+    args, runs = plan(argv)
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)

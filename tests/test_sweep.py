@@ -1,5 +1,7 @@
 """The sweep summary: grouping by configuration, mean ± std, first epoch at 99 %, older runs upgraded."""
 import json
+import re
+import shlex
 
 import pytest
 
@@ -154,11 +156,19 @@ def test_a_finished_run_with_other_settings_stops_the_sweep_and_names_them(tmp_p
     assert sweep.differences(old, sweep.sweep_runs(["binary-holdout"], [1], {})["binary-holdout-seed1"]) == {}
 
 
-@pytest.mark.parametrize("name", [name for name, study in helpers.STUDIES.items() if study["results"] != "results"])
-def test_each_study_names_the_committed_runs_as_they_ran(name):
-    """`python sweep.py --study NAME` over the committed results repeats nothing and changes no recipe: every run it
-    names is there, finished with the settings the study asks for."""
-    study = helpers.STUDIES[name]
-    runs = sweep.sweep_runs(study["configs"], study["seeds"], study.get("params", {}))
-    for run, parameters in runs.items():
-        assert sweep.complete(helpers.ROOT / study["results"] / run, parameters), run
+def reproduce_commands(page: str) -> list[list[str]]:
+    """The arguments of every `python sweep.py ...` in a page's Reproduce section (continued lines joined)."""
+    text = (helpers.ROOT / page).read_text()
+    block = re.sub(r"\\\n\s*", " ", text[text.index("## Reproduce"):])
+    return [shlex.split(line, comments=True)[2:] for line in block.splitlines() if line.startswith("python sweep.py")]
+
+
+@pytest.mark.parametrize("argv", [["--study", name] for name, study in helpers.STUDIES.items()
+                                  if study["results"] != "results"] + reproduce_commands("docs/mnist_addition.md"),
+                         ids=" ".join)
+def test_each_study_and_documented_command_names_the_committed_runs_as_they_ran(argv, monkeypatch):
+    """Over the committed results each repeats nothing and changes no recipe: every run it names is there, finished
+    with the settings it asks for (a run with others stops the command, as `sweep.plan` says)."""
+    monkeypatch.chdir(helpers.ROOT)
+    args, runs = sweep.plan(argv)
+    assert runs and [name for name, parameters in runs.items() if not sweep.complete(args.results / name, parameters)] == []
