@@ -206,14 +206,15 @@ def evaluate_addition(model, data: AdditionData, batch_pairs: int | None = None)
             "matching": cols.tolist(), "pred_digits": predicted}
 
 
-def addition_metrics(config: AdditionConfig, why: str, history: list, train_log: list, data: AdditionData,
+def addition_metrics(config: AdditionConfig, run_versions: dict, history: list, train_log: list, data: AdditionData,
                      result: dict, model, restarted: list = ()) -> dict:
-    """metrics.json of an MNIST-addition run: settings, versions and why its precision, per-epoch history, the final
-    sum and digit accuracy, training seconds (the restarted attempts' included), the attempts restarted (each with its
-    own history and log lines), and for the learned cell the table it learned (in digits)."""
+    """metrics.json of an MNIST-addition run: settings, `run_versions` (read when it started, with why its precision),
+    per-epoch history, the final sum and digit accuracy, training seconds (the restarted attempts' included), the
+    attempts restarted (each with its own history and log lines), and for the learned cell the table it learned (in
+    digits)."""
     final = {k: result[k] for k in ("sum_acc", "digit_acc", "matched_digit_acc", "pairs") if k in result}
     metrics = {"params": asdict(config),
-               "versions": {**versions(config.device), "precision": why},
+               "versions": run_versions,
                "data": {"eval_set": data.eval_name, "train_pairs": len(data.train_pairs), "mean": data.mean,
                         "std": data.std},
                "history": history, "final": final, "restarts": list(restarted),
@@ -248,6 +249,7 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
     if not isinstance(config, AdditionConfig):
         raise TypeError(f"fit_addition needs a helpers.AdditionConfig, got {type(config).__name__}")
     config, why = config.resolution()
+    run_versions = {**versions(config.device), "precision": why}  # read at the start: the code the run imported
     device = torch.device(config.device)
     out = config.output_path
     out.mkdir(parents=True, exist_ok=True)
@@ -283,7 +285,7 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
             state = {"format": ADDITION_FORMAT, "params": asdict(config), "model": model.state_dict(), "epoch": epoch,
                      "mean": data.mean, "std": data.std}
             atomic_write(out / "model.pt", lambda tmp: torch.save(state, tmp))
-    metrics = addition_metrics(config, why, history, train_log, data, result, model, restarted)
+    metrics = addition_metrics(config, run_versions, history, train_log, data, result, model, restarted)
     atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     return {"model": model, "metrics": metrics, "result": result}
 
