@@ -92,13 +92,14 @@ def plot_addition_vs_n(rows: list[dict], image_dir=None):
     series = {}
     for r in rows:
         series.setdefault((r["method"], r["perception"], r["recipe"]), []).append(r)
+    colors = [c for i, c in enumerate(plt.cm.tab10.colors) if i != 7] + list(plt.cm.tab20.colors[1::2])  # gray: published
     for j, ((method, perception, extra), points) in enumerate(sorted(series.items())):
         points = sorted(points, key=lambda r: r["digits"])
         means = [r["sum_mean"] for r in points]
         stds = [statistics.stdev(r["sum_values"]) * 100 if len(r["sum_values"]) > 1 else 0 for r in points]
         shift = 1 + 0.025 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
         ax.errorbar([r["digits"] * shift for r in points], means, stds, fmt="o-", capsize=3,
-                    color=f"C{j}", label=f"{method}, {perception} perception" + (f", {extra}" if extra else ""))
+                    color=colors[j % len(colors)], label=f"{method}, {perception} perception" + (f", {extra}" if extra else ""))
     ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
            title="MNIST addition: exact-match sum accuracy against N")
     ax.set_xticks(sorted(PUBLISHED), [str(n) for n in sorted(PUBLISHED)])
