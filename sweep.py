@@ -96,23 +96,22 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-READ_ONLY_WITH = {"restart_epoch": "restarts", "restart_loss": "restarts"}  # settings a run reads only with another
-
-
 def differences(metrics: dict, parameters: dict) -> dict[str, tuple]:
     """The settings a run recorded that differ from the ones asked for: name -> (recorded, asked). Only settings
     that change what a run computes count, and not the precision ("auto" or "bf16|fp32" is recorded as what it
-    resolved to), nor one the run never read (when to restart, in a run without restarts); a setting newer than the
-    run counts as the value it ran with."""
+    resolved to), nor one neither run reads (its `read_with` setting off in both: when to restart, without restarts);
+    a setting newer than the run counts as the value it ran with."""
     addition = "digits" in metrics.get("params", {})
     recorded, settings = (metrics["params"], helpers.AdditionConfig) if addition else \
         (helpers.upgrade_metrics(metrics)["params"], helpers.Config)
+
+    def read(f) -> bool:
+        by = f.metadata.get("read_with")
+        return not by or bool(recorded.get(by) or parameters.get(by))
     asked = {f: parameters[f.name] for f in dataclasses.fields(settings)
-             if f.name in parameters and f.metadata["computes"] and f.name != "precision"}
+             if f.name in parameters and f.metadata["computes"] and f.name != "precision" and read(f)}
     was = {f: recorded.get(f.name, f.metadata.get("before", f.default)) for f in asked}
-    changed = {f.name: (was[f], value) for f, value in asked.items() if was[f] != value}
-    unread = [name for name, by in READ_ONLY_WITH.items() if not recorded.get(by) and not parameters.get(by)]
-    return {name: values for name, values in changed.items() if name not in unread}
+    return {f.name: (was[f], value) for f, value in asked.items() if was[f] != value}
 
 
 def complete(run_dir: Path, parameters: dict | None = None) -> bool:
@@ -251,7 +250,8 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
     try:
         runs = sweep_runs(configs, args.seeds, overrides)
         if not args.force:  # a finished run with other settings stops the sweep here, before a cluster starts
-            [complete(args.results / name, parameters) for name, parameters in runs.items()]
+            for name, parameters in runs.items():
+                complete(args.results / name, parameters)
     except ValueError as error:
         parser.error(str(error))
     if args.workers < 1:

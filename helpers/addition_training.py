@@ -56,8 +56,10 @@ class AdditionConfig:
     adjacent_first: int = setting(0, "> 0: before this epoch train on every two adjacent sum digits, then on the sum")
     restarts: int = setting(0, "> 0: up to this many fresh starts of a run whose training loss over the last quarter "
                                "of epoch `restart_epoch` is above `restart_loss` per sum digit (it found no digits)")
-    restart_epoch: int = setting(RESTART_EPOCH, "the epoch after which `restarts` reads the training loss")
-    restart_loss: float = setting(RESTART_LOSS, "the training loss per sum digit above which `restarts` starts again")
+    restart_epoch: int = setting(RESTART_EPOCH, "the epoch after which `restarts` reads the training loss",
+                                 read_with="restarts")
+    restart_loss: float = setting(RESTART_LOSS, "the training loss per sum digit above which `restarts` starts again",
+                                  read_with="restarts")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)

@@ -26,12 +26,13 @@ AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that 
 _NEW = object()
 
 
-def setting(default, doc: str, *, computes: bool = True, before=_NEW):
+def setting(default, doc: str, *, computes: bool = True, before=_NEW, read_with: str | None = None):
     """A field of `Config`: its default; `doc`, its description in one line (the notebook's parameters cell and the
     table of docs/usage.md repeat it, and tests hold them equal); `computes`: whether it changes what a run computes
     (a resumed run must match it); `before`: for a field newer than some committed runs and checkpoints, the value
-    those ran with."""
-    metadata = {"doc": doc, "computes": computes} | ({} if before is _NEW else {"before": before})
+    those ran with; `read_with`: the setting without which a run never reads this one (when to restart: `restarts`)."""
+    metadata = ({"doc": doc, "computes": computes} | ({} if before is _NEW else {"before": before})
+                | ({"read_with": read_with} if read_with else {}))
     return field(default=default, metadata=metadata)
 
 
