@@ -83,6 +83,8 @@ class Config:
     number_input: str = setting("bits", 'the number\'s input code: "bits" (the original\'s 4); ablation: "onehot", "scalar"',
                                 before="bits")
     augment: bool | str = setting(True, 'random rotation, scale and shift; "robust": also corrupted digits; False: none')
+    elastic: float = setting(0.0, "px > 0: augmentation also bends each image by a smooth random field of moves up to this",
+                             before=0.0, read_with="augment")
     centre_input: bool = setting(False, "True: the model first centres each image by its ink's centre of mass",
                                  before=False)
     holdout: int | str = setting(0, 'k > 0: never train on k of the 100 (digit, number) pairs, drawn by seed; "3d+7": 10')
@@ -102,7 +104,7 @@ class Config:
     def __post_init__(self):
         check_fields(self, positive=("epochs", "batch_size", "log_interval"), non_negative=("seed", "val_size"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
-                             "label_smoothing": (1, "a number in [0, 1)"),
+                             "label_smoothing": (1, "a number in [0, 1)"), "elastic": (math.inf, "a non-negative number"),
                              "min_joint_acc": (1.0000001, "a number in [0, 1]")},
                      flags=("resume", "centre_input", "recalibrate_bn"),
                      paths=("data_dir", "output_dir", "image_dir", "export_path"))

@@ -100,7 +100,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
         images, unknown = data.train_x[idx], None
         if config.augment:
-            images = random_affine(images, generator, background)
+            images = random_affine(images, generator, background, elastic=config.elastic)
         if config.augment == "robust":
             images, unknown = robust_augment(images, generator, data.mean, data.std)
         digits, number_bits = data.train_y[idx], to_device(sampler.getRandomBatch(), device)

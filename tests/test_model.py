@@ -44,7 +44,7 @@ def test_unknown_backbone():
     ("label_smoothing", -0.1, "label_smoothing must be a number in"),
     ("label_smoothing", True, "label_smoothing must be a number in"),
     ("recalibrate_bn", 1, "recalibrate_bn must be True or False"),
-    ("head", "transformer", r"head must be one of \['adder', 'digitbits-mlp', 'line', 'mlp', 'symadder', "),
+    ("head", "transformer", r"head must be one of \['adder', 'classadder', 'digitbits-mlp', 'line', 'mlp', 'symadder', "),
     ("train_size", 0, "train_size must be None or a positive int"),
     ("min_joint_acc", 1.5, r"min_joint_acc must be a number in \[0, 1\]"),
     ("output_dir", 3, "output_dir must be a path or None"),
@@ -82,7 +82,7 @@ def test_what_a_resume_must_match_and_what_older_runs_used_come_from_the_fields(
     assert set(helpers.TRAINING_PARAMS) == set(helpers.PARAMS) - {"device", "log_interval", "data_dir", "output_dir",
                                                                      "image_dir", "resume", "min_joint_acc", "export_path"}
     assert helpers.ADDED_PARAMS == {"label_smoothing": 0.0, "recalibrate_bn": False, "precision": "fp32", "head": "mlp",
-                                    "number_input": "bits", "centre_input": False}
+                                    "number_input": "bits", "centre_input": False, "elastic": 0.0}
 
 
 @pytest.mark.parametrize("head", sorted(helpers.HEADS))
@@ -130,3 +130,18 @@ def test_the_package_exports_its_api_and_leaks_no_imports():
                        "draw"}
     assert public - modules == set(helpers.__all__) and len(helpers.__all__) == len(set(helpers.__all__))
     assert not {"os", "np", "torch", "torchvision", "json", "math", "F", "nn", "Path"} & public
+
+
+def test_classadders_digit_bits_are_the_marginals_of_its_ten_digit_classes():
+    """classadder's digit bit logits are the log-odds of each bit under its softmax over the digits 0..9: the codes
+    10..15 get no probability, and a confident class reads as its own code."""
+    torch.manual_seed(0)
+    head = helpers.HEADS["classadder"]()
+    features, number = torch.randn(64, 320), torch.randint(0, 2, (64, 4)).float()
+    probabilities = head.digit(features).softmax(-1)  # (batch, 10)
+    codes = helpers.int_to_bits(torch.arange(10), 4)  # (digit, bit), most significant first
+    bits = head(features, number)[:, :4].sigmoid()
+    assert torch.allclose(bits, probabilities @ codes, atol=1e-5)
+    with torch.no_grad():  # one class made certain: its code, whatever the others say
+        head.digit[-1].bias.copy_(torch.tensor([0., 0, 0, 0, 0, 0, 0, 40, 0, 0]))
+    assert (helpers.decode_logits(head(features, number))[0] == 7).all()
