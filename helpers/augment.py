@@ -30,7 +30,8 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
 
     `elastic` > 0 also bends each image by a smooth random displacement field, as Simard et al. (2003) did for MNIST:
     every point of a 4x4 grid moves by up to `elastic` pixels in x and y, drawn uniformly, and the moves in between
-    follow by bicubic interpolation (9 px apart: strokes bend, they do not break). One sampling of the image."""
+    follow by bicubic interpolation (9 px apart: strokes bend, they do not break; it overshoots the grid's moves by
+    up to about half). One sampling of the image."""
     n, size = len(images), images.shape[-1]
     u = to_device(torch.rand(n, 4, generator=generator) * 2 - 1, images.device)
     angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale

@@ -31,3 +31,21 @@ def test_every_corruption_is_a_named_function_and_changes_its_images():
         changed = corruption(x, augment.Picked(draws, torch.arange(8)))
         assert changed.shape == x.shape and not torch.equal(changed, x), corruption.__name__
         assert 0 <= changed.min() and changed.max() <= 1, corruption.__name__
+
+
+def test_elastic_bends_each_image_by_a_smooth_bounded_field_and_leaves_the_affine_as_it_was():
+    """`elastic` draws its field after the affine's values: without it the images and the generator's state are what
+    they were; with it every pixel moves (read on an image of its own x and y coordinates) by at most 1.5x the setting
+    (bicubic interpolation overshoots its 4x4 control points by up to about half), and neighbours move together."""
+    images = synthetic_batch()
+    plain, off, bent = (torch.Generator().manual_seed(3) for _ in range(3))
+    before = augment.random_affine(images, plain, -0.4242)
+    assert torch.equal(augment.random_affine(images, off, -0.4242, elastic=0.0), before)
+    assert torch.equal(off.get_state(), plain.get_state())
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    coordinates = torch.stack([xs, ys])[None].expand(48, 2, 28, 28)
+    moved = augment.random_affine(coordinates, bent, 0.0, degrees=0, shift=0, scale=0, elastic=2.0)
+    move = (moved - coordinates)[:, :, 2:-2, 2:-2]  # inside: the border samples the background
+    assert 0.5 < move.abs().amax() <= 3.0 and move.abs().mean() > 0.2
+    assert (move[..., 1:] - move[..., :-1]).abs().amax() < 1.0  # smooth: one pixel apart, the moves differ < 1 px
+    assert not torch.equal(bent.get_state(), plain.get_state())  # the field's 48 x 2 x 16 draws came after the affine's
