@@ -73,6 +73,19 @@ def test_the_notebooks_parameters_cell_is_the_configs():
     assert literals == helpers.Config().to_dict()
 
 
+
+@pytest.mark.parametrize("notebook", sorted((helpers.ROOT / "notebooks").glob("*.ipynb")), ids=lambda path: path.stem)
+def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
+    """`explore.show_code` displays functions and classes read from helpers/: in a committed notebook each one it
+    displays must still be there, character for character (an output from before a change to the code fails)."""
+    import re
+    source = "\n".join(path.read_text() for path in sorted((helpers.ROOT / "helpers").glob("*.py")))
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if "show_code" in "".join(c.get("source", ""))]
+    for cell in cells:
+        shown = "".join(next(o["data"]["text/plain"] for o in cell["outputs"] if "text/plain" in o.get("data", {})))
+        blocks = re.split(r"\n\n(?=(?:def |class |@))", shown)
+        assert blocks and all(block.strip() in source for block in blocks), "".join(cell["source"])
+
 def test_the_usage_pages_parameter_table_is_the_configs():
     """docs/usage.md shows the table Config writes (regenerate it with `helpers.parameter_table()`)."""
     assert helpers.parameter_table() in (helpers.ROOT / "docs" / "usage.md").read_text()
