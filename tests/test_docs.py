@@ -34,3 +34,28 @@ def test_relative_links_and_images_resolve(path):
 def test_the_readme_is_a_five_minute_read():
     assert len((ROOT / "README.md").read_bytes()) <= 15 * 1024
     assert len(MARKDOWN) > 5  # the README, docs/, results/ summaries were all found
+
+
+ABSOLUTE_PATH = re.compile(r"""(?:^|[\s'"(=])(/(?:[\w.-]+/)+[\w.-]*)""")  # /home/me/repo/runs/latest, '/tmp/x/'
+
+
+def test_what_the_repository_commits_names_no_machine_path():
+    """Results, documents and notebook outputs record paths relative to the repository: an absolute path names one
+    machine's folders (notebooks: their outputs only; the code may spell a path)."""
+    import json
+    import subprocess
+    files = subprocess.run(["git", "ls-files", "results", "docs", "notebooks", "README.md"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.split()
+    found = {}
+    for name in files:
+        path = ROOT / name
+        if path.suffix == ".ipynb":
+            text = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                           for cell in json.loads(path.read_text())["cells"] for o in cell.get("outputs", []))
+        elif path.suffix in {".json", ".md"}:
+            text = path.read_text()
+        else:
+            continue
+        if paths := ABSOLUTE_PATH.findall(text):
+            found[name] = paths[:3]
+    assert len(files) > 100 and not found
