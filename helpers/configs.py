@@ -81,8 +81,9 @@ ADDITION_SWEEPS = {f"add-{method}-{perception}-n{n}": {"digits": n, "method": me
 # study is one command: `python sweep.py --study NAME`. The fresh draws were run once, after the design of the
 # heads was frozen (docs/addition.md): seeds 101-120 had played no part in it.
 STUDIES = {
-    # the README's table (adds is symadder-k0 of the curve) and the runs behind models/default.pt and models/robust.pt
-    "headline": {"configs": ["binary", "fast", "strong", "robust", "robust-wide"], "seeds": [1, 2, 3], "results": "results"},
+    # the sweep's rows of results/summary.md that the README names (the README's fast and adds rows come from
+    # benchmark.py, results/benchmark; robust and robust-wide from robustness.py, results/robustness)
+    "headline": {"configs": ["binary", "strong"], "seeds": [1, 2, 3], "results": "results"},
     "curve": {"configs": [f"{head}-k{k}" for head in CURVE_HEADS for k in CURVE_COUNTS], "seeds": [1, 2, 3],
               "results": "results"},
     "fresh-draws": {"configs": [f"{head}-k{k}" for head in ("adder", "symadder") for k in (70, 81)],
