@@ -9,7 +9,8 @@
 Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a temporary folder and returns
 its metrics and executed notebook (and with --keep-models its trained weights); the client writes
 <results>/<run>/metrics.json and runs/sweep/<run>.ipynb (and <results>/<run>/model.pt) as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
-download) but no shared filesystem. A run whose metrics.json is complete is not repeated (--force repeats
+download) but no shared filesystem; a local cluster's sweep reads (or downloads) MNIST once before it starts, and
+stops with the loader's message without it. A run whose metrics.json is complete is not repeated (--force repeats
 it; one that finished with other settings stops the sweep before it starts, naming them); a run that fails is reported with its error at the end while the others finish, and the next
 invocation repeats only the missing and failed runs. Last, <results>/summary.md is written from
 everything in <results>/, so re-running the command regenerates the tables the README shows.
@@ -261,6 +262,12 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
 
 def main(argv=None) -> int:
     args, runs = plan(argv)
+    if not args.scheduler:  # a local cluster: MNIST read (or downloaded) once here, not by every worker at once
+        try:
+            helpers.load_mnist(next(iter(runs.values()), {}).get("data_dir"))
+        except helpers.MNISTDataError as error:
+            print(f"sweep.py: {error}", file=sys.stderr)
+            return 2
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)

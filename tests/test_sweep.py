@@ -171,3 +171,15 @@ def test_each_study_and_documented_command_names_the_committed_runs_as_they_ran(
     monkeypatch.chdir(helpers.ROOT)
     args, runs = sweep.plan(argv)
     assert runs and [name for name, parameters in runs.items() if not sweep.complete(args.results / name, parameters)] == []
+
+
+def test_without_mnist_a_local_sweep_stops_before_its_cluster_starts(tmp_path, monkeypatch, capsys):
+    """A local cluster's workers share this machine's data folder: the sweep reads (or downloads) MNIST once, first;
+    without it, one clear message and exit status 2, instead of a cluster whose every run fails the same way."""
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+    monkeypatch.setattr(helpers.data.torchvision.datasets, "MNIST", offline)
+    monkeypatch.setattr(sweep, "dask_client", lambda *args: pytest.fail("a cluster started"))
+    empty = tmp_path / "empty"
+    assert sweep.main(["binary", "--seeds", "1", "-p", "data_dir", str(empty), "--results", str(tmp_path / "out")]) == 2
+    assert "MNIST not found in" in capsys.readouterr().err and not (tmp_path / "out").exists()
