@@ -151,7 +151,7 @@ def test_the_batched_adder_computes_its_cells_position_by_position(name):
     features, number = torch.randn(64, 320, requires_grad=True), helpers.int_to_bits(torch.randint(0, 16, (64,)), 4)
 
     def by_hand():
-        digit_logits = head.digit(features)
+        digit_logits = head.digit_logits(features)
         digit_bits = (digit_logits.detach() if head.detach else digit_logits).sigmoid()
         carry, sums = torch.zeros_like(digit_bits[:, :1]), []
         for i in reversed(range(head.bits)):
