@@ -83,7 +83,7 @@ class Config:
     number_input: str = setting("bits", 'the number\'s input code: "bits" (the original\'s 4); ablation: "onehot", "scalar"',
                                 before="bits")
     augment: bool | str = setting(True, 'random rotation, scale and shift; "robust": also corrupted digits; False: none')
-    elastic: float = setting(0.0, "px > 0: augmentation also bends each image by a smooth random field of moves up to this",
+    elastic: float = setting(0.0, "px > 0: augmentation also bends each image smoothly (a 4x4 grid's points move up to this)",
                              before=0.0, read_with="augment")
     centre_input: bool = setting(False, "True: the model first centres each image by its ink's centre of mass",
                                  before=False)

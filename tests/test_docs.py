@@ -1,5 +1,8 @@
-"""The front door: every relative link and image in the Markdown files resolves, and the README stays short."""
+"""The front door: every relative link and image in the Markdown files resolves, the README stays short, and nothing
+committed names one machine's folders."""
+import json
 import re
+import subprocess
 
 import pytest
 
@@ -42,8 +45,6 @@ ABSOLUTE_PATH = re.compile(r"""(?:^|[\s'"(=])(/(?:[\w.-]+/)+[\w.-]*)""")  # /hom
 def test_what_the_repository_commits_names_no_machine_path():
     """Results, documents and notebook outputs record paths relative to the repository: an absolute path names one
     machine's folders (notebooks: their outputs only; the code may spell a path)."""
-    import json
-    import subprocess
     files = subprocess.run(["git", "ls-files", "results", "docs", "notebooks", "README.md"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout.split()
     found = {}

@@ -73,7 +73,6 @@ def test_the_notebooks_parameters_cell_is_the_configs():
     assert literals == helpers.Config().to_dict()
 
 
-
 @pytest.mark.parametrize("notebook", sorted((helpers.ROOT / "notebooks").glob("*.ipynb")), ids=lambda path: path.stem)
 def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
     """`explore.show_code` displays functions and classes read from helpers/: in a committed notebook each one it
@@ -85,6 +84,7 @@ def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
         shown = "".join(next(o["data"]["text/plain"] for o in cell["outputs"] if "text/plain" in o.get("data", {})))
         blocks = re.split(r"\n\n(?=(?:def |class |@))", shown)
         assert blocks and all(block.strip() in source for block in blocks), "".join(cell["source"])
+
 
 def test_the_usage_pages_parameter_table_is_the_configs():
     """docs/usage.md shows the table Config writes (regenerate it with `helpers.parameter_table()`)."""
