@@ -272,9 +272,13 @@ def main(argv=None) -> int:
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)
     addition = helpers.load_addition_results(args.results)
-    summary = helpers.addition_summary(addition) if addition else helpers.summary(helpers.load_results(args.results))
-    (args.results / "summary.md").write_text(summary)
-    print(summary)
+    groups = None if addition else helpers.load_results(args.results)
+    if addition or groups:
+        summary = helpers.addition_summary(addition) if addition else helpers.summary(groups)
+        (args.results / "summary.md").write_text(summary)
+        print(summary)
+    else:  # an empty table would read as a result
+        print(f"sweep.py: no finished run in {helpers.relative_to_root(args.results)}: no summary written", file=sys.stderr)
     for name, error in failures.items():
         print(f"FAILED {name}: {error}", file=sys.stderr)
     if failures:

@@ -183,3 +183,14 @@ def test_without_mnist_a_local_sweep_stops_before_its_cluster_starts(tmp_path, m
     empty = tmp_path / "empty"
     assert sweep.main(["binary", "--seeds", "1", "-p", "data_dir", str(empty), "--results", str(tmp_path / "out")]) == 2
     assert "MNIST not found in" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_sweep_whose_every_run_failed_writes_no_empty_summary(tmp_path, monkeypatch, capsys):
+    """An empty table in summary.md would read as a result: with no finished run the sweep says so and writes none."""
+    import contextlib
+    monkeypatch.setattr(sweep, "dask_client", lambda *args: contextlib.nullcontext())
+    monkeypatch.setattr(sweep, "run_sweep", lambda runs, *args: {name: "RuntimeError: boom" for name in runs})
+    assert sweep.main(["binary", "--seeds", "1", "--results", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "no finished run in" in err and "FAILED binary-seed1: RuntimeError: boom" in err
+    assert not (tmp_path / "summary.md").exists()
