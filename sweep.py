@@ -9,7 +9,7 @@
 Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a temporary folder and returns
 its metrics and executed notebook (and with --keep-models its trained weights); the client writes
 <results>/<run>/metrics.json and runs/sweep/<run>.ipynb (and <results>/<run>/model.pt) as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
-download) but no shared filesystem; a local cluster's sweep reads (or downloads) MNIST once before it starts, and
+download) but no shared filesystem; a local cluster's sweep checks (or downloads) MNIST once before it starts, and
 stops with the loader's message without it. A run whose metrics.json is complete is not repeated (--force repeats
 it; one that finished with other settings stops the sweep before it starts, naming them); a run that fails is reported with its error at the end while the others finish, and the next
 invocation repeats only the missing and failed runs. Last, <results>/summary.md is written from
@@ -262,23 +262,25 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
 
 def main(argv=None) -> int:
     args, runs = plan(argv)
-    if not args.scheduler:  # a local cluster: MNIST read (or downloaded) once here, not by every worker at once
+    if not args.scheduler:  # a local cluster: MNIST checked (or downloaded) once here, not by every worker at once
         try:
-            helpers.load_mnist(next(iter(runs.values()), {}).get("data_dir"))
+            helpers.ensure_mnist(next(iter(runs.values()), {}).get("data_dir"))
         except helpers.MNISTDataError as error:
             print(f"sweep.py: {error}", file=sys.stderr)
             return 2
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)
-    addition = helpers.load_addition_results(args.results)
-    groups = None if addition else helpers.load_results(args.results)
-    if addition or groups:
-        summary = helpers.addition_summary(addition) if addition else helpers.summary(groups)
+    if addition := helpers.load_addition_results(args.results):
+        summary = helpers.addition_summary(addition)
+    elif groups := helpers.load_results(args.results):
+        summary = helpers.summary(groups)
+    else:  # an empty table would read as a result
+        summary = None
+        print(f"sweep.py: no finished run in {helpers.relative_to_root(args.results)}: no summary written", file=sys.stderr)
+    if summary:
         (args.results / "summary.md").write_text(summary)
         print(summary)
-    else:  # an empty table would read as a result
-        print(f"sweep.py: no finished run in {helpers.relative_to_root(args.results)}: no summary written", file=sys.stderr)
     for name, error in failures.items():
         print(f"FAILED {name}: {error}", file=sys.stderr)
     if failures:

@@ -31,7 +31,9 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     `elastic` > 0 also bends each image by a smooth random displacement field, as Simard et al. (2003) did for MNIST:
     every point of a 4x4 grid moves by up to `elastic` pixels in x and y, drawn uniformly, and the moves in between
     follow by bicubic interpolation (9 px apart: strokes bend, they do not break; it overshoots the grid's moves by
-    up to about half). One sampling of the image."""
+    up to about half). One sampling of the image. Not `shifts.elastic`, the robustness benchmark's torchvision-exact
+    shift: its field is a Gaussian-blurred value per pixel (50 times the draws, and a blur, per image) and it samples
+    the image a second time."""
     n, size = len(images), images.shape[-1]
     u = to_device(torch.rand(n, 4, generator=generator) * 2 - 1, images.device)
     angle, zoom = u[:, 0] * math.radians(degrees), 1 + u[:, 1] * scale
@@ -42,7 +44,7 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     if elastic:  # drawn after the affine's values, so the affine part is the same with and without
         coarse = to_device(torch.rand(n, 2, 4, 4, generator=generator) * 2 - 1, images.device) * (elastic * 2 / size)
         grid = grid + F.interpolate(coarse, size=images.shape[-2:], mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
-    return F.grid_sample(images - background, grid.to(images.dtype), align_corners=False) + background
+    return F.grid_sample(images - background, grid, align_corners=False) + background
 
 
 # ----------------------------------------------------------------------------------- augment="robust"

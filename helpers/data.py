@@ -60,11 +60,9 @@ def check_mnist_files(raw: Path) -> None:
             )
 
 
-def load_mnist(data_dir=None, download: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Both splits as uint8 images (N, 28, 28) and int64 labels, read once by torchvision.
-
-    Downloads the files into `data_root(data_dir)` when they are missing and `download` is set.
-    """
+def ensure_mnist(data_dir=None, download: bool = True) -> Path:
+    """The data root, once MNIST's four files are there: downloaded into `data_root(data_dir)` when they are missing
+    and `download` is set, then checked; MNISTDataError, naming the folder, when they cannot be had."""
     root = data_root(data_dir)
     raw = root / "MNIST" / "raw"
     if download and not all((raw / name).is_file() for name in MNIST_FILES):
@@ -79,6 +77,12 @@ def load_mnist(data_dir=None, download: bool = True) -> dict[str, tuple[torch.Te
                 "Set MNIST_DATA_DIR to the folder that holds MNIST/raw/."
             ) from None
     check_mnist_files(raw)
+    return root
+
+
+def load_mnist(data_dir=None, download: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Both splits as uint8 images (N, 28, 28) and int64 labels, read once by torchvision (`ensure_mnist` first)."""
+    root = ensure_mnist(data_dir, download)
     splits = {}
     for split, train in (("train", True), ("test", False)):
         dataset = torchvision.datasets.MNIST(root, train=train, download=False)
@@ -146,5 +150,5 @@ def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None
     )
 
 
-__all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "MNISTDataError", "data_root", "check_mnist_files", "load_mnist", "normalization", "normalize",
+__all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "MNISTDataError", "data_root", "check_mnist_files", "ensure_mnist", "load_mnist", "normalization", "normalize",
            "MNISTData", "prepare_data"]

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoding import DIGIT_BITS, NUMBER_BITS, SUM_BITS
+from .encoding import DIGIT_BITS, NUMBER_BITS, SUM_BITS, int_to_bits
 
 
 class MLPHead(nn.Sequential):
@@ -141,8 +141,7 @@ class ClassAdderHead(SymmetricAdderHead):
     def __init__(self, number_inputs: int = NUMBER_BITS, outputs: int = DIGIT_BITS + SUM_BITS, hidden: int = 16):
         super().__init__(number_inputs, outputs, hidden)
         self.digit = digit_mlp(10)
-        codes = ((torch.arange(10)[:, None] >> torch.arange(number_inputs - 1, -1, -1)) & 1).bool()  # (digit, bit)
-        self.register_buffer("codes", codes, persistent=False)
+        self.register_buffer("codes", int_to_bits(torch.arange(10), number_inputs).bool(), persistent=False)  # (digit, bit)
 
     def digit_logits(self, features: torch.Tensor) -> torch.Tensor:
         classes = self.digit(features).float().log_softmax(-1)[:, :, None]  # (batch, digit, 1)

@@ -1,5 +1,6 @@
 import ast
 import json
+import re
 
 import pytest
 import torch
@@ -77,7 +78,6 @@ def test_the_notebooks_parameters_cell_is_the_configs():
 def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
     """`explore.show_code` displays functions and classes read from helpers/: in a committed notebook each one it
     displays must still be there, character for character (an output from before a change to the code fails)."""
-    import re
     source = "\n".join(path.read_text() for path in sorted((helpers.ROOT / "helpers").glob("*.py")))
     cells = [c for c in json.loads(notebook.read_text())["cells"] if "show_code" in "".join(c.get("source", ""))]
     for cell in cells:

@@ -174,7 +174,7 @@ def test_each_study_and_documented_command_names_the_committed_runs_as_they_ran(
 
 
 def test_without_mnist_a_local_sweep_stops_before_its_cluster_starts(tmp_path, monkeypatch, capsys):
-    """A local cluster's workers share this machine's data folder: the sweep reads (or downloads) MNIST once, first;
+    """A local cluster's workers share this machine's data folder: the sweep checks (or downloads) MNIST once, first;
     without it, one clear message and exit status 2, instead of a cluster whose every run fails the same way."""
     def offline(*args, **kwargs):
         raise OSError("no network")
