@@ -86,6 +86,9 @@ class AdditionConfig:
         if self.restarts and self.restart_epoch > self.epochs:
             raise ValueError(f"restart_epoch {self.restart_epoch} is after the last epoch ({self.epochs}): restarts "
                              f"would never be read")
+        if self.precision == "fp64":
+            raise ValueError("precision 'fp64' is the primary task's reference runs' (tests/README.md); MNIST addition "
+                             "computes in 'fp32', 'bf16', 'bf16|fp32' or 'auto'")
         if self.lowest_first and self.adjacent_first:
             raise ValueError("lowest_first and adjacent_first are two curricula: set one of them, not both")
         if self.train_pairs is not None and (isinstance(self.train_pairs, bool) or not isinstance(self.train_pairs, int)

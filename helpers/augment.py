@@ -40,7 +40,7 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     offsets = u[:, 2:] * shift * 2 / size  # pixels -> affine_grid's [-1, 1] units
     theta = torch.stack([torch.stack([cos, -sin, offsets[:, 0]], 1), torch.stack([sin, cos, offsets[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     if elastic:  # drawn after the affine's values, so the affine part is the same with and without
         coarse = to_device(torch.rand(n, 2, 4, 4, generator=generator) * 2 - 1, images.device) * (elastic * 2 / size)
         grid = grid + F.interpolate(coarse, size=images.shape[-2:], mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
@@ -147,7 +147,8 @@ def robust_augment(images: torch.Tensor, generator: torch.Generator, mean: float
     device = images.device
     draws = draw_corruptions(len(images), generator, clean, no_digit)
     chosen = [torch.nonzero(draws["corrupt"] & (draws["choice"] == k))[:, 0] for k in range(len(CORRUPTIONS))]  # CPU
-    d = {k: (v if k in PER_BATCH else to_device(v, device)) for k, v in draws.items()}
+    d = {k: (v if k in PER_BATCH else to_device(v, device).to(images.dtype if v.is_floating_point() else v.dtype))
+         for k, v in draws.items()}  # in the images' float (an fp64 run's too)
     x = (images * std + mean).clamp(0, 1)
     out = x.clone()
     for corruption, cpu_index in zip(CORRUPTIONS, chosen):

@@ -114,9 +114,11 @@ class MNISTData:
     std: float
     eval_name: str  # "test" or "validation"
 
-    def to(self, device) -> "MNISTData":
-        """The same data with the training and evaluation tensors on `device` (moved once, not per batch)."""
-        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "eval_x", "eval_y")}
+    def to(self, device, dtype: torch.dtype = torch.float32) -> "MNISTData":
+        """The same data with the training and evaluation tensors on `device` (moved once, not per batch), the images
+        in `dtype`."""
+        moved = {k: getattr(self, k).to(device) for k in ("train_y", "eval_y")}
+        moved |= {k: getattr(self, k).to(device, dtype) for k in ("train_x", "eval_x")}
         return replace(self, **moved)
 
 

@@ -64,9 +64,11 @@ def synchronize(device: torch.device) -> None:
 
 
 # "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32); "fp32" is fp32 throughout (TF32 off on
-# CUDA, `full_fp32`). "auto" takes the backbone's default below, chosen on the validation split (docs/speed.md), and
-# "bf16|fp32" asks for bf16: both fall back to fp32 where the device does not compute bf16 natively.
-PRECISIONS = ("fp32", "bf16")
+# CUDA, `full_fp32`); "fp64" is float64 throughout, weights and data too: slow, for reference runs whose numbers
+# another CPU reproduces (tests/README.md). "auto" takes the backbone's default below, chosen on the validation
+# split (docs/speed.md), and "bf16|fp32" asks for bf16: both fall back to fp32 where the device does not compute
+# bf16 natively.
+PRECISIONS = ("fp32", "bf16", "fp64")
 DEFAULT_PRECISION = {"classic": "fp32", "bn": "fp32", "mid": "bf16", "wide": "bf16"}
 BF16_OR_FP32 = "bf16|fp32"
 EMULATED_BF16_COST = "about 12x slower than fp32"  # measured on a 2-core AMD EPYC with AVX2 only (docs/speed.md)
@@ -106,7 +108,9 @@ def choose_precision(precision: str, backbone: str, device: torch.device) -> tup
             return "bf16", f"{source}, bf16, computed natively on {where}"
         return "fp32", f"{source}; fp32, as {where} computes bf16 only by emulation"
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or {BF16_OR_FP32!r}, got {precision!r}")
+        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16', 'fp64' or {BF16_OR_FP32!r}, got {precision!r}")
+    if precision == "fp64" and device.type == "mps":
+        raise ValueError(f"precision 'fp64' is not supported on {where} (MPS has no float64); use 'fp32'")
     if precision == "bf16" and not bf16_supported(device):
         raise ValueError(f"precision 'bf16' is not supported on {where}; use 'fp32'")
     if precision == "bf16" and not bf16_supported(device, native=True):
@@ -139,6 +143,16 @@ def full_fp32(device: torch.device, precision: str):
             flag.fp32_precision = value
 
 
+def weight_dtype(precision: str) -> torch.dtype:
+    """The dtype of a run's weights and resident data: float64 for "fp64", else float32 (bf16 autocasts from it)."""
+    return torch.float64 if precision == "fp64" else torch.float32
+
+
+def at_least_fp32(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` in fp32 if it is in a narrower float (bf16 under autocast), else as it is (fp32, or an fp64 run's)."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
+
+
 def autocast(device: torch.device, precision: str):
     """The forward pass's precision: bfloat16 autocast for "bf16", a no-op for "fp32"."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -146,4 +160,4 @@ def autocast(device: torch.device, precision: str):
 
 __all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "PRECISIONS",
            "DEFAULT_PRECISION", "BF16_OR_FP32", "cpu_has_native_bf16", "bf16_supported", "choose_precision",
-           "resolve_precision", "full_fp32", "autocast"]
+           "resolve_precision", "full_fp32", "weight_dtype", "at_least_fp32", "autocast"]

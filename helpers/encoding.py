@@ -75,7 +75,7 @@ def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbe
     `label_smoothing` ε moves each target that far towards "don't know", as in `F.cross_entropy`:
     a bit's target becomes (1 - ε) t + ε / 2 (0 -> ε/2, 1 -> 1 - ε/2); still BCE on the logits.
     """
-    targets = target_code(encoding, digits, numbers)
+    targets = target_code(encoding, digits, numbers).to(logits.dtype)  # an fp64 run's loss in fp64 too
     if encoding == "softmax":
         targets = [targets[:, :10], targets[:, 10:]]
         if unknown is not None:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .device import at_least_fp32
 from .encoding import DIGIT_BITS, NUMBER_BITS, SUM_BITS, int_to_bits
 
 
@@ -90,7 +91,8 @@ class AdderHead(nn.Module):
     def truth_table(self) -> torch.Tensor:
         """The cell's answers (sum bit, carry out) as probabilities for the 8 exact inputs `CELL_INPUTS`, on the CPU:
         (1, 8, 2) for a shared cell, (positions, 8, 2) for one cell per position."""
-        inputs = CELL_INPUTS.to(self.orderings.device)
+        weight = next(self.cell.parameters())
+        inputs = CELL_INPUTS.to(weight.device, weight.dtype)
         return torch.stack([self.step(inputs, i).sigmoid() for i in range(1 if self.shared else self.bits)]).cpu()
 
     def ordered(self, cell: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -144,7 +146,7 @@ class ClassAdderHead(SymmetricAdderHead):
         self.register_buffer("codes", int_to_bits(torch.arange(10), number_inputs).bool(), persistent=False)  # (digit, bit)
 
     def digit_logits(self, features: torch.Tensor) -> torch.Tensor:
-        classes = self.digit(features).float().log_softmax(-1)[:, :, None]  # (batch, digit, 1)
+        classes = at_least_fp32(self.digit(features)).log_softmax(-1)[:, :, None]  # (batch, digit, 1)
         def log_marginal(mask):
             return classes.masked_fill(~mask, -torch.inf).logsumexp(1)
         return log_marginal(self.codes) - log_marginal(~self.codes)

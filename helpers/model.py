@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .device import at_least_fp32
 from .encoding import ENCODINGS, NUMBER_BITS, bits_to_int
 from .heads import HEADS
 
@@ -97,7 +98,7 @@ class CentreByMass(nn.Module):
         self.register_buffer("identity", torch.eye(2), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        pixels = images[:, 0].float()
+        pixels = at_least_fp32(images[:, 0])
         coefficients = pixels.flatten(1)[:, self.border] @ self.plane_fit.T
         ink = (pixels - torch.einsum("hwk,nk->nhw", self.plane, coefficients)).abs()
         ink = (ink - 0.3 * ink.flatten(1).amax(1)[:, None, None]).clamp(min=0)

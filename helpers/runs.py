@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from .paths import ROOT, RUNS
-from .device import choose_precision, device_name, full_fp32, resolve_device, synchronize
+from .device import choose_precision, device_name, full_fp32, resolve_device, synchronize, weight_dtype
 from .data import MNISTData
 from .model import Net, check_model_choices
 from .checkpoints import atomic_write, read_checkpoint, save_checkpoint
@@ -180,10 +180,10 @@ def parameter_table(settings=None) -> str:
 
 
 def make_training(config: Config, n_train: int, channels_last: bool = True, device="cpu"):
-    """Seeded model (initialised on the CPU, then moved: the same weights on every device), AdamW
+    """Seeded model (initialised on the CPU, then moved: the same weights on every device; float64 for an "fp64" run), AdamW
     optimizer (its fused implementation, one kernel per step, where torch has one) and one-cycle schedule."""
     torch.manual_seed(config.seed)
-    model = Net.from_config(config, channels_last).to(device)
+    model = Net.from_config(config, channels_last).to(device, weight_dtype(config.precision))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   fused=torch.device(device).type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -205,7 +205,7 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
     out = config.output_path
     out.mkdir(parents=True, exist_ok=True)
     model, optimizer, scheduler = make_training(config, len(data.train_x), device=device)
-    data = data.to(device)
+    data = data.to(device, weight_dtype(config.precision))
     history, train_log, first_epoch = [], [], 1
     if config.resume and (out / "model.pt").exists():
         state = read_checkpoint(out / "model.pt")

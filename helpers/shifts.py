@@ -73,7 +73,7 @@ def affine(images, rotate=0.0, shear_x=0.0, shear_y=0.0, zoom=1.0, shift_x=0.0, 
     inverse = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / (a * d - b * c)[:, None, None]
     shift = torch.stack([shift_x, shift_y], -1) * 2 / 28
     theta = torch.cat([inverse, -(inverse @ shift[..., None])], -1)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, align_corners=False)
 
 

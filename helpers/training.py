@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .augment import random_affine, robust_augment, to_device
-from .device import autocast
+from .device import at_least_fp32, autocast
 from .data import MNISTData
 from .sampler import RandomSampler
 from .encoding import NUMBER_BITS, bits_to_int, int_to_bits, output_loss
@@ -110,7 +110,7 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
             number_bits = int_to_bits(numbers, NUMBER_BITS, check=False)
         with autocast(device, config.precision):
             logits = model(images, number_bits)
-        loss = output_loss(model.encoding, logits.float(), digits, numbers, unknown,  # the loss in fp32
+        loss = output_loss(model.encoding, at_least_fp32(logits), digits, numbers, unknown,  # the loss in fp32 (or fp64)
                            config.label_smoothing)
         losses.append(optimizer_step(loss, optimizer, scheduler))
         if batch_idx % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
