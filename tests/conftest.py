@@ -1,8 +1,10 @@
+import hashlib
 import os
 import socket
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 # CI sets MNIST_DATA_DIR; beside a checkout the verified offline copy lies in ../shared/data.
@@ -28,6 +30,18 @@ def mnist():
 @pytest.fixture(scope="session")
 def data():
     return helpers.prepare_data(download=False)
+
+
+def machine() -> dict:
+    """What must be the same for two training runs to agree bit for bit (PyTorch's reproducibility notes: one platform
+    and build, not across): the CPU's model and instruction-set flags, the kernels torch picks for them, the torch build
+    and the thread count. tests/README.md says which tests hold numbers only on the machine that recorded them."""
+    info = Path("/proc/cpuinfo")
+    flags = next((line.split(":", 1)[1].split() for line in info.read_text().splitlines() if line.startswith("flags")),
+                 []) if info.exists() else []
+    return {"cpu": helpers.device_name(torch.device("cpu")), "flags": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:16],
+            "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
 
 
 def figure_path(tmp_path: Path, name: str) -> Path:
