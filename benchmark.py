@@ -22,24 +22,30 @@ from pathlib import Path
 
 import torch
 
-import helpers
-
-
+from helpers.core.device import device_name, resolve_device, synchronize
+from helpers.core.mnist import load_mnist, MNIST_MEAN, MNIST_STD, normalize, prepare_data
+from helpers.core.paths import RESULTS
+from helpers.core.provenance import versions
+from helpers.core.stats import mean_std
+from helpers.digit_and_sum.configs import CONFIGS
+from helpers.digit_and_sum.evaluation import ACCURACIES, eval_numbers, evaluate
+from helpers.digit_and_sum.reference import reference_pipeline
+from helpers.digit_and_sum.runs import Config, fit
 def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) -> list[dict]:
-    """Train the original's pipeline for `epochs`; returns per-epoch history like helpers.fit's."""
+    """Train the original's pipeline for `epochs`; returns per-epoch history like fit's."""
     device = torch.device(device)
-    model, train = helpers.reference_pipeline(seed, device)
-    eval_x = helpers.normalize(eval_set[0], helpers.MNIST_MEAN, helpers.MNIST_STD)
-    numbers = helpers.eval_numbers(len(eval_x))
+    model, train = reference_pipeline(seed, device)
+    eval_x = normalize(eval_set[0], MNIST_MEAN, MNIST_STD)
+    numbers = eval_numbers(len(eval_x))
     history = []
     for epoch in range(1, epochs + 1):
-        helpers.synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         train()
-        helpers.synchronize(device)
+        synchronize(device)
         seconds = time.perf_counter() - start
-        result = helpers.evaluate(model, eval_x, eval_set[1], numbers)
-        history.append({"epoch": epoch, "seconds": seconds, **{k: result[k] for k in helpers.ACCURACIES}})
+        result = evaluate(model, eval_x, eval_set[1], numbers)
+        history.append({"epoch": epoch, "seconds": seconds, **{k: result[k] for k in ACCURACIES}})
         log(f"  reference epoch {epoch}: joint {result['joint_acc']:.2%} ({seconds:.1f} s)")
     return history
 
@@ -47,8 +53,8 @@ def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) ->
 def project(overrides: dict, seed: int, data, device="auto", log=print) -> tuple[list[dict], str, str]:
     """Train a project configuration; returns its per-epoch history, the precision it ran in and why."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = helpers.Config(**overrides, seed=seed, device=str(device), output_dir=tmp)
-        metrics = helpers.fit(config, data, log=lambda line: None)["metrics"]
+        config = Config(**overrides, seed=seed, device=str(device), output_dir=tmp)
+        metrics = fit(config, data, log=lambda line: None)["metrics"]
     for h in metrics["history"]:
         log(f"  epoch {h['epoch']}: joint {h['joint_acc']:.2%} ({h['seconds']:.1f} s)")
     return metrics["history"], metrics["params"]["precision"], metrics["versions"]["precision"]
@@ -63,14 +69,14 @@ def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99) 
         if reached is None and h["joint_acc"] >= target:
             reached = elapsed
     return {"seconds": seconds, "samples_per_s": n_train * len(history) / seconds, "seconds_to_99": reached,
-            **{k: history[-1][k] for k in helpers.ACCURACIES}}
+            **{k: history[-1][k] for k in ACCURACIES}}
 
 
 def run(names: list[str], rounds: int, device: torch.device, precision: str | None = None, log=print) -> dict:
     """`rounds` alternating rounds (seeds 1, 2, ...) of the reference and the configurations `names` of CONFIGS (with
     `precision`, if given, in place of each one's own); every run's times, accuracies and precision with its reason."""
-    data, test_set = helpers.prepare_data(), helpers.load_mnist()["test"]
-    configs = {name: {**helpers.CONFIGS[name], **({"precision": precision} if precision else {})} for name in names}
+    data, test_set = prepare_data(), load_mnist()["test"]
+    configs = {name: {**CONFIGS[name], **({"precision": precision} if precision else {})} for name in names}
     runs = []
     for seed in range(1, rounds + 1):
         log(f"round {seed}: reference")
@@ -81,28 +87,28 @@ def run(names: list[str], rounds: int, device: torch.device, precision: str | No
             history, used, why = project(overrides, seed, data, device, log)
             runs.append({"name": name, "seed": seed, "precision": used, "precision_reason": why, **summarize(history)})
     mean = {n: {k: statistics.mean(r[k] for r in runs if r["name"] == n) for k in ("seconds", "samples_per_s",
-                                                                                  *helpers.ACCURACIES)}
+                                                                                  *ACCURACIES)}
             for n in ["reference", *names]}
-    return {"configs": configs, "runs": runs, "mean": mean, "defaults": helpers.Config().to_dict(),
-            "versions": helpers.versions(device), "device": str(device), "threads": torch.get_num_threads(),
+    return {"configs": configs, "runs": runs, "mean": mean, "defaults": Config().to_dict(),
+            "versions": versions(device), "device": str(device), "threads": torch.get_num_threads(),
             "command": "python benchmark.py " + " ".join(sys.argv[1:])}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(helpers.CONFIGS))
+    parser.add_argument("configs", nargs="*", default=["default"], choices=sorted(CONFIGS))
     parser.add_argument("--repeats", type=int, default=1, help="alternating rounds (seed 1, 2, ...)")
-    parser.add_argument("--out", type=Path, default=helpers.RESULTS / "benchmark",
+    parser.add_argument("--out", type=Path, default=RESULTS / "benchmark",
                         help="folder for benchmark.json and summary.md (default: results/benchmark in the repository)")
     parser.add_argument("--device", default="auto", help="'auto' (the accelerator if any, else the CPU), 'cpu', 'cuda', ...")
     parser.add_argument("--precision", help="every configuration in this precision instead of its own (e.g. fp32: "
                                             "what a CPU without native bf16 runs)")
     args = parser.parse_args()
     try:
-        device = helpers.resolve_device(args.device)
+        device = resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
-    print(f"device {device} ({helpers.device_name(device)}), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"device {device} ({device_name(device)}), torch {torch.__version__}, {torch.get_num_threads()} threads")
     result = run(args.configs, args.repeats, device, args.precision, log=lambda line: print(line, flush=True))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.json").write_text(json.dumps(result, indent=1))
@@ -135,8 +141,8 @@ def benchmark_table(result: dict) -> str:
         reached = [f"{r['seconds_to_99']:.0f}" if r["seconds_to_99"] else "never" for r in mine]
         to_default = f"{mean_seconds[name] / mean_seconds['default']:.2f}" if "default" in mean_seconds else "–"
         lines.append(f"| {name} | {mine[0]['precision']} | {len(mine)} | {statistics.mean(seconds):.1f} ± {std:.1f} | "
-                     f"{', '.join(reached)} | {helpers.mean_std(r['digit_acc'] for r in mine)} | "
-                     f"{helpers.mean_std(r['sum_acc'] for r in mine)} | {helpers.mean_std(r['joint_acc'] for r in mine)} | "
+                     f"{', '.join(reached)} | {mean_std(r['digit_acc'] for r in mine)} | "
+                     f"{mean_std(r['sum_acc'] for r in mine)} | {mean_std(r['joint_acc'] for r in mine)} | "
                      f"{ratios[0]:.2f}–{ratios[-1]:.2f} | {mean_seconds[name] / mean_seconds['reference']:.2f} | {to_default} |")
     lines += ["", "Precision, and why:", ""]
     lines += [f"* {name}: {next(r for r in runs if r['name'] == name).get('precision_reason', '–')}" for name in names]

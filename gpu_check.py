@@ -20,18 +20,22 @@ from pathlib import Path
 
 import torch
 
-import helpers
-
-
+from helpers.core.device import resolve_device
+from helpers.core.mnist import prepare_data
+from helpers.core.paths import NOTEBOOK, RESULTS, ROOT
+from helpers.core.provenance import versions
+from helpers.digit_and_sum.configs import CONFIGS
+from helpers.digit_and_sum.runs import Config, make_training
+from helpers.digit_and_sum.training import train_epoch
 def sync_check(device: torch.device, steps: int = 300) -> dict:
     """`steps` training steps with every host sync an error; returns what ran."""
-    data = helpers.prepare_data(train_size=128 * steps).to(device)
-    config = helpers.Config(epochs=1, augment="robust", centre_input=True, holdout=30, head="symadder",
+    data = prepare_data(train_size=128 * steps).to(device)
+    config = Config(epochs=1, augment="robust", centre_input=True, holdout=30, head="symadder",
                             device=str(device), log_interval=10**9).resolved()
-    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x), device=device)
+    model, optimizer, scheduler = make_training(config, len(data.train_x), device=device)
     torch.cuda.set_sync_debug_mode("error")
     try:
-        loss, _ = helpers.train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
+        loss, _ = train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     return {"steps": steps, "configuration": "augment robust, centre_input, holdout 30, head symadder",
@@ -42,7 +46,7 @@ def notebook_check(device: torch.device, out: Path) -> dict:
     """The primary notebook, headless, on the GPU; its metrics."""
     import papermill
     with tempfile.TemporaryDirectory() as tmp:
-        papermill.execute_notebook(str(helpers.NOTEBOOK), str(out / "notebook.ipynb"), cwd=str(helpers.ROOT),
+        papermill.execute_notebook(str(NOTEBOOK), str(out / "notebook.ipynb"), cwd=str(ROOT),
                                    parameters={"device": str(device), "output_dir": tmp}, progress_bar=False)
         metrics = json.loads((Path(tmp) / "metrics.json").read_text())
     return {"final": metrics["final"], "train_seconds": metrics["train_seconds"], "precision": metrics["params"]["precision"]}
@@ -52,19 +56,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="a CUDA device (default: the first)")
     parser.add_argument("--rounds", type=int, default=1, help="benchmark rounds (seeds 1, 2, ...)")
-    parser.add_argument("--out", type=Path, default=helpers.RESULTS / "gpu", help="default: results/gpu in the repository")
+    parser.add_argument("--out", type=Path, default=RESULTS / "gpu", help="default: results/gpu in the repository")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print("gpu_check.py: no CUDA GPU on this machine; nothing to check (the GPU path stays unmeasured).")
         return 0
     import benchmark
-    device = helpers.resolve_device(args.device)
+    device = resolve_device(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {"gpu": torch.cuda.get_device_name(device), "versions": helpers.versions(device)}
+    report = {"gpu": torch.cuda.get_device_name(device), "versions": versions(device)}
     print(f"1/3 sync check on {report['gpu']}", flush=True)
     report["sync_check"] = sync_check(device)
     print("2/3 benchmark", flush=True)
-    report["benchmark"] = benchmark.run(list(helpers.CONFIGS), args.rounds, device)
+    report["benchmark"] = benchmark.run(list(CONFIGS), args.rounds, device)
     print("3/3 the primary notebook", flush=True)
     report["notebook"] = notebook_check(device, args.out)
     (args.out / "gpu.json").write_text(json.dumps(report, indent=1))

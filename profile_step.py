@@ -7,7 +7,7 @@
 
 For each pipeline, in one run on the same machine: a warm-up, then about 12,000 training images timed, then the
 same again under the profiler. The reference is the original's pipeline (DataLoader, per-sample ToTensor and
-Normalize, the classic CNN, Adam); the others are `helpers.CONFIGS` as they are now and, marked "before", the
+Normalize, the classic CNN, Adam); the others are `CONFIGS` as they are now and, marked "before", the
 recipes of `fast` and `strong` that the current ones replaced (the same code: the difference is the recipe).
 """
 import argparse
@@ -18,8 +18,14 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-import helpers
-
+from helpers.core.device import device_name, resolve_device, synchronize
+from helpers.core.mnist import prepare_data
+from helpers.digit_and_sum.configs import CONFIGS
+from helpers.digit_and_sum.encoding import DIGIT_BITS, NUMBER_BITS, SUM_BITS
+from helpers.digit_and_sum.heads import HEADS
+from helpers.digit_and_sum.reference import reference_pipeline
+from helpers.digit_and_sum.runs import Config, make_training
+from helpers.digit_and_sum.training import train_epoch
 IMAGES = 12_800  # per timed pass: 100 steps of 128, 25 of 512
 BEFORE = {  # the recipes the current fast and strong replaced (git history has them in helpers/configs.py)
     "fast (before)": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16|fp32"},
@@ -30,32 +36,32 @@ BEFORE = {  # the recipes the current fast and strong replaced (git history has 
 
 def project_steps(data, device, overrides: dict):
     """`train()`: one pass over the first IMAGES training images with a configuration's step, on `device`."""
-    config = helpers.Config(**{**overrides, "epochs": 3}, log_interval=10**9, device=str(device)).resolved()
-    model, optimizer, scheduler = helpers.make_training(config, IMAGES, device=device)  # a schedule for 3 passes
+    config = Config(**{**overrides, "epochs": 3}, log_interval=10**9, device=str(device)).resolved()
+    model, optimizer, scheduler = make_training(config, IMAGES, device=device)  # a schedule for 3 passes
     subset = dataclasses.replace(data, train_x=data.train_x[:IMAGES], train_y=data.train_y[:IMAGES])
 
     def train():
-        helpers.train_epoch(model, subset, optimizer, scheduler, 1, config, log=lambda line: None)
-        helpers.synchronize(device)
+        train_epoch(model, subset, optimizer, scheduler, 1, config, log=lambda line: None)
+        synchronize(device)
     return train, config.precision
 
 
 def head_steps(head, device, batch: int = 128, steps: int = 300) -> float:
     """Milliseconds per forward and backward of a head alone, on features and numbers of one batch."""
     features = torch.randn(batch, 320, device=device, requires_grad=True)
-    number = torch.randint(0, 2, (batch, helpers.NUMBER_BITS), device=device).float()
+    number = torch.randint(0, 2, (batch, NUMBER_BITS), device=device).float()
     head(features, number).sum().backward()  # warm up (for a compiled head: compile)
     start = time.perf_counter()
     for _ in range(steps):
         head(features, number).sum().backward()
-    helpers.synchronize(device)
+    synchronize(device)
     return (time.perf_counter() - start) / steps * 1e3
 
 
 def compiled_head(device) -> list[str]:
     """The adder head's cost, eager and under torch.compile (what `adds` would gain), and what compiling costs."""
     def build(name):  # as Net builds its head
-        return helpers.HEADS[name](helpers.NUMBER_BITS, helpers.DIGIT_BITS + helpers.SUM_BITS).to(device)
+        return HEADS[name](NUMBER_BITS, DIGIT_BITS + SUM_BITS).to(device)
     torch.manual_seed(0)
     heads = {name: build(name) for name in ("mlp", "symadder")}
     start = time.perf_counter()
@@ -74,11 +80,11 @@ def main():
     parser.add_argument("--out", type=Path, help="also write <out>/summary.md")
     parser.add_argument("--compile", action="store_true", help="also time the symadder head under torch.compile")
     args = parser.parse_args()
-    device = helpers.resolve_device(args.device)
-    data = helpers.prepare_data().to(device)
-    reference = helpers.reference_pipeline(device=device)[1]
-    pipelines = {"reference": (lambda: (reference(IMAGES // 128), helpers.synchronize(device)), "fp32")}
-    for name, overrides in {**helpers.CONFIGS, **BEFORE}.items():
+    device = resolve_device(args.device)
+    data = prepare_data().to(device)
+    reference = reference_pipeline(device=device)[1]
+    pipelines = {"reference": (lambda: (reference(IMAGES // 128), synchronize(device)), "fp32")}
+    for name, overrides in {**CONFIGS, **BEFORE}.items():
         pipelines[name] = project_steps(data, device, overrides)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
@@ -95,7 +101,7 @@ def main():
         tops[name] = (precision, [(e.key, getattr(e, sort) / total) for e in events[:6]])
         print(f"\n=== {name} ({precision}): {per_epoch[name]:.1f} s per 60,000 images ===")
         print(prof.key_averages().table(sort_by=sort, row_limit=12, max_name_column_width=40))
-    lines = [f"# Where the training time goes ({helpers.device_name(device)}, {device})", "",
+    lines = [f"# Where the training time goes ({device_name(device)}, {device})", "",
              f"Written by `python profile_step.py{' --device ' + args.device if args.device != 'cpu' else ''}"
              f"{' --compile' if args.compile else ''} --out ...` ({torch.get_num_threads()} threads): "
              "seconds per epoch of 60,000 images, timed over 12,800 images, and the six operators with the most self "

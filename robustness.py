@@ -6,9 +6,9 @@
 
 Every MNIST test image, paired with the fixed test numbers, is shifted by each of the SHIFTS below at
 3 severities (built on the fly, deterministic for a seed), and the digits 0-9 are rendered from every
-TrueType font on the machine and read through `helpers.image_file_to_mnist`, as `predict.py` reads a
+TrueType font on the machine and read through `image_file_to_mnist`, as `predict.py` reads a
 user's file (each paired with every number). Per shift: joint accuracy, and how well the confidence that
-`helpers.predict` reports flags the wrong answers (accuracy of the most and least confident tenth).
+`predict` reports flags the wrong answers (accuracy of the most and least confident tenth).
 Results go to results/robustness/<name>/robustness.json (--out for another folder), the figure to
 images/robustness.png (--image-dir).
 """
@@ -21,10 +21,16 @@ import torch
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
-import helpers
-from helpers.shifts import SHIFTS, shift
+from helpers.core.mnist import load_mnist
+from helpers.core.paths import IMAGES, MODELS, relative_to_root, RESULTS, ROOT
+from helpers.core.provenance import versions
+from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.evaluation import eval_numbers
+from helpers.digit_and_sum.inference import image_file_to_mnist, predict
+from helpers.studies.robustness import load_robustness, robustness_table
+from helpers.core.shifts import SHIFTS, shift
 
-OUT = helpers.RESULTS / "robustness"
+OUT = RESULTS / "robustness"
 
 # ------------------------------------------------------------------------------------------------- fonts
 
@@ -47,7 +53,7 @@ def font_digits(folder: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
             file = folder / f"{path.stem}-{digit}.png"
             canvas.save(file)
             try:
-                images.append(torch.from_numpy(helpers.image_file_to_mnist(file)))
+                images.append(torch.from_numpy(image_file_to_mnist(file)))
             except ValueError:  # a font without this glyph draws nothing
                 continue
             digits.append(digit)
@@ -59,7 +65,7 @@ def font_digits(folder: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
 
 def joint_and_confidence(model, images: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor) -> dict:
     """Joint accuracy, and the accuracy of the most and least confident tenth of the answers."""
-    pred_digits, pred_sums, confidence = helpers.predict(model, images, numbers, confidence=True)
+    pred_digits, pred_sums, confidence = predict(model, images, numbers, confidence=True)
     right = (pred_digits == digits) & (pred_sums == digits + numbers)
     order = confidence.argsort(descending=True)
     tenth = max(1, len(order) // 10)
@@ -71,8 +77,8 @@ def joint_and_confidence(model, images: torch.Tensor, digits: torch.Tensor, numb
 
 def benchmark(model, seed: int = 0, log=print) -> dict:
     """Every shift x severity on the MNIST test set, clean MNIST, and the font digits."""
-    images, digits = helpers.load_mnist()["test"]
-    numbers = helpers.eval_numbers(len(images))
+    images, digits = load_mnist()["test"]
+    numbers = eval_numbers(len(images))
     results = {"clean": joint_and_confidence(model, images, digits, numbers), "shifts": {}}
     for name in SHIFTS:
         results["shifts"][name] = [joint_and_confidence(model, shift(images, name, severity, seed), digits, numbers)
@@ -90,11 +96,11 @@ def benchmark(model, seed: int = 0, log=print) -> dict:
     return results
 
 
-def compare(names: list[str], out: Path = OUT, image_dir: Path | None = helpers.IMAGES) -> str:
+def compare(names: list[str], out: Path = OUT, image_dir: Path | None = IMAGES) -> str:
     """Write `out`/summary.md and the comparison figure (into `image_dir`, if given) for models `names`, each over its
     seeds, from their results in `out`."""
-    groups = {name: helpers.load_robustness(name, out) for name in names}
-    table = helpers.robustness_table(groups)
+    groups = {name: load_robustness(name, out) for name in names}
+    table = robustness_table(groups)
     (out / "summary.md").write_text(
         "# Robustness: joint accuracy (%) under each shift, mean ± std over seeds\n\n"
         f"Written by `python robustness.py --compare {' '.join(names)}` from results/robustness/*/robustness.json.\n\n"
@@ -107,12 +113,12 @@ def compare(names: list[str], out: Path = OUT, image_dir: Path | None = helpers.
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=helpers.MODELS / "default.pt", type=Path,
+    parser.add_argument("--model", default=MODELS / "default.pt", type=Path,
                         help="the checkpoint (default: models/default.pt in the repository)")
     parser.add_argument("--name", default="default", help="results go to <out>/<name>/")
     parser.add_argument("--out", type=Path, default=OUT, help="default: results/robustness in the repository")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shifts' random draws")
-    parser.add_argument("--image-dir", default=helpers.IMAGES, type=lambda text: Path(text) if text else None,
+    parser.add_argument("--image-dir", default=IMAGES, type=lambda text: Path(text) if text else None,
                         help="where robustness.png goes ('' for none; default: images/ in the repository)")
     parser.add_argument("--compare", nargs="+", metavar="NAME",
                         help="no benchmark: compare the results of these names (each over its -seed<k> runs)")
@@ -120,10 +126,10 @@ def main(argv=None) -> int:
     if args.compare:
         print(compare(args.compare, args.out, args.image_dir))
         return 0
-    model = helpers.load_checkpoint(args.model)
+    model = load_checkpoint(args.model)
     path = args.model.resolve()  # recorded relative to the repository, or by its name alone: no machine's folders
-    shown = helpers.relative_to_root(path) if path.is_relative_to(helpers.ROOT) else path.name
-    results = {"model": shown, "seed": args.seed, "versions": helpers.versions(), **benchmark(model, args.seed)}
+    shown = relative_to_root(path) if path.is_relative_to(ROOT) else path.name
+    results = {"model": shown, "seed": args.seed, "versions": versions(), **benchmark(model, args.seed)}
     out = args.out / args.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "robustness.json").write_text(json.dumps(results, indent=1))

@@ -32,9 +32,20 @@ import cloudpickle
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
-import helpers
+from helpers.core.checkpoints import atomic_write, write_json
+from helpers.core.mnist import ensure_mnist, MNISTDataError
+from helpers.core.paths import ADDITION_NOTEBOOK, NOTEBOOK, relative_to_root, RESULTS, ROOT, RUNS
+from helpers.digit_and_sum.checkpoints import TASK
+from helpers.digit_and_sum.configs import SWEEPS
+from helpers.digit_and_sum.results import load_results, upgrade_metrics
+from helpers.digit_and_sum.runs import Config, PARAMS
+from helpers.mnist_addition.recipes import ADDITION_SWEEPS
+from helpers.mnist_addition.results import addition_summary, load_addition_results
+from helpers.mnist_addition.training import TASK as ADDITION_TASK, AdditionConfig
+from helpers.studies.holdout import summary as sweep_summary
+from helpers.studies.plans import STUDIES
 
-NOTEBOOKS = helpers.RUNS / "sweep"
+NOTEBOOKS = RUNS / "sweep"
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -69,26 +80,28 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
     import papermill
     from distributed import get_worker
 
-    import helpers
+    from helpers.core.device import available_devices
+    from helpers.core.paths import NOTEBOOK, ROOT
+    from helpers.digit_and_sum.checkpoints import export_model
     index, workers = slots[get_worker().address]
-    device = worker_device(parameters.get("device", "auto"), index, helpers.available_devices())
+    device = worker_device(parameters.get("device", "auto"), index, available_devices())
     threads = max(1, (os.cpu_count() or 1) // workers)
     # The notebook's kernel inherits the worker's environment, where Dask sets these threads to 1 (torch sizes
     # its pool by MKL's) and a malloc trim threshold that makes every training step fault its memory back in.
     os.environ.update({f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "MKL", "OPENBLAS")})
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     parameters = dict(parameters)
-    notebook = helpers.ROOT / parameters.pop("notebook")
+    notebook = ROOT / parameters.pop("notebook")
     with tempfile.TemporaryDirectory() as tmp:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
-            papermill.execute_notebook(str(notebook), str(executed), cwd=str(helpers.ROOT), progress_bar=False,
+            papermill.execute_notebook(str(notebook), str(executed), cwd=str(ROOT), progress_bar=False,
                                        parameters={**parameters, "device": device, "output_dir": str(out)})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
         result = {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
         if keep_model:  # the weights (without the optimizer's state, where the checkpoint has one), as bytes
-            slim = helpers.export_model(out / "model.pt", out / "slim.pt") if notebook == helpers.NOTEBOOK else out / "model.pt"
+            slim = export_model(out / "model.pt", out / "slim.pt") if notebook == NOTEBOOK else out / "model.pt"
             result["model"] = slim.read_bytes()
         return result
 
@@ -102,9 +115,8 @@ def differences(metrics: dict, parameters: dict) -> dict[str, tuple]:
     that change what a run computes count, and not the precision ("auto" or "bf16|fp32" is recorded as what it
     resolved to), nor one neither run reads (its `read_with` setting off in both: when to restart, without restarts);
     a setting newer than the run counts as the value it ran with."""
-    addition = "digits" in metrics.get("params", {})
-    recorded, settings = (metrics["params"], helpers.AdditionConfig) if addition else \
-        (helpers.upgrade_metrics(metrics)["params"], helpers.Config)
+    recorded, settings = (metrics["params"], AdditionConfig) if metrics.get("task") == ADDITION_TASK else \
+        (upgrade_metrics(metrics)["params"], Config)
 
     def read(f) -> bool:
         by = f.metadata.get("read_with")
@@ -123,15 +135,18 @@ def complete(run_dir: Path, parameters: dict | None = None) -> bool:
     if not path.exists():
         return False
     metrics = json.loads(path.read_text())
-    done = bool(metrics.get("exhaustive") or ("digits" in metrics.get("params", {}) and metrics.get("final")))
+    if metrics.get("task") not in (TASK, ADDITION_TASK):
+        raise ValueError(f"{relative_to_root(path)} names no task ({TASK!r} or {ADDITION_TASK!r}): not a run of this "
+                         "project's notebooks")
+    done = bool(metrics.get("exhaustive") if metrics["task"] == TASK else metrics.get("final"))
     if done and parameters and (changed := differences(metrics, parameters)):
         said = ", ".join(f"{name} {was!r} there, {asked!r} asked" for name, (was, asked) in changed.items())
-        raise ValueError(f"{helpers.relative_to_root(run_dir)} finished with other settings ({said}): "
+        raise ValueError(f"{relative_to_root(run_dir)} finished with other settings ({said}): "
                          "name another --results folder, or --force to replace it")
     return done
 
 
-def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, notebooks: Path = NOTEBOOKS,
+def run_sweep(runs: dict[str, dict], client, results: Path = RESULTS, notebooks: Path = NOTEBOOKS,
               force: bool = False, keep_models: bool = False) -> dict[str, str]:
     """Submit every run of `runs` (name -> notebook parameters) not complete in `results`; write each one
     as it arrives (with `keep_models`, its weights too). Returns the failed runs' errors by name."""
@@ -156,11 +171,10 @@ def run_sweep(runs: dict[str, dict], client, results: Path = helpers.RESULTS, no
             else:
                 (results / name).mkdir(parents=True, exist_ok=True)
                 # not the worker's temporary folder
-                out["metrics"]["params"]["output_dir"] = helpers.relative_to_root(results / name)
-                helpers.atomic_write(results / name / "metrics.json",
-                                     lambda tmp: tmp.write_text(json.dumps(out["metrics"], indent=1)))
+                out["metrics"]["params"]["output_dir"] = relative_to_root(results / name)
+                write_json(results / name / "metrics.json", out["metrics"])
                 if "model" in out:
-                    helpers.atomic_write(results / name / "model.pt", lambda tmp: tmp.write_bytes(out["model"]))
+                    atomic_write(results / name / "model.pt", lambda tmp: tmp.write_bytes(out["model"]))
                 notebooks.mkdir(parents=True, exist_ok=True)
                 (notebooks / f"{name}.ipynb").write_text(out["notebook"])
                 final = out["metrics"]["final"]
@@ -186,11 +200,11 @@ def dask_client(scheduler: str | None, workers: int):
 def notebook_of(config: str) -> tuple[dict, str, dict, tuple]:
     """A named configuration's parameters, the notebook that runs it (relative to the repository), what every sweep
     run of it sets (no failing assertion: a poor run is a result too) and the parameters that notebook has."""
-    if config in helpers.ADDITION_SWEEPS:
-        return (helpers.ADDITION_SWEEPS[config], helpers.relative_to_root(helpers.ADDITION_NOTEBOOK), {"min_sum_acc": 0.0},
-                tuple(f.name for f in dataclasses.fields(helpers.AdditionConfig)))
-    return helpers.SWEEPS[config], helpers.relative_to_root(helpers.NOTEBOOK), {"min_joint_acc": 0.0, "image_dir": None}, \
-        helpers.PARAMS
+    if config in ADDITION_SWEEPS:
+        return (ADDITION_SWEEPS[config], relative_to_root(ADDITION_NOTEBOOK), {"min_sum_acc": 0.0},
+                tuple(f.name for f in dataclasses.fields(AdditionConfig)))
+    return SWEEPS[config], relative_to_root(NOTEBOOK), {"min_joint_acc": 0.0, "image_dir": None}, \
+        PARAMS
 
 
 def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[str, dict]:
@@ -219,10 +233,10 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
     """The command line read: its arguments and the runs it names (run name -> notebook parameters), checked
     (unknown names and parameters, and finished runs with other settings, stop it here with the reason)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", help="names or shell patterns of helpers.SWEEPS and helpers.ADDITION_SWEEPS "
+    parser.add_argument("configs", nargs="*", help="names or shell patterns of SWEEPS and ADDITION_SWEEPS "
                                                     "(default: all of the primary notebook's)")
-    parser.add_argument("--study", choices=sorted(helpers.STUDIES),
-                        help="a named sweep (helpers.STUDIES): its configurations, seeds, results folder and any "
+    parser.add_argument("--study", choices=sorted(STUDIES),
+                        help="a named sweep (STUDIES): its configurations, seeds, results folder and any "
                                                        "parameters it sets")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3, or the study's")
     parser.add_argument("--keep-models", action="store_true", help="also write each run's weights to <results>/<run>/model.pt")
@@ -237,12 +251,12 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
     cluster.add_argument("--workers", type=int, default=1, help="local Dask workers (default 1)")
     cluster.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     args = parser.parse_args(argv)
-    study = helpers.STUDIES.get(args.study, {})
+    study = STUDIES.get(args.study, {})
     args.configs = args.configs or study.get("configs", [])
     args.seeds = args.seeds or study.get("seeds", [1, 2, 3])
-    args.results = args.results or helpers.ROOT / study.get("results", "results")
-    named = [*helpers.SWEEPS, *helpers.ADDITION_SWEEPS]
-    configs = [c for c in named if any(fnmatch.fnmatchcase(c, p) for p in args.configs)] if args.configs else list(helpers.SWEEPS)
+    args.results = args.results or ROOT / study.get("results", "results")
+    named = [*SWEEPS, *ADDITION_SWEEPS]
+    configs = [c for c in named if any(fnmatch.fnmatchcase(c, p) for p in args.configs)] if args.configs else list(SWEEPS)
     if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in named)]:
         parser.error(f"unknown configuration {unmatched}; choose from {', '.join(named)}")
     overrides = {**study.get("params", {}), **{name: parse_value(value) for name, value in args.p}}
@@ -264,20 +278,20 @@ def main(argv=None) -> int:
     args, runs = plan(argv)
     if not args.scheduler:  # a local cluster: MNIST checked (or downloaded) once here, not by every worker at once
         try:
-            helpers.ensure_mnist(next(iter(runs.values()), {}).get("data_dir"))
-        except helpers.MNISTDataError as error:
+            ensure_mnist(next(iter(runs.values()), {}).get("data_dir"))
+        except MNISTDataError as error:
             print(f"sweep.py: {error}", file=sys.stderr)
             return 2
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)
-    if addition := helpers.load_addition_results(args.results):
-        summary = helpers.addition_summary(addition)
-    elif groups := helpers.load_results(args.results):
-        summary = helpers.summary(groups)
+    if addition := load_addition_results(args.results):
+        summary = addition_summary(addition)
+    elif groups := load_results(args.results):
+        summary = sweep_summary(groups)
     else:  # an empty table would read as a result
         summary = None
-        print(f"sweep.py: no finished run in {helpers.relative_to_root(args.results)}: no summary written", file=sys.stderr)
+        print(f"sweep.py: no finished run in {relative_to_root(args.results)}: no summary written", file=sys.stderr)
     if summary:
         (args.results / "summary.md").write_text(summary)
         print(summary)

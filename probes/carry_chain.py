@@ -11,9 +11,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-import helpers
-
-
+from helpers.digit_and_sum.encoding import NUMBER_BITS
+from helpers.digit_and_sum.heads import AdderHead, HEADS
 class CarryChain(torch.autograd.Function):
     """pre (P, B, K*H): the cell's first layer on (digit bit, number bit) per position, least significant first;
     w_c (K*H): its carry weights; w2, b2: the middle layer; last (2, K*H), b_last: the last layer, the mean over
@@ -49,7 +48,7 @@ class CarryChain(torch.autograd.Function):
                 g2.view(-1, hidden).sum(0), grad.view(-1, 2).t() @ h2s.view(-1, width), grad.view(-1, 2).sum(0))
 
 
-def chain_forward(head: helpers.heads.AdderHead, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
+def chain_forward(head: AdderHead, features: torch.Tensor, number: torch.Tensor) -> torch.Tensor:
     """`head`'s forward (shared cell) with its carry chain in `CarryChain`."""
     digit_logits = head.digit(features)
     inputs = torch.stack([(digit_logits.detach() if head.detach else digit_logits).sigmoid(), number], -1)
@@ -68,8 +67,8 @@ def head_and_grads(run, head, features, number, weights):
 
 def main(batch: int = 128, steps: int = 300, rounds: int = 3):
     torch.manual_seed(0)
-    bits = helpers.NUMBER_BITS
-    mlp, head = helpers.HEADS["mlp"](bits, 2 * bits + 1), helpers.HEADS["symadder"](bits, 2 * bits + 1)
+    bits = NUMBER_BITS
+    mlp, head = HEADS["mlp"](bits, 2 * bits + 1), HEADS["symadder"](bits, 2 * bits + 1)
     features, number = torch.randn(batch, 320), torch.randint(0, 2, (batch, bits)).float()
     weights = torch.randn(batch, 2 * bits + 1)
     out, grads = head_and_grads(head, head, features, number, weights)

@@ -10,8 +10,10 @@ import sys
 import torch
 import torch.nn.functional as F
 
-import helpers
-
+from helpers.core.mnist import prepare_data
+from helpers.digit_and_sum.checkpoints import load_checkpoint, read_checkpoint
+from helpers.digit_and_sum.encoding import decode_outputs
+from helpers.digit_and_sum.evaluation import eval_numbers, pair_logits
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # the image and its four one-pixel shifts
 
 
@@ -22,7 +24,7 @@ def shifted(images: torch.Tensor, dx: int, dy: int, background: float) -> torch.
 
 def accuracies(logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor) -> tuple[float, float]:
     """Digit and joint accuracy of 9-bit logits."""
-    pred_digits, pred_sums = helpers.decode_outputs("binary", logits)
+    pred_digits, pred_sums = decode_outputs("binary", logits)
     digit_ok = pred_digits == digits
     return digit_ok.float().mean().item(), (digit_ok & (pred_sums == digits + numbers)).float().mean().item()
 
@@ -36,14 +38,14 @@ def hard_digit_bits(head):
 
 def main(paths: list[str]) -> None:
     for path in paths:
-        model = helpers.load_checkpoint(path)
-        params = helpers.read_checkpoint(path)["params"]
-        data = helpers.prepare_data(val_size=params["val_size"])
-        numbers, background = helpers.eval_numbers(len(data.eval_y)), (0 - data.mean) / data.std
-        views = [helpers.pair_logits(model, shifted(data.eval_x, dx, dy, background), numbers) for dx, dy in SHIFTS]
+        model = load_checkpoint(path)
+        params = read_checkpoint(path)["params"]
+        data = prepare_data(val_size=params["val_size"])
+        numbers, background = eval_numbers(len(data.eval_y)), (0 - data.mean) / data.std
+        views = [pair_logits(model, shifted(data.eval_x, dx, dy, background), numbers) for dx, dy in SHIFTS]
         averaged = torch.logit(torch.stack([v.sigmoid() for v in views]).mean(0).clamp(1e-6, 1 - 1e-6))
         original = hard_digit_bits(model.head)
-        hard = helpers.pair_logits(model, data.eval_x, numbers)
+        hard = pair_logits(model, data.eval_x, numbers)
         model.head.digit_logits = original
         print(f"{path} ({data.eval_name}): digit / joint %")
         for name, logits in (("as trained", views[0]), ("5 shifted views averaged", averaged),

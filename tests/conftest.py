@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if "MNIST_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "MNIST" / "raw").is_dir():
     os.environ["MNIST_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
 
-import helpers  # noqa: E402
+from helpers.core.device import device_name
+from helpers.core.mnist import load_mnist, prepare_data
+from helpers.digit_and_sum.runs import Config
 
 
 def pytest_collection_modifyitems(items):
@@ -24,12 +26,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def mnist():
     """Both MNIST splits as uint8 tensors, loaded once."""
-    return helpers.load_mnist(download=False)
+    return load_mnist(download=False)
 
 
 @pytest.fixture(scope="session")
 def data():
-    return helpers.prepare_data(download=False)
+    return prepare_data(download=False)
 
 
 def machine() -> dict:
@@ -39,7 +41,7 @@ def machine() -> dict:
     info = Path("/proc/cpuinfo")
     flags = next((line.split(":", 1)[1].split() for line in info.read_text().splitlines() if line.startswith("flags")),
                  []) if info.exists() else []
-    return {"cpu": helpers.device_name(torch.device("cpu")), "flags": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:16],
+    return {"cpu": device_name(torch.device("cpu")), "flags": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:16],
             "capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
             "threads": torch.get_num_threads()}
 
@@ -59,9 +61,9 @@ def free_port() -> int:
 
 # ------------------------------------------------------------------------------ small training runs, shared
 
-def params(tmp_path, **changes) -> helpers.Config:
+def params(tmp_path, **changes) -> Config:
     """A small run on the CPU (where two runs compare bit for bit): 3 epochs of 600 images, a log line every 2 steps."""
-    return helpers.Config(**{"epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2, "device": "cpu",
+    return Config(**{"epochs": 3, "batch_size": 100, "train_size": 600, "log_interval": 2, "device": "cpu",
                              "output_dir": str(tmp_path), **changes})
 
 
@@ -86,4 +88,4 @@ def interrupt_at(epoch):
 @pytest.fixture(scope="session")
 def small():
     """The first 600 training images (and the whole test set), for small runs."""
-    return helpers.prepare_data(train_size=600, download=False)
+    return prepare_data(train_size=600, download=False)

@@ -21,9 +21,9 @@ VARIANTS = {"base": ({}, []), "1 thread": ({}, ["1"]),
 def record_in_a_process(out: Path, threads: list, env: dict) -> dict:
     script = ("import sys, json, tempfile, torch; from pathlib import Path\n"
               "if len(sys.argv) > 2: torch.set_num_threads(int(sys.argv[2]))\n"
-              "import helpers, test_histories as t\n"
+              "import test_histories as t; from helpers.core.mnist import prepare_data\n"
               "with tempfile.TemporaryDirectory() as tmp:\n"
-              "    r = t.record(helpers.prepare_data(train_size=t.TRAIN_SIZE, download=False), Path(tmp))\n"
+              "    r = t.record(prepare_data(train_size=t.TRAIN_SIZE, download=False), Path(tmp))\n"
               "Path(sys.argv[1]).write_text(json.dumps(r))\n")
     here = Path(__file__).resolve().parent
     subprocess.run([sys.executable, "-c", script, str(out), *threads], check=True, cwd=here.parent,

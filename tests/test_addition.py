@@ -9,9 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import helpers
-
-
+from helpers.core.paths import ADDITION_NOTEBOOK, ROOT
+from helpers.core.settings import parameter_table, parameters_cell
+from helpers.digit_and_sum.checkpoints import read_checkpoint
+from helpers.mnist_addition.data import AdditionData, prepare_addition, sum_digits
+from helpers.mnist_addition.model import AdditionModel, exact_log_likelihood, LearnedCell
+from helpers.mnist_addition.results import addition_summary, load_addition_results
+from helpers.mnist_addition.training import ADDITION_FORMAT, AdditionConfig, cell_report, fit_addition, part_trained
 def every_assignment(digits: int) -> torch.Tensor:
     """All 10^(2N) digit assignments of two N-digit numbers: (10^(2N), 2, N)."""
     return torch.cartesian_prod(*[torch.arange(10)] * (2 * digits)).view(-1, 2, digits)
@@ -49,9 +53,9 @@ def test_the_carry_program_is_exactly_the_sum_over_every_digit_assignment(digits
     torch.manual_seed(digits)
     logits = torch.randn(4, 2, digits, 10, dtype=torch.float64) * 2
     numbers = torch.randint(0, 10, (4, 2, digits))
-    sums = helpers.sum_digits(numbers)
-    sums[3] = helpers.sum_digits(torch.randint(0, 10, (2, digits)))  # another pair's sum: a sum these digits rarely make
-    fast = helpers.exact_log_likelihood(logits, sums).exp()
+    sums = sum_digits(numbers)
+    sums[3] = sum_digits(torch.randint(0, 10, (2, digits)))  # another pair's sum: a sum these digits rarely make
+    fast = exact_log_likelihood(logits, sums).exp()
     for i in range(4):
         assert fast[i].item() == pytest.approx(brute_force(logits[i].softmax(-1), sums[i]), abs=1e-6, rel=1e-6)
 
@@ -60,23 +64,23 @@ def test_the_carry_program_is_exactly_the_sum_over_every_digit_assignment(digits
 def test_the_likelihood_of_the_lowest_digits_is_the_sum_over_every_assignment_that_makes_them(lowest):
     torch.manual_seed(lowest)
     logits = torch.randn(3, 2, 3, 10, dtype=torch.float64)
-    sums = helpers.sum_digits(torch.randint(0, 10, (3, 2, 3)))
-    fast = helpers.exact_log_likelihood(logits, sums, lowest).exp()
+    sums = sum_digits(torch.randint(0, 10, (3, 2, 3)))
+    fast = exact_log_likelihood(logits, sums, lowest).exp()
     for i in range(3):
         assert fast[i].item() == pytest.approx(brute_force(logits[i].softmax(-1), sums[i], lowest), rel=1e-6)
 
 
 def test_lowest_first_grows_from_4_digits_to_all():
-    config = helpers.AdditionConfig(digits=100, lowest_first=6, epochs=20)
-    assert [helpers.part_trained(config, 100, epoch) for epoch in range(1, 8)] == [4, 23, 42, 62, 81, None, None]
-    assert helpers.part_trained(helpers.AdditionConfig(digits=2, lowest_first=6), 2, 1) is None  # 3 digits: all
+    config = AdditionConfig(digits=100, lowest_first=6, epochs=20)
+    assert [part_trained(config, 100, epoch) for epoch in range(1, 8)] == [4, 23, 42, 62, 81, None, None]
+    assert part_trained(AdditionConfig(digits=2, lowest_first=6), 2, 1) is None  # 3 digits: all
 
 
 def test_adjacent_first_scores_adjacent_digits_before_its_epoch_then_the_whole_sum():
-    config = helpers.AdditionConfig(digits=100, adjacent_first=4, epochs=20)
-    assert [helpers.part_trained(config, 100, epoch) for epoch in range(1, 6)] == ["adjacent"] * 3 + [None, None]
+    config = AdditionConfig(digits=100, adjacent_first=4, epochs=20)
+    assert [part_trained(config, 100, epoch) for epoch in range(1, 6)] == ["adjacent"] * 3 + [None, None]
     with pytest.raises(ValueError, match="one of them"):
-        helpers.AdditionConfig(digits=100, adjacent_first=4, lowest_first=6)
+        AdditionConfig(digits=100, adjacent_first=4, lowest_first=6)
 
 
 def brute_force_adjacent(probabilities: torch.Tensor, sums: torch.Tensor) -> float:
@@ -100,11 +104,11 @@ def brute_force_adjacent(probabilities: torch.Tensor, sums: torch.Tensor) -> flo
 def test_the_adjacent_digits_likelihood_is_the_enumerated_one(method):
     torch.manual_seed(3)
     logits = torch.randn(3, 2, 3, 10, dtype=torch.float64)
-    sums = helpers.sum_digits(torch.randint(0, 10, (3, 2, 3)))
+    sums = sum_digits(torch.randint(0, 10, (3, 2, 3)))
     if method == "exact":
-        fast = helpers.exact_log_likelihood(logits, sums, "adjacent")
+        fast = exact_log_likelihood(logits, sums, "adjacent")
     else:  # a cell holding the exact table gives the same
-        cell = helpers.LearnedCell()
+        cell = LearnedCell()
         a, b, c = torch.meshgrid(torch.arange(10), torch.arange(10), torch.arange(2), indexing="ij")
         with torch.no_grad():
             cell.table.copy_(torch.where(F.one_hot((a + b + c) % 10 * 2 + (a + b + c) // 10, 20).bool(), 0.0, -1e4)
@@ -112,18 +116,18 @@ def test_the_adjacent_digits_likelihood_is_the_enumerated_one(method):
         fast = cell.log_likelihood(logits, sums, "adjacent")
     for i in range(3):
         assert fast[i].item() == pytest.approx(brute_force_adjacent(logits[i].softmax(-1), sums[i]), rel=1e-6)
-    one = helpers.sum_digits(torch.randint(0, 10, (3, 2, 1)))  # N = 1: no neighbours, the whole sum
-    assert torch.equal(helpers.exact_log_likelihood(logits[:, :, :1], one, "adjacent"),
-                       helpers.exact_log_likelihood(logits[:, :, :1], one))
+    one = sum_digits(torch.randint(0, 10, (3, 2, 1)))  # N = 1: no neighbours, the whole sum
+    assert torch.equal(exact_log_likelihood(logits[:, :, :1], one, "adjacent"),
+                       exact_log_likelihood(logits[:, :, :1], one))
 
 
 def test_the_learned_cells_likelihood_is_the_sum_over_every_assignment_and_carry_path():
     torch.manual_seed(0)
-    cell = helpers.LearnedCell().double()
+    cell = LearnedCell().double()
     with torch.no_grad():
         cell.table.normal_()
     logits = torch.randn(3, 2, 2, 10, dtype=torch.float64)
-    sums = helpers.sum_digits(torch.randint(0, 10, (3, 2, 2)))
+    sums = sum_digits(torch.randint(0, 10, (3, 2, 2)))
     fast = cell.log_likelihood(logits, sums).exp()
     table = cell.probabilities()
     for i in range(3):
@@ -135,63 +139,63 @@ def test_a_cell_that_adds_in_permuted_classes_reads_as_addition_in_digits():
     the observed sums, so it is a digit: a cell that adds on the permuted classes is read right in all 200 entries,
     and one entry changed is read wrong."""
     matching = [3, 7, 0, 9, 1, 5, 8, 2, 6, 4]
-    cell = helpers.LearnedCell()
+    cell = LearnedCell()
     with torch.no_grad():
         cell.table.fill_(-10.0)
         for a, b, carry in itertools.product(range(10), range(10), range(2)):
             total = a + b + carry
             cell.table[matching[a], matching[b], carry, total % 10, total // 10] = 10.0
-    report = helpers.cell_report(cell, matching)
+    report = cell_report(cell, matching)
     assert report["right"] == report["entries"] == 200
     assert [4, 8, 1, 3, 1] in report["table"]  # 4 + 8 + 1 = 13
     with torch.no_grad():
         cell.table[matching[4], matching[8], 1, 3, 1] = -10.0
         cell.table[matching[4], matching[8], 1, 2, 1] = 10.0
-    assert helpers.cell_report(cell, matching)["right"] == 199
+    assert cell_report(cell, matching)["right"] == 199
 
 
 def test_a_100_digit_sum_has_a_finite_likelihood_and_gradient():
     logits = torch.zeros(2, 2, 100, 10, requires_grad=True)  # every digit uniform: P(sum) around 1e-100
-    sums = helpers.sum_digits(torch.randint(0, 10, (2, 2, 100)))
-    log_p = helpers.exact_log_likelihood(logits, sums)
+    sums = sum_digits(torch.randint(0, 10, (2, 2, 100)))
+    log_p = exact_log_likelihood(logits, sums)
     log_p.sum().backward()
     assert torch.isfinite(log_p).all() and log_p.max() < -150 and torch.isfinite(logits.grad).all()
 
 
 def test_sums_are_added_digit_by_digit():
     numbers = torch.tensor([[[9, 9], [0, 1]], [[4, 5], [5, 6]], [[0, 0], [0, 0]]])
-    assert helpers.sum_digits(numbers).tolist() == [[1, 0, 0], [1, 0, 1], [0, 0, 0]]
+    assert sum_digits(numbers).tolist() == [[1, 0, 0], [1, 0, 1], [0, 0, 0]]
     big = torch.randint(0, 10, (2, 18))  # below 2^63: check against Python's integers
     value = sum(int("".join(map(str, row.tolist()))) for row in big)
-    assert int("".join(map(str, helpers.sum_digits(big).tolist()))) == value
+    assert int("".join(map(str, sum_digits(big).tolist()))) == value
 
 
 @pytest.mark.parametrize("digits", [1, 4, 15])
 def test_pairs_follow_the_protocol(mnist, digits):
     """⌊60000 / 2N⌋ training and ⌊10000 / 2N⌋ test pairs, every image at most once, the same for a seed."""
-    data = helpers.prepare_addition(digits, seed=3, splits=mnist)
+    data = prepare_addition(digits, seed=3, splits=mnist)
     assert data.train_pairs.shape == (60_000 // (2 * digits), 2, digits)
     assert data.eval_pairs.shape == (10_000 // (2 * digits), 2, digits)
     for pairs in (data.train_pairs, data.eval_pairs):
         assert len(pairs.flatten().unique()) == pairs.numel()  # no image twice
-    again, other = (helpers.prepare_addition(digits, seed=seed, splits=mnist) for seed in (3, 4))
+    again, other = (prepare_addition(digits, seed=seed, splits=mnist) for seed in (3, 4))
     assert torch.equal(again.train_pairs, data.train_pairs) and not torch.equal(other.train_pairs, data.train_pairs)
     labels = mnist["train"][1]
-    assert torch.equal(data.train_sums, helpers.sum_digits(labels[data.train_pairs]))
+    assert torch.equal(data.train_sums, sum_digits(labels[data.train_pairs]))
 
 
 def test_a_validation_split_pairs_images_training_never_sees(mnist):
-    data = helpers.prepare_addition(2, seed=1, val_size=10_000, splits=mnist)
-    assert data.eval_name == "validation" and len(data.train_images) == 50_000 and len(data.eval_pairs) == 2500
+    data = prepare_addition(2, seed=1, val_size=10_000, splits=mnist)
+    assert data.eval_name == "validation" and len(data.train_x) == 50_000 and len(data.eval_pairs) == 2500
     key = lambda images: {bytes(((i[0] * data.std + data.mean) * 255).round().to(torch.uint8).numpy()) for i in images}  # noqa: E731
-    assert not key(data.train_images[:2000]) & key(data.eval_images)
+    assert not key(data.train_x[:2000]) & key(data.eval_x)
 
 
 @pytest.mark.parametrize("method, perception", [("exact", "lenet"), ("learned", "bn"), ("neural", "lenet"),
                                                 ("neural", "bn")])
 def test_every_method_gives_a_likelihood_per_pair_and_a_sum(method, perception):
-    model = helpers.AdditionModel(3, method, perception).eval()
-    images, sums = torch.randn(5, 2, 3, 1, 28, 28), helpers.sum_digits(torch.randint(0, 10, (5, 2, 3)))
+    model = AdditionModel(3, method, perception).eval()
+    images, sums = torch.randn(5, 2, 3, 1, 28, 28), sum_digits(torch.randint(0, 10, (5, 2, 3)))
     assert model.log_likelihood(images, sums).shape == (5,)
     logits, predicted = model.predict(images)
     assert predicted.shape == (5, 4) and ((predicted >= 0) & (predicted <= 9)).all()
@@ -199,29 +203,29 @@ def test_every_method_gives_a_likelihood_per_pair_and_a_sum(method, perception):
 
 
 def test_the_notebooks_parameters_cell_and_the_docs_table_are_the_configs():
-    cells = json.loads(helpers.ADDITION_NOTEBOOK.read_text())["cells"]
+    cells = json.loads(ADDITION_NOTEBOOK.read_text())["cells"]
     source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
-    assert source == helpers.parameters_cell(helpers.AdditionConfig)
-    assert helpers.parameter_table(helpers.AdditionConfig) in (helpers.ROOT / "docs" / "mnist_addition.md").read_text()
+    assert source == parameters_cell(AdditionConfig)
+    assert parameter_table(AdditionConfig) in (ROOT / "docs" / "mnist_addition.md").read_text()
 
 
 def test_bad_settings_fail_clearly():
     with pytest.raises(ValueError, match="method must be one of"):
-        helpers.AdditionConfig(method="abductive")
+        AdditionConfig(method="abductive")
     with pytest.raises(ValueError, match="digits must be a positive int"):
-        helpers.AdditionConfig(digits=0)
+        AdditionConfig(digits=0)
     with pytest.raises(ValueError, match="restart_epoch must be a positive int"):
-        helpers.AdditionConfig(restart_epoch=0)
+        AdditionConfig(restart_epoch=0)
     with pytest.raises(ValueError, match="restart_loss must be a non-negative number"):
-        helpers.AdditionConfig(restart_loss=-0.5)
+        AdditionConfig(restart_loss=-0.5)
     with pytest.raises(ValueError, match="never be read"):
-        helpers.AdditionConfig(epochs=3, restarts=2, restart_epoch=4)
+        AdditionConfig(epochs=3, restarts=2, restart_epoch=4)
     with pytest.raises(ValueError, match="perception must be one of"):
-        helpers.AdditionConfig(perception="resnet")
+        AdditionConfig(perception="resnet")
 
 
 def small(tmp_path, **changes):
-    return helpers.AdditionConfig(**{"digits": 2, "epochs": 2, "batch_size": 256, "lr": 0.01, "perception": "lenet",
+    return AdditionConfig(**{"digits": 2, "epochs": 2, "batch_size": 256, "lr": 0.01, "perception": "lenet",
                                      "device": "cpu", "precision": "fp32", "train_pairs": 1500, "log_interval": 10**6,
                                      "output_dir": str(tmp_path), **changes})
 
@@ -229,9 +233,9 @@ def small(tmp_path, **changes):
 @pytest.mark.slow
 def test_digit_labels_never_reach_training(tmp_path):
     """Scrambling every training image's label (the sums kept) changes nothing: the same run, bit for bit."""
-    data = helpers.prepare_addition(2, seed=1, download=False, train_pairs=1500)
-    scrambled = helpers.AdditionData(**{**vars(data), "train_digits": data.train_digits[torch.randperm(len(data.train_digits))]})
-    runs = [helpers.fit_addition(small(tmp_path / name), d, log=lambda line: None)["metrics"]["history"]
+    data = prepare_addition(2, seed=1, download=False, train_pairs=1500)
+    scrambled = AdditionData(**{**vars(data), "train_digits": data.train_digits[torch.randperm(len(data.train_digits))]})
+    runs = [fit_addition(small(tmp_path / name), d, log=lambda line: None)["metrics"]["history"]
             for name, d in (("a", data), ("b", scrambled))]
     strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
     assert strip(runs[0]) == strip(runs[1])
@@ -241,10 +245,10 @@ def test_digit_labels_never_reach_training(tmp_path):
 def test_the_exact_method_learns_digits_from_sums_alone(tmp_path):
     """3,000 training pairs of 2-digit numbers, 2 epochs: the perception reads digits it was never told, far above
     chance (10 %)."""
-    data = helpers.prepare_addition(2, seed=1, download=False, train_pairs=3000)
-    run = helpers.fit_addition(small(tmp_path, train_pairs=3000), data, log=lambda line: None)
+    data = prepare_addition(2, seed=1, download=False, train_pairs=3000)
+    run = fit_addition(small(tmp_path, train_pairs=3000), data, log=lambda line: None)
     assert run["metrics"]["final"]["digit_acc"] > 0.8 and run["metrics"]["final"]["sum_acc"] > 0.4
-    assert helpers.read_checkpoint(tmp_path / "model.pt", helpers.ADDITION_FORMAT)["params"]["digits"] == 2
+    assert read_checkpoint(tmp_path / "model.pt", ADDITION_FORMAT)["params"]["digits"] == 2
 
 
 def test_the_summary_keeps_runs_of_another_recipe_in_a_row_of_their_own(tmp_path):
@@ -253,7 +257,7 @@ def test_the_summary_keeps_runs_of_another_recipe_in_a_row_of_their_own(tmp_path
         folder.mkdir()
         params = {"digits": 100, "method": "exact", "perception": "mid", "epochs": 20, "seed": seed, **curriculum}
         (folder / "metrics.json").write_text(json.dumps({
-            "params": params, "final": {"sum_acc": 0.1 * seed, "digit_acc": 0.9}, "train_seconds": 100.0,
+            "task": "mnist_addition", "params": params, "final": {"sum_acc": 0.1 * seed, "digit_acc": 0.9}, "train_seconds": 100.0,
             "data": {"eval_set": "test"}}))
     for seed in (1, 2, 3):
         run(seed, lowest_first=6)
@@ -262,11 +266,11 @@ def test_the_summary_keeps_runs_of_another_recipe_in_a_row_of_their_own(tmp_path
     run(8, adjacent_first=6, restarts=2, restart_epoch=2)  # the default epoch, named or not: one recipe
     for seed in (9, 10):
         run(seed, adjacent_first=6, restarts=5, restart_epoch=1)
-    groups = helpers.load_addition_results(tmp_path)
+    groups = load_addition_results(tmp_path)
     assert {name: len(runs) for name, runs in groups.items()} == {
         "add-exact-mid-n100 (adjacent_first 6, restarts 2)": 3, "add-exact-mid-n100 (lowest_first 6)": 3,
         "add-exact-mid-n100 (adjacent_first 6, restarts 5 after epoch 1)": 2}
-    text = helpers.addition_summary(groups)
+    text = addition_summary(groups)
     assert "| 100 | exact | mid | lowest_first 6 | 1–3 | 20 | 20.00 ± 10.00 |" in text
     assert "| 100 | exact | mid | adjacent_first 6, restarts 2 | 6–8 | 20 | 70.00 ± 10.00 |" in text
     assert "| 100 | exact | mid | adjacent_first 6, restarts 5 after epoch 1 | 9, 10 | 20 | 95.00 ± 7.07 |" in text
@@ -277,15 +281,15 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
     """The restart reads the training loss only: above `restart_loss` after epoch 2 the run starts again from a new
     initialisation (its abandoned epochs recorded and counted in the training time); below it the run is the run
     without restarts, bit for bit."""
-    data = helpers.prepare_addition(2, seed=1, download=False, train_pairs=600)
+    data = prepare_addition(2, seed=1, download=False, train_pairs=600)
     quiet = lambda line: None  # noqa: E731
-    plain = helpers.fit_addition(small(tmp_path / "plain", epochs=3, train_pairs=600), data, log=quiet)["metrics"]
-    kept = helpers.fit_addition(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2, restart_loss=1e9), data,
+    plain = fit_addition(small(tmp_path / "plain", epochs=3, train_pairs=600), data, log=quiet)["metrics"]
+    kept = fit_addition(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2, restart_loss=1e9), data,
                                 log=quiet)["metrics"]  # every run "found its digits"
     strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
     assert kept["restarts"] == [] and strip(kept["history"]) == strip(plain["history"])
     lines = []
-    again = helpers.fit_addition(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2, restart_loss=0.0), data,
+    again = fit_addition(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2, restart_loss=0.0), data,
                                  log=lines.append)["metrics"]  # every run "found no digits"
     assert [r["attempt"] for r in again["restarts"]] == [0, 1] and sum("Restart" in line for line in lines) == 2
     assert all(len(r["history"]) == 2 for r in again["restarts"]) and len(again["history"]) == 3
@@ -295,7 +299,7 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
     assert again["restarts"][1]["history"][0]["train_loss"] != plain["history"][0]["train_loss"]  # a new start
     every = [h["seconds"] for h in again["history"]] + [h["seconds"] for r in again["restarts"] for h in r["history"]]
     assert again["train_seconds"] == pytest.approx(sum(every))
-    early = helpers.fit_addition(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1,
+    early = fit_addition(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1,
                                        restart_loss=0.0),
                                  data, log=quiet)["metrics"]  # read after epoch 1: an abandoned attempt costs 1 epoch
     assert [len(r["history"]) for r in early["restarts"]] == [1] and len(early["history"]) == 3

@@ -2,9 +2,10 @@
 images as the code before them (the stored fixture); tests/test_gpu_path.py checks how their draws reach the device."""
 import torch
 
-import helpers
+from helpers.digit_and_sum.robust import robust_augment
 from conftest import ROOT
-from helpers import augment
+from helpers.core.augment import random_affine
+from helpers.digit_and_sum import robust
 
 
 def synthetic_batch():
@@ -18,7 +19,7 @@ def test_robust_augment_makes_the_images_the_code_before_made():
     may round the resampling and blur differently in the last bit; on the machine that stored them: bit for bit)."""
     stored = torch.load(ROOT / "tests" / "fixtures" / "robust_augment_1d67c3c.pt")
     generator = torch.Generator().manual_seed(7)
-    out, unknown = helpers.robust_augment(synthetic_batch(), generator, 0.1307, 0.3081)
+    out, unknown = robust_augment(synthetic_batch(), generator, 0.1307, 0.3081)
     assert torch.equal(unknown, stored["unknown"]) and unknown.any()  # the same images without a digit
     assert torch.allclose(out, stored["out"], atol=1e-5, rtol=0)
     assert torch.equal(torch.rand(4, generator=generator), stored["after"])  # the same number of draws, in order
@@ -26,9 +27,9 @@ def test_robust_augment_makes_the_images_the_code_before_made():
 
 def test_every_corruption_is_a_named_function_and_changes_its_images():
     x = (synthetic_batch() * 0.3081 + 0.1307).clamp(0, 1)[:8]
-    draws = augment.draw_corruptions(8, torch.Generator().manual_seed(0))
-    for corruption in augment.CORRUPTIONS:
-        changed = corruption(x, augment.Picked(draws, torch.arange(8)))
+    draws = robust.draw_corruptions(8, torch.Generator().manual_seed(0))
+    for corruption in robust.CORRUPTIONS:
+        changed = corruption(x, robust.Picked(draws, torch.arange(8)))
         assert changed.shape == x.shape and not torch.equal(changed, x), corruption.__name__
         assert 0 <= changed.min() and changed.max() <= 1, corruption.__name__
 
@@ -39,12 +40,12 @@ def test_elastic_bends_each_image_by_a_smooth_bounded_field_and_leaves_the_affin
     (bicubic interpolation overshoots its 4x4 control points by up to about half), and neighbours move together."""
     images = synthetic_batch()
     plain, off, bent = (torch.Generator().manual_seed(3) for _ in range(3))
-    before = augment.random_affine(images, plain, -0.4242)
-    assert torch.equal(augment.random_affine(images, off, -0.4242, elastic=0.0), before)
+    before = random_affine(images, plain, -0.4242)
+    assert torch.equal(random_affine(images, off, -0.4242, elastic=0.0), before)
     assert torch.equal(off.get_state(), plain.get_state())
     ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
     coordinates = torch.stack([xs, ys])[None].expand(48, 2, 28, 28)
-    moved = augment.random_affine(coordinates, bent, 0.0, degrees=0, shift=0, scale=0, elastic=2.0)
+    moved = random_affine(coordinates, bent, 0.0, degrees=0, shift=0, scale=0, elastic=2.0)
     move = (moved - coordinates)[:, :, 2:-2, 2:-2]  # inside: the border samples the background
     assert 0.5 < move.abs().amax() <= 3.0 and move.abs().mean() > 0.2
     assert (move[..., 1:] - move[..., :-1]).abs().amax() < 1.0  # smooth: one pixel apart, the moves differ < 1 px

@@ -10,7 +10,9 @@ import psutil
 import pytest
 from distributed import Client
 
-import helpers
+from helpers.digit_and_sum.configs import HOLDOUT_COUNTS, SWEEPS
+from helpers.digit_and_sum.results import load_results
+from helpers.studies.holdout import summary
 import sweep
 from conftest import ROOT, free_port
 
@@ -89,8 +91,8 @@ def test_runs_land_as_they_finish_and_only_failed_runs_repeat(cluster, tmp_path)
         assert {p: p.stat().st_mtime_ns for p in results.glob("*/metrics.json")} == first
     finally:
         cluster.submit = real_submit
-    summary = helpers.summary(helpers.load_results(results))
-    assert "| mlp | binary | bits | 10 | 2 |" in summary
+    text = summary(load_results(results))
+    assert "| mlp | binary | bits | 10 | 2 |" in text
 
 
 @pytest.mark.slow
@@ -116,7 +118,7 @@ def test_bad_command_lines_fail_before_anything_runs(argv, message, capsys):
 
 
 def test_patterns_and_parameters():
-    assert [c for c in helpers.SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in helpers.HOLDOUT_COUNTS]
+    assert [c for c in SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in HOLDOUT_COUNTS]
     assert sweep.parse_value("10") == 10 and sweep.parse_value("True") is True and sweep.parse_value("3d+7") == "3d+7"
     assert sweep.sweep_runs(["input-scalar-k50"], [2], {"epochs": 1}) == {
         "input-scalar-k50-seed2": {"number_input": "scalar", "holdout": 50, "epochs": 1, "seed": 2, "min_joint_acc": 0.0,

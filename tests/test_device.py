@@ -5,7 +5,16 @@ import warnings
 import pytest
 import torch
 
-import helpers
+from helpers.core import device as core_device
+from helpers.digit_and_sum import runs as digit_runs
+from helpers.core.backbones import DEFAULT_PRECISION
+from helpers.core.device import available_devices, choose_precision, device_name, full_fp32, resolve_device
+from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.configs import CONFIGS, SWEEPS
+from helpers.digit_and_sum.inference import predict
+from helpers.digit_and_sum.runs import Config, fit
+from helpers.mnist_addition.recipes import ADDITION_SWEEPS
+from helpers.mnist_addition.training import AdditionConfig
 from conftest import Interrupt, interrupt_at, outcome, params
 
 
@@ -19,50 +28,50 @@ def two_gpus(monkeypatch):
 
 def test_auto_is_the_cpu_without_an_accelerator(monkeypatch):
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
-    assert helpers.resolve_device("auto") == torch.device("cpu")
-    assert helpers.available_devices() == ["cpu"]
+    assert resolve_device("auto") == torch.device("cpu")
+    assert available_devices() == ["cpu"]
 
 
 def test_auto_takes_the_accelerator_when_one_is_reported(two_gpus):
-    assert helpers.resolve_device("auto") == torch.device("cuda")
-    assert helpers.available_devices() == ["cpu", "cuda:0", "cuda:1"]
-    assert helpers.resolve_device("cuda:1") == torch.device("cuda", 1)
-    assert helpers.resolve_device(torch.device("cuda")) == torch.device("cuda")
-    assert helpers.resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda")
+    assert available_devices() == ["cpu", "cuda:0", "cuda:1"]
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device(torch.device("cuda")) == torch.device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
 
 
 @pytest.mark.parametrize("device", ["cuda:2", "mps", "xpu"])
 def test_an_unavailable_device_names_what_is_available(two_gpus, device):
     with pytest.raises(ValueError, match=rf"device '{device}' is not available on this machine; "
                                          r"available here: cpu, cuda:0, cuda:1"):
-        helpers.resolve_device(device)
+        resolve_device(device)
 
 
 def test_asking_for_a_gpu_on_a_machine_without_one_fails_at_once(monkeypatch):
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
     with pytest.raises(ValueError, match="device 'cuda' is not available on this machine; available here: cpu"):
-        helpers.resolve_device("cuda")
+        resolve_device("cuda")
 
 
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "", 3, None, "cuda:-1"])
 def test_a_malformed_device_is_a_clear_error(device):
     with pytest.raises(ValueError, match="device must be 'auto' or a device name like 'cpu'"):
-        helpers.resolve_device(device)
+        resolve_device(device)
 
 
 def test_the_notebook_parameters_reject_a_bad_device_before_training():
     with pytest.raises(ValueError, match="device must be 'auto' or a device name"):
-        helpers.Config(device="tpu:7").resolved()
+        Config(device="tpu:7").resolved()
 
 
 def test_precision_auto_takes_the_backbones_measured_default(monkeypatch):
     cpu = torch.device("cpu")
-    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: True)
-    for backbone, precision in helpers.DEFAULT_PRECISION.items():
-        assert helpers.resolve_precision("auto", backbone, cpu) == precision
-    assert helpers.resolve_precision("fp32", "wide", cpu) == "fp32"
+    monkeypatch.setattr(core_device, "cpu_has_native_bf16", lambda: True)
+    for backbone, precision in DEFAULT_PRECISION.items():
+        assert choose_precision("auto", cpu, DEFAULT_PRECISION[backbone])[0] == precision
+    assert choose_precision("fp32", cpu, DEFAULT_PRECISION["wide"])[0] == "fp32"
     with pytest.raises(ValueError, match="precision must be 'auto', 'fp32', 'bf16', 'fp64' or 'bf16|fp32', got 'fp16'"):
-        helpers.resolve_precision("fp16", "bn", cpu)
+        choose_precision("fp16", cpu, DEFAULT_PRECISION["bn"])[0]
 
 
 def test_bf16_on_a_gpu_without_it_is_refused_when_asked_and_avoided_by_auto(two_gpus, monkeypatch):
@@ -70,41 +79,41 @@ def test_bf16_on_a_gpu_without_it_is_refused_when_asked_and_avoided_by_auto(two_
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *args: (7, 0))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "Tesla V100")
     with pytest.raises(ValueError, match=r"precision 'bf16' is not supported on cuda \(Tesla V100\)"):
-        helpers.resolve_precision("bf16", "bn", torch.device("cuda"))
-    assert helpers.resolve_precision("auto", "wide", torch.device("cuda")) == "fp32"
+        choose_precision("bf16", torch.device("cuda"), DEFAULT_PRECISION["bn"])[0]
+    assert choose_precision("auto", torch.device("cuda"), DEFAULT_PRECISION["wide"])[0] == "fp32"
 
 
 @pytest.mark.slow
 def test_a_bf16_run_trains_repeats_resumes_and_loads_for_prediction_on_the_cpu(tmp_path, small):
     bf16 = dict(precision="bf16", device="cpu")
-    full = helpers.fit(params(tmp_path / "full", **bf16), small, log=lambda line: None)
-    again = helpers.fit(params(tmp_path / "again", **bf16), small, log=lambda line: None)
-    fp32 = helpers.fit(params(tmp_path / "fp32", precision="fp32"), small, log=lambda line: None)
+    full = fit(params(tmp_path / "full", **bf16), small, log=lambda line: None)
+    again = fit(params(tmp_path / "again", **bf16), small, log=lambda line: None)
+    fp32 = fit(params(tmp_path / "fp32", precision="fp32"), small, log=lambda line: None)
     assert outcome(full) == outcome(again)  # same seed, device and precision: the same history
     assert outcome(full) != outcome(fp32)  # autocast really ran in bf16
     assert full["metrics"]["history"][-1]["train_loss"] < full["metrics"]["history"][0]["train_loss"]
     metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
     assert (metrics["params"]["precision"], metrics["params"]["device"]) == ("bf16", "cpu")
-    assert metrics["versions"]["device"] == helpers.device_name(torch.device("cpu"))
+    assert metrics["versions"]["device"] == device_name(torch.device("cpu"))
 
     with pytest.raises(Interrupt):
-        helpers.fit(params(tmp_path / "cut", **bf16), small, log=interrupt_at(2))
-    resumed = helpers.fit(params(tmp_path / "cut", **bf16, resume=True), small, log=lambda line: None)
+        fit(params(tmp_path / "cut", **bf16), small, log=interrupt_at(2))
+    resumed = fit(params(tmp_path / "cut", **bf16, resume=True), small, log=lambda line: None)
     assert outcome(resumed) == outcome(full)
 
-    model = helpers.load_checkpoint(tmp_path / "full" / "model.pt", device="cpu")
+    model = load_checkpoint(tmp_path / "full" / "model.pt", device="cpu")
     assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in model.parameters())
     pixels = small.eval_images
-    digits, sums = helpers.predict(model, pixels, full["numbers"])
+    digits, sums = predict(model, pixels, full["numbers"])
     assert digits.device.type == "cpu"
     assert torch.equal(digits, full["result"]["pred_digits"]) and torch.equal(sums, full["result"]["pred_sums"])
 
 
 @pytest.mark.slow
 def test_resume_refuses_another_precision(tmp_path, small):
-    helpers.fit(params(tmp_path, epochs=1, precision="bf16"), small, log=lambda line: None)
+    fit(params(tmp_path, epochs=1, precision="bf16"), small, log=lambda line: None)
     with pytest.raises(ValueError, match="trained with other precision='bf16'"):
-        helpers.fit(params(tmp_path, epochs=1, precision="fp32", resume=True), small, log=lambda line: None)
+        fit(params(tmp_path, epochs=1, precision="fp32", resume=True), small, log=lambda line: None)
 
 
 @pytest.mark.slow
@@ -115,7 +124,7 @@ def test_the_fp32_cpu_default_starts_as_it_did_before_devices_and_bf16_existed(t
     thread count, AVX2 kernels). Not the later steps nor the accuracies: after 10 steps two correct runs answer hundreds
     of the 10,000 test pairs differently, so a number recorded there on one CPU is not one another CPU computes. What
     the whole run computes is held in fp64 by tests/test_histories.py."""
-    run = helpers.fit(params(tmp_path, epochs=2, device="cpu", precision="fp32"), small, log=lambda line: None)
+    run = fit(params(tmp_path, epochs=2, device="cpu", precision="fp32"), small, log=lambda line: None)
     train_log = outcome(run)[1]
     losses = [entry["loss"] for entry in train_log]
     assert losses[0] == pytest.approx(0.7054160833358765, rel=1e-5)
@@ -127,38 +136,38 @@ def test_an_fp64_run_computes_in_float64_and_its_checkpoint_loads_as_fp32(tmp_pa
     """precision="fp64" (the cross-CPU reference runs of tests/test_histories.py): float64 weights, data and loss;
     another run than fp32's; the checkpoint loads into the usual fp32 model, which predicts what the fp64 one did on
     all but a few images near a decision boundary. MNIST addition refuses it rather than record fp64 for fp32 work."""
-    run = helpers.fit(params(tmp_path / "fp64", epochs=1, precision="fp64"), small, log=lambda line: None)
+    run = fit(params(tmp_path / "fp64", epochs=1, precision="fp64"), small, log=lambda line: None)
     assert all(p.dtype == torch.float64 for p in run["model"].parameters())
-    fp32 = helpers.fit(params(tmp_path / "fp32", epochs=1, precision="fp32"), small, log=lambda line: None)
+    fp32 = fit(params(tmp_path / "fp32", epochs=1, precision="fp32"), small, log=lambda line: None)
     assert outcome(run)[1] != outcome(fp32)[1] and outcome(run)[1][0]["loss"] == pytest.approx(outcome(fp32)[1][0]["loss"])
-    loaded = helpers.load_checkpoint(tmp_path / "fp64" / "model.pt")
+    loaded = load_checkpoint(tmp_path / "fp64" / "model.pt")
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
-    digits, sums = helpers.predict(loaded, small.eval_images, run["numbers"])
+    digits, sums = predict(loaded, small.eval_images, run["numbers"])
     assert (digits == run["result"]["pred_digits"]).float().mean() > 0.999
     with pytest.raises(ValueError, match="precision 'fp64' is the primary task's reference runs'"):
-        helpers.AdditionConfig(precision="fp64")
+        AdditionConfig(precision="fp64")
 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_and_bf16_or_fp32_run_bf16_only_where_it_is_native_and_say_why(monkeypatch, native):
-    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(core_device, "cpu_has_native_bf16", lambda: native)
     cpu = torch.device("cpu")
     for asked, backbone in (("auto", "wide"), ("bf16|fp32", "bn")):
-        precision, why = helpers.choose_precision(asked, backbone, cpu)
+        precision, why = choose_precision(asked, cpu, DEFAULT_PRECISION[backbone], f"the {backbone} backbone's default")
         assert precision == ("bf16" if native else "fp32")
         assert ("computed natively" if native else "only by emulation") in why and asked.split(":")[0] in why
-    assert helpers.choose_precision("auto", "bn", cpu) == ("fp32", "auto: the bn backbone's default is fp32")
+    assert Config(backbone="bn", device="cpu").resolution()[1] == "auto: the bn backbone's default is fp32"
 
 
 def test_bf16_asked_for_where_it_is_emulated_runs_and_says_what_it_costs(monkeypatch):
-    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(core_device, "cpu_has_native_bf16", lambda: False)
     with pytest.warns(UserWarning, match=r"bf16 on cpu .* is emulated, about 12x slower than fp32: precision 'auto'"):
-        assert helpers.choose_precision("bf16", "wide", torch.device("cpu")) == ("bf16", "asked for; emulated on cpu ("
-                                                                                + helpers.device_name(torch.device("cpu")) + ")")
-    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: True)
+        assert choose_precision("bf16", torch.device("cpu")) == ("bf16", "asked for; emulated on cpu ("
+                                                                                + device_name(torch.device("cpu")) + ")")
+    monkeypatch.setattr(core_device, "cpu_has_native_bf16", lambda: True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # native: not a word
-        assert helpers.choose_precision("bf16", "wide", torch.device("cpu")) == ("bf16", "asked for")
+        assert choose_precision("bf16", torch.device("cpu")) == ("bf16", "asked for")
 
 
 def test_the_bf16_check_asks_the_runs_own_gpu(two_gpus, monkeypatch):
@@ -166,34 +175,34 @@ def test_the_bf16_check_asks_the_runs_own_gpu(two_gpus, monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: {0: (8, 0), 1: (7, 0)}[
         torch.device(device).index])
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "a GPU")
-    assert helpers.resolve_precision("auto", "mid", torch.device("cuda:0")) == "bf16"
-    assert helpers.resolve_precision("auto", "mid", torch.device("cuda:1")) == "fp32"
+    assert choose_precision("auto", torch.device("cuda:0"), DEFAULT_PRECISION["mid"])[0] == "bf16"
+    assert choose_precision("auto", torch.device("cuda:1"), DEFAULT_PRECISION["mid"])[0] == "fp32"
 
 
 def test_fp32_on_cuda_turns_tf32_off_and_back_and_fit_runs_inside_it(monkeypatch, tmp_path, small):
     flags = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
     before = [flag.fp32_precision for flag in flags]
-    with helpers.full_fp32(torch.device("cuda"), "fp32"):
+    with full_fp32(torch.device("cuda"), "fp32"):
         assert [flag.fp32_precision for flag in flags] == ["ieee", "ieee"]
     assert [flag.fp32_precision for flag in flags] == before
-    with helpers.full_fp32(torch.device("cuda"), "bf16"), helpers.full_fp32(torch.device("cpu"), "fp32"):
+    with full_fp32(torch.device("cuda"), "bf16"), full_fp32(torch.device("cpu"), "fp32"):
         assert [flag.fp32_precision for flag in flags] == before  # only fp32 runs on CUDA need it
     entered = []
-    real = helpers.runs.full_fp32
-    monkeypatch.setattr(helpers.runs, "full_fp32", lambda device, precision: (entered.append((device, precision)),
+    real = full_fp32
+    monkeypatch.setattr(digit_runs, "full_fp32", lambda device, precision: (entered.append((device, precision)),
                                                                                real(device, precision))[1])
-    monkeypatch.setattr(helpers.runs, "train_epoch", lambda *args, **kwargs: (torch.tensor(0.0), []))  # the plumbing alone
-    monkeypatch.setattr(helpers.runs, "evaluate_exhaustive", lambda *args: {})
-    helpers.fit(params(tmp_path, epochs=1, precision="fp32"), small, log=lambda line: None)
+    monkeypatch.setattr(digit_runs, "train_epoch", lambda *args, **kwargs: (torch.tensor(0.0), []))  # the plumbing alone
+    monkeypatch.setattr(digit_runs, "evaluate_exhaustive", lambda *args: {})
+    fit(params(tmp_path, epochs=1, precision="fp32"), small, log=lambda line: None)
     assert entered == [(torch.device("cpu"), "fp32")]
 
 
-@pytest.mark.parametrize("name", sorted({*helpers.CONFIGS, *helpers.SWEEPS, *helpers.ADDITION_SWEEPS}))
+@pytest.mark.parametrize("name", sorted({*CONFIGS, *SWEEPS, *ADDITION_SWEEPS}))
 def test_no_named_configuration_forces_a_precision_the_device_may_only_emulate(monkeypatch, name):
     """On a CPU without native bf16 (AMD EPYC with AVX2 only) every named run trains in fp32, without a warning."""
-    monkeypatch.setattr(helpers.device, "cpu_has_native_bf16", lambda: False)
-    settings = {**helpers.CONFIGS, **helpers.SWEEPS, **helpers.ADDITION_SWEEPS}[name]
-    config = (helpers.AdditionConfig if name in helpers.ADDITION_SWEEPS else helpers.Config)(**settings, device="cpu")
+    monkeypatch.setattr(core_device, "cpu_has_native_bf16", lambda: False)
+    settings = {**CONFIGS, **SWEEPS, **ADDITION_SWEEPS}[name]
+    config = (AdditionConfig if name in ADDITION_SWEEPS else Config)(**settings, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         resolved, why = config.resolution()  # what the run itself asks

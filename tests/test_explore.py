@@ -2,19 +2,23 @@
 import pytest
 import torch
 
-from helpers import explore
-import helpers
+from helpers.notebook import explore
+from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.encoding import target_code
+from helpers.digit_and_sum.evaluation import evaluate
+from helpers.digit_and_sum.sampler import RandomSampler
+from helpers.digit_and_sum.training import train_epoch
 from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def explorer(data):
-    return explore.Explorer(helpers.load_checkpoint(ROOT / "models" / "default.pt"), data)
+    return explore.Explorer(load_checkpoint(ROOT / "models" / "default.pt"), data)
 
 
 def test_the_panel_answers_like_evaluate_and_follows_the_number(explorer, data):
     numbers = torch.full_like(data.eval_y, 4)
-    result = helpers.evaluate(explorer.model, data.eval_x, data.eval_y, numbers)
+    result = evaluate(explorer.model, data.eval_x, data.eval_y, numbers)
     explorer.number.value, explorer.which.value, explorer.index.value = 4, "all images", 11
     state = explorer.state()
     assert (state["image"], state["number"], state["sum"]) == (11, 4, data.eval_y[11].item() + 4)
@@ -26,7 +30,7 @@ def test_the_panel_answers_like_evaluate_and_follows_the_number(explorer, data):
 
 def test_mistakes_are_exactly_the_wrong_pairs_for_the_number(explorer, data):
     explorer.number.value, explorer.which.value = 2, "mistakes"
-    result = helpers.evaluate(explorer.model, data.eval_x, data.eval_y, torch.full_like(data.eval_y, 2))
+    result = evaluate(explorer.model, data.eval_x, data.eval_y, torch.full_like(data.eval_y, 2))
     wrong = torch.nonzero((result["pred_digits"] != data.eval_y) | (result["pred_sums"] != data.eval_y + 2)).flatten()
     assert explorer.shown == wrong.tolist() and explorer.index.max == len(wrong) - 1
     explorer.index.value = len(wrong) - 1
@@ -36,8 +40,8 @@ def test_mistakes_are_exactly_the_wrong_pairs_for_the_number(explorer, data):
 
 def test_outputs_and_targets_line_up(explorer):
     five, seven = torch.tensor([5]), torch.tensor([7])
-    assert helpers.target_code("binary", five, seven)[0].tolist() == [0, 1, 0, 1, 0, 1, 1, 0, 0]  # 0101, 01100
-    onehot = helpers.target_code("softmax", five, seven)[0]
+    assert target_code("binary", five, seven)[0].tolist() == [0, 1, 0, 1, 0, 1, 1, 0, 0]  # 0101, 01100
+    onehot = target_code("softmax", five, seven)[0]
     assert onehot.argmax().item() == 5 and onehot[10:].argmax().item() == 12 and onehot.sum() == 2
     assert explore.output_labels("binary") == ["d8", "d4", "d2", "d1", "s16", "s8", "s4", "s2", "s1"]
     assert ((explorer.state()["probabilities"] >= 0) & (explorer.state()["probabilities"] <= 1)).all()
@@ -46,7 +50,7 @@ def test_outputs_and_targets_line_up(explorer):
 def test_show_code_renders_the_source_from_helpers(capsys, monkeypatch):
     shown = []
     monkeypatch.setattr(explore, "display", shown.append)
-    explore.show_code(helpers.RandomSampler, helpers.train_epoch)
+    explore.show_code(RandomSampler, train_epoch)
     (code,) = shown
     html = code._repr_html_()
     assert "getRandomBatch" in html and "train_epoch" in html and "<span" in html  # highlighted

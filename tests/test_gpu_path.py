@@ -4,8 +4,16 @@ far (the CUDA test at the end is skipped without one); the stand-ins below would
 import pytest
 import torch
 
-import helpers
-from helpers import augment
+from helpers.core.mnist import prepare_data
+from helpers.digit_and_sum.evaluation import eval_numbers, evaluate, evaluate_exhaustive
+from helpers.digit_and_sum.heads import HEADS
+from helpers.digit_and_sum.inference import predict
+from helpers.digit_and_sum.model import Net
+from helpers.digit_and_sum.robust import robust_augment
+from helpers.digit_and_sum.runs import Config, make_training
+from helpers.digit_and_sum.training import train_epoch
+from helpers.core import augment as core_augment, training as core_training
+from helpers.digit_and_sum import robust, training as digit_training
 
 
 class OnDevice(torch.Tensor):
@@ -52,7 +60,7 @@ def on_device(monkeypatch):
             blocking.append((tuple(self.shape), args, kwargs))
         return real_to(self, *args, **kwargs)
 
-    for module in (helpers.training, augment):
+    for module in (digit_training, robust, core_augment, core_training):
         monkeypatch.setattr(module, "to_device", transfers)
     monkeypatch.setattr(torch.Tensor, "to", watched_to)
     OnDevice.syncs = []
@@ -61,7 +69,7 @@ def on_device(monkeypatch):
 
 @pytest.fixture(scope="module")
 def images():
-    return helpers.prepare_data(train_size=512, download=False)
+    return prepare_data(train_size=512, download=False)
 
 
 @pytest.mark.parametrize("augment_kind, centre_input", [(True, False), ("robust", True), (False, True)])
@@ -72,11 +80,11 @@ def test_an_epoch_waits_for_the_device_only_at_its_log_lines(on_device, images, 
     data = images.to("cpu")
     data = type(data)(**{**data.__dict__, "train_x": data.train_x.as_subclass(OnDevice),
                          "train_y": data.train_y.as_subclass(OnDevice)})
-    config = helpers.Config(epochs=1, batch_size=128, augment=augment_kind, centre_input=centre_input, holdout=30,
+    config = Config(epochs=1, batch_size=128, augment=augment_kind, centre_input=centre_input, holdout=30,
                             device="cpu", precision="fp32", log_interval=3)
-    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x))
+    model, optimizer, scheduler = make_training(config, len(data.train_x))
     blocking.clear()  # building the model on the CPU is not the step
-    helpers.train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
+    train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
     assert OnDevice.syncs == ["item", "item"]
     assert blocking == []
     if augment_kind is not True:
@@ -88,17 +96,17 @@ def test_the_robust_corruptions_send_each_draw_they_use_once(on_device, images):
     transfers, blocking = on_device
     generator = torch.Generator().manual_seed(3)
     again = torch.Generator().set_state(generator.get_state())
-    helpers.robust_augment(images.train_x[:128].as_subclass(OnDevice), generator, images.mean, images.std)
-    draws = augment.draw_corruptions(128, again)
-    used = sum(bool((draws["corrupt"] & (draws["choice"] == k)).any()) for k in range(len(augment.CORRUPTIONS)))
-    assert transfers.calls == len(draws) - len(augment.PER_BATCH) + used  # the draws, and each corruption's images
+    robust_augment(images.train_x[:128].as_subclass(OnDevice), generator, images.mean, images.std)
+    draws = robust.draw_corruptions(128, again)
+    used = sum(bool((draws["corrupt"] & (draws["choice"] == k)).any()) for k in range(len(robust.CORRUPTIONS)))
+    assert transfers.calls == len(draws) - len(robust.PER_BATCH) + used  # the draws, and each corruption's images
     assert OnDevice.syncs == [] and blocking == []
 
 
-@pytest.mark.parametrize("head", sorted(helpers.HEADS))
+@pytest.mark.parametrize("head", sorted(HEADS))
 def test_the_forward_pass_never_waits_for_the_device(on_device, images, head):
     transfers, blocking = on_device
-    model = helpers.Net(head=head, centre_input=True, backbone="mid").eval()
+    model = Net(head=head, centre_input=True, backbone="mid").eval()
     blocking.clear()
     with torch.no_grad():
         model(images.eval_x[:16].as_subclass(OnDevice), torch.zeros(16, 4).as_subclass(OnDevice))
@@ -110,15 +118,15 @@ def test_an_epoch_on_cuda_syncs_only_for_its_log_lines():
     """torch reports every host sync: 8 steps with a log line every 3 (steps 0, 3 and 6) make 3 `item()`s."""
     import warnings
 
-    data = helpers.prepare_data(train_size=1024, download=False).to("cuda")
-    config = helpers.Config(epochs=1, augment="robust", centre_input=True, holdout=30, device="cuda",
+    data = prepare_data(train_size=1024, download=False).to("cuda")
+    config = Config(epochs=1, augment="robust", centre_input=True, holdout=30, device="cuda",
                             log_interval=3).resolved()
-    model, optimizer, scheduler = helpers.make_training(config, len(data.train_x), device="cuda")
+    model, optimizer, scheduler = make_training(config, len(data.train_x), device="cuda")
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            helpers.train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
+            train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
@@ -142,22 +150,22 @@ def meta(monkeypatch):
 @pytest.fixture(scope="module")
 def trained():
     """A model as `fit` builds it (the symadder head: it has a cell to draw), with a checkpoint's normalization."""
-    config = helpers.Config(head="symadder", centre_input=True, device="cpu")
-    model = helpers.make_training(config, 128)[0].eval()
+    config = Config(head="symadder", centre_input=True, device="cpu")
+    model = make_training(config, 128)[0].eval()
     model.mean, model.std = 0.1307, 0.3081
     return model
 
 
 def test_every_function_that_takes_a_model_runs_it_on_its_device(meta, trained, images):
     import matplotlib.pyplot as plt
-    from helpers import experiment_figures, explore, figures
+    from helpers.notebook import explore, figures, study_figures
     model = trained.to(meta)
-    digits, numbers = images.eval_y[:50], helpers.eval_numbers(50)
+    digits, numbers = images.eval_y[:50], eval_numbers(50)
     plt.close(figures.plot_architecture(model))
-    plt.close(experiment_figures.plot_adder_cell(model))
-    assert helpers.predict(model, images.eval_images[:50], numbers, confidence=True)[0].shape == (50,)
-    assert helpers.evaluate(model, images.eval_x[:50], digits, numbers)["pred_digits"].device.type == "cpu"
-    assert helpers.evaluate_exhaustive(model, images.eval_x[:50], digits)["pairs"] == 500
+    plt.close(study_figures.plot_adder_cell(model))
+    assert predict(model, images.eval_images[:50], numbers, confidence=True)[0].shape == (50,)
+    assert evaluate(model, images.eval_x[:50], digits, numbers)["pred_digits"].device.type == "cpu"
+    assert evaluate_exhaustive(model, images.eval_x[:50], digits)["pairs"] == 500
     small = type(images)(**{**images.__dict__, "eval_x": images.eval_x[:50], "eval_y": digits,
                             "eval_images": images.eval_images[:50]})
     explorer = explore.Explorer(model, small)
@@ -166,7 +174,7 @@ def test_every_function_that_takes_a_model_runs_it_on_its_device(meta, trained, 
 
 
 def test_the_drawing_pad_runs_its_model_on_its_device(meta, trained):
-    from helpers.draw import DrawPad
+    from helpers.notebook.draw import DrawPad
     pad = DrawPad({"trained": trained.to(meta)})
     pad.start(100, 60), pad.move(140, 200), pad.finish(150, 220)
     state = pad.state()

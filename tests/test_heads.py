@@ -5,32 +5,38 @@ import json
 import pytest
 import torch
 
-import helpers
-
-
+from helpers.core.mnist import prepare_data
+from helpers.core.paths import RESULTS, ROOT
+from helpers.digit_and_sum.checkpoints import load_checkpoint, read_checkpoint
+from helpers.digit_and_sum.encoding import bits_to_int, decode_outputs, encode_targets, int_to_bits
+from helpers.digit_and_sum.evaluation import cell_metrics, evaluate_exhaustive, pair_logits, unseen_numbers
+from helpers.digit_and_sum.heads import ADDER_HEADS, CELL_INPUTS, FULL_ADDER, HEADS, SymmetricAdderHead
+from helpers.digit_and_sum.inference import predict
+from helpers.digit_and_sum.pairs import cell_coverage, held_out_pairs
+from helpers.digit_and_sum.runs import Config, fit
 @pytest.mark.slow
 def test_a_checkpoint_records_its_head_and_loads_it(small_run):
     path = small_run["symadder"]["dir"] / "model.pt"
-    assert helpers.read_checkpoint(path)["head"] == "symadder"
-    model = helpers.load_checkpoint(path)
-    assert model.head_name == "symadder" and isinstance(model.head, helpers.SymmetricAdderHead) and model.head.symmetric
+    assert read_checkpoint(path)["head"] == "symadder"
+    model = load_checkpoint(path)
+    assert model.head_name == "symadder" and isinstance(model.head, SymmetricAdderHead) and model.head.symmetric
     trained = small_run["symadder"]["model"].state_dict()
     assert all(torch.equal(value, trained[key]) for key, value in model.state_dict().items())
 
 
 def test_an_old_checkpoint_without_a_head_loads_as_the_mlp():
-    assert helpers.load_checkpoint(helpers.ROOT / "models" / "default.pt").head_name == "mlp"
-    assert "head" not in helpers.read_checkpoint(helpers.ROOT / "models" / "default.pt")
+    assert load_checkpoint(ROOT / "models" / "default.pt").head_name == "mlp"
+    assert "head" not in read_checkpoint(ROOT / "models" / "default.pt")
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """The best head (symadder) and the mlp head, 3 epochs on 12,000 images, 50 of the 100 pairs held out (seed 2)."""
-    data = helpers.prepare_data(train_size=12_000, download=False)
+    data = prepare_data(train_size=12_000, download=False)
     runs = {}
     for head in ("symadder", "mlp"):
         out = tmp_path_factory.mktemp(head)
-        run = helpers.fit(helpers.Config(head=head, holdout=50, seed=2, epochs=3, train_size=12_000, output_dir=str(out),
+        run = fit(Config(head=head, holdout=50, seed=2, epochs=3, train_size=12_000, output_dir=str(out),
                                          device="cpu", precision="fp32", log_interval=10**6), data, log=lambda line: None)
         runs[head] = {**run["metrics"]["exhaustive"], "dir": out, "model": run["model"].cpu().eval()}
     return runs
@@ -53,39 +59,39 @@ def test_unseen_numbers_are_every_image_with_10_to_15_counted_by_hand():
         encoding = "binary"
 
         def forward(self, images, number_bits):
-            numbers = helpers.bits_to_int(number_bits)
-            return helpers.encode_targets(torch.full_like(numbers, 3), numbers) * 2 - 1
+            numbers = bits_to_int(number_bits)
+            return encode_targets(torch.full_like(numbers, 3), numbers) * 2 - 1
 
     digits = torch.tensor([3, 3, 5, 3, 0])
-    result = helpers.unseen_numbers(Stand(), torch.zeros(5, 1, 28, 28), digits)
+    result = unseen_numbers(Stand(), torch.zeros(5, 1, 28, 28), digits)
     assert result == {"joint_acc": 3 / 5, "sum_acc": 3 / 5, "numbers": [10, 11, 12, 13, 14, 15]}
 
 
 def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist):
     """models/symadder-k81.pt never saw 81 of the 100 (digit, number) pairs in training (holdout 81, seed 1): every test
     image of the first 2,000 with each of the held-out numbers for its digit, and with the numbers 10..15."""
-    path = helpers.ROOT / "models" / "symadder-k81.pt"
-    params = helpers.read_checkpoint(path)["params"]
+    path = ROOT / "models" / "symadder-k81.pt"
+    params = read_checkpoint(path)["params"]
     assert (params["head"], params["holdout"], params["seed"]) == ("symadder", 81, 1)
-    model, held = helpers.load_checkpoint(path), helpers.held_out_pairs(81, 1)
+    model, held = load_checkpoint(path), held_out_pairs(81, 1)
     images, digits = mnist["test"][0][:2000], mnist["test"][1][:2000]
     pairs = [(i, n) for i, d in enumerate(digits.tolist()) for n in range(10) if held[d, n]]
     index, numbers = torch.tensor(pairs).T
     assert len(pairs) > 2000 * 7  # about 8 of each digit's 10 numbers are held out
-    pred_digits, pred_sums = helpers.predict(model, images[index], numbers)
+    pred_digits, pred_sums = predict(model, images[index], numbers)
     assert ((pred_digits == digits[index]) & (pred_sums == digits[index] + numbers)).float().mean() > 0.98
     big = torch.arange(10, 16).repeat_interleave(len(images))  # the numbers the sampler never draws
-    logits = helpers.pair_logits(model, ((images.float() / 255 - model.mean) / model.std).unsqueeze(1).repeat(6, 1, 1, 1),
+    logits = pair_logits(model, ((images.float() / 255 - model.mean) / model.std).unsqueeze(1).repeat(6, 1, 1, 1),
                                  big)
-    pred_digits, pred_sums = helpers.decode_outputs("binary", logits.cpu())
+    pred_digits, pred_sums = decode_outputs("binary", logits.cpu())
     assert ((pred_digits == digits.repeat(6)) & (pred_sums == digits.repeat(6) + big)).float().mean() > 0.98
 
 
 def test_the_shipped_adder_is_the_committed_run():
     """models/symadder-k81.pt is results/symadder-k81-seed1's model: the same commit, settings and history as the
     run's metrics.json (what the README's numbers and cell figure come from)."""
-    shipped = helpers.read_checkpoint(helpers.ROOT / "models" / "symadder-k81.pt")
-    metrics = json.loads((helpers.RESULTS / "symadder-k81-seed1" / "metrics.json").read_text())
+    shipped = read_checkpoint(ROOT / "models" / "symadder-k81.pt")
+    metrics = json.loads((RESULTS / "symadder-k81-seed1" / "metrics.json").read_text())
     assert shipped["versions"]["code"] == metrics["versions"]["code"] and not metrics["versions"]["code"]["dirty"]
     assert shipped["history"] == metrics["history"]
     assert {k: shipped["params"][k] for k in ("head", "holdout", "seed")} == {"head": "symadder", "holdout": 81, "seed": 1}
@@ -99,12 +105,12 @@ def test_the_arithmetic_alone_is_the_sum_over_the_images_whose_digit_was_read_ri
         encoding = "binary"
 
         def forward(self, images, number_bits):
-            numbers = helpers.bits_to_int(number_bits)
-            return helpers.encode_targets(torch.full_like(numbers, 3), numbers + (numbers > 4).long()) * 2 - 1
+            numbers = bits_to_int(number_bits)
+            return encode_targets(torch.full_like(numbers, 3), numbers + (numbers > 4).long()) * 2 - 1
 
     held = torch.zeros(10, 10, dtype=torch.bool)
     held[3, 7] = held[3, 8] = True
-    result = helpers.evaluate_exhaustive(Stand(), torch.zeros(5, 1, 28, 28), torch.tensor([3, 3, 5, 3, 0]), held)
+    result = evaluate_exhaustive(Stand(), torch.zeros(5, 1, 28, 28), torch.tensor([3, 3, 5, 3, 0]), held)
     assert result["heldout_pairs"]["sum_given_digit"] == 0.0
     assert result["seen_pairs"]["sum_given_digit"] == 5 / 8
     assert "cell" not in result and "cell_exact" not in result  # no learned cell
@@ -116,20 +122,20 @@ def test_a_cell_is_exact_when_every_answer_is_on_the_full_adders_side():
             super().__init__()
             self.head = type("Head", (), {"truth_table": lambda _: table[None]})()
 
-    near = helpers.FULL_ADDER * 0.9 + 0.05  # every answer 0.05 from the truth
-    assert helpers.cell_metrics(Cell(near))["cell_exact"]
+    near = FULL_ADDER * 0.9 + 0.05  # every answer 0.05 from the truth
+    assert cell_metrics(Cell(near))["cell_exact"]
     wrong = near.clone()
     wrong[7, 0] = 0.45  # 1 + 1 + carry 1: the sum bit should be 1
-    result = helpers.cell_metrics(Cell(wrong))
+    result = cell_metrics(Cell(wrong))
     assert not result["cell_exact"] and result["cell"]["inputs"][7] == [1, 1, 1]
 
 
 def test_the_cells_truth_table_is_its_step_on_the_8_exact_inputs():
     for name in ("symadder", "symadder-unshared"):
-        head = helpers.HEADS[name]()
+        head = HEADS[name]()
         table = head.truth_table()
         assert table.shape == (1 if head.shared else 4, 8, 2)
-        assert torch.allclose(table[-1], head.step(helpers.CELL_INPUTS, head.bits - 1).sigmoid())
+        assert torch.allclose(table[-1], head.step(CELL_INPUTS, head.bits - 1).sigmoid())
 
 
 def test_coverage_is_what_the_kept_pairs_show_the_cell_counted_by_hand():
@@ -137,18 +143,18 @@ def test_coverage_is_what_the_kept_pairs_show_the_cell_counted_by_hand():
     significant bit: (1, 1, 0) -> carry 1; (0, 0, 1) -> carry 0; (0, 0, 0); (1, 1, 0). Counts of ones: 0, 1, 2."""
     held = torch.ones(10, 10, dtype=torch.bool)
     held[0, 0] = held[9, 9] = False
-    assert helpers.cell_coverage(held) == {"triples": [[0, 0, 0], [0, 0, 1], [1, 1, 0]], "counts": [0, 1, 2]}
-    assert helpers.cell_coverage(torch.zeros(10, 10, dtype=torch.bool))["counts"] == [0, 1, 2, 3]
-    assert 3 not in helpers.cell_coverage(helpers.held_out_pairs(81, 111))["counts"]  # a draw that never shows three 1s
+    assert cell_coverage(held) == {"triples": [[0, 0, 0], [0, 0, 1], [1, 1, 0]], "counts": [0, 1, 2]}
+    assert cell_coverage(torch.zeros(10, 10, dtype=torch.bool))["counts"] == [0, 1, 2, 3]
+    assert 3 not in cell_coverage(held_out_pairs(81, 111))["counts"]  # a draw that never shows three 1s
 
 
-@pytest.mark.parametrize("name", helpers.ADDER_HEADS)
+@pytest.mark.parametrize("name", ADDER_HEADS)
 def test_the_batched_adder_computes_its_cells_position_by_position(name):
     """The head's forward (orderings and positions batched) against the cell run one position after the other with
     `step`, the reference: the same logits and the same gradients, to float rounding."""
     torch.manual_seed(0)
-    head = helpers.HEADS[name]()
-    features, number = torch.randn(64, 320, requires_grad=True), helpers.int_to_bits(torch.randint(0, 16, (64,)), 4)
+    head = HEADS[name]()
+    features, number = torch.randn(64, 320, requires_grad=True), int_to_bits(torch.randint(0, 16, (64,)), 4)
 
     def by_hand():
         digit_logits = head.digit_logits(features)
@@ -175,8 +181,8 @@ def test_the_rejected_hand_written_carry_chain_computes_the_heads_function():
     prints compare like with like."""
     from probes.carry_chain import chain_forward
     torch.manual_seed(0)
-    head = helpers.HEADS["symadder"]()
-    features, number = torch.randn(64, 320), helpers.int_to_bits(torch.randint(0, 16, (64,)), 4)
+    head = HEADS["symadder"]()
+    features, number = torch.randn(64, 320), int_to_bits(torch.randint(0, 16, (64,)), 4)
     weights = torch.randn(64, 9)
     results = []
     for forward in (lambda: head(features, number), lambda: chain_forward(head, features, number)):

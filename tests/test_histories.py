@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from helpers.core.mnist import prepare_data
+from helpers.digit_and_sum.evaluation import ACCURACIES
+from helpers.digit_and_sum.runs import Config, fit
 from conftest import ROOT, machine, outcome
 
 FIXTURE = ROOT / "tests" / "fixtures" / "histories.json"
@@ -39,13 +41,13 @@ REL_FP32 = 5e-5    # measured spread 5.3e-6 at step 2: about 10x
 def history_of(name: str, precision: str, tmp_path, data) -> dict:
     """Every number a run computes, timings aside: per-epoch losses and accuracies, every step's loss, the exhaustive
     evaluation's accuracies."""
-    config = helpers.Config(**RUNS[name], epochs=2, batch_size=100, train_size=TRAIN_SIZE, log_interval=1, device="cpu",
+    config = Config(**RUNS[name], epochs=2, batch_size=100, train_size=TRAIN_SIZE, log_interval=1, device="cpu",
                             precision=precision, output_dir=str(tmp_path))
-    run = helpers.fit(config, data, log=lambda line: None)
+    run = fit(config, data, log=lambda line: None)
     history, train_log = outcome(run)
     exhaustive = run["metrics"]["exhaustive"]
     return {"history": history, "steps": [entry["loss"] for entry in train_log],
-            "exhaustive": {k: exhaustive[k] for k in (*helpers.ACCURACIES, "invalid", "pairs")}}
+            "exhaustive": {k: exhaustive[k] for k in (*ACCURACIES, "invalid", "pairs")}}
 
 
 def record(data, tmp: Path) -> dict:
@@ -55,7 +57,7 @@ def record(data, tmp: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def data():
-    return helpers.prepare_data(train_size=TRAIN_SIZE, download=False)
+    return prepare_data(train_size=TRAIN_SIZE, download=False)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,6 @@ def test_an_fp32_run_computes_what_was_recorded_bit_for_bit_where_it_was_recorde
 if __name__ == "__main__":  # python tests/test_histories.py: record the fixture anew (after a change meant to move them)
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
-        FIXTURE.write_text(json.dumps(record(helpers.prepare_data(train_size=TRAIN_SIZE, download=False), Path(tmp)),
+        FIXTURE.write_text(json.dumps(record(prepare_data(train_size=TRAIN_SIZE, download=False), Path(tmp)),
                                       indent=1))
     print(f"wrote {FIXTURE}")

@@ -22,7 +22,7 @@ import nbformat
 import papermill
 import pytest
 
-import helpers
+from helpers.core.paths import NOTEBOOK
 from conftest import ROOT, figure_path, free_port
 
 pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop
@@ -108,7 +108,7 @@ def small_notebook(tmp_path_factory):
     folder = ROOT / "runs" / f"jupyterlab-test-{secrets.token_hex(4)}"
     folder.mkdir(parents=True)
     path = folder / "notebook.ipynb"
-    papermill.execute_notebook(str(helpers.NOTEBOOK), str(path), prepare_only=True, progress_bar=False, parameters={
+    papermill.execute_notebook(str(NOTEBOOK), str(path), prepare_only=True, progress_bar=False, parameters={
         **SMALL, "output_dir": str(tmp_path / "run"), "image_dir": str(tmp_path / "images")})
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:

@@ -5,12 +5,16 @@ import re
 import pytest
 import torch
 
-import helpers
-
-
-@pytest.mark.parametrize("backbone", sorted(helpers.BACKBONES))
+from helpers.core.backbones import BACKBONES
+from helpers.core.paths import NOTEBOOK, ROOT
+from helpers.core.settings import parameter_table, parameters_cell
+from helpers.digit_and_sum.encoding import decode_logits, int_to_bits
+from helpers.digit_and_sum.heads import HEADS
+from helpers.digit_and_sum.model import MODEL_SETTINGS, Net
+from helpers.digit_and_sum.runs import ADDED_PARAMS, Config, fit, PARAMS, TRAINING_PARAMS
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
 def test_shapes(backbone):
-    model = helpers.Net(backbone=backbone).eval()
+    model = Net(backbone=backbone).eval()
     images, bits = torch.randn(7, 1, 28, 28), torch.zeros(7, 4)
     assert model.backbone(images).shape == (7, 320)
     assert model(images, bits).shape == (7, 9)
@@ -19,15 +23,15 @@ def test_shapes(backbone):
 
 
 def test_the_number_changes_the_output():
-    model = helpers.Net().eval()
+    model = Net().eval()
     image = torch.randn(1, 1, 28, 28)
-    outputs = {tuple(model(image, helpers.int_to_bits(torch.tensor([n]), 4)).flatten().tolist()) for n in range(10)}
+    outputs = {tuple(model(image, int_to_bits(torch.tensor([n]), 4)).flatten().tolist()) for n in range(10)}
     assert len(outputs) == 10
 
 
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="classic"):
-        helpers.Net(backbone="resnet1000")
+        Net(backbone="resnet1000")
 
 
 @pytest.mark.parametrize("key, bad, words", [
@@ -52,33 +56,33 @@ def test_unknown_backbone():
 ])
 def test_bad_settings_fail_clearly(key, bad, words):
     with pytest.raises(ValueError, match=words):
-        helpers.Config(**{key: bad})
+        Config(**{key: bad})
     with pytest.raises(ValueError, match=words):  # the notebook's way in: its namespace after papermill's injection
-        helpers.Config.from_namespace({**helpers.Config().to_dict(), key: bad})
+        Config.from_namespace({**Config().to_dict(), key: bad})
 
 
 def test_a_structured_head_needs_the_binary_code_and_number_bits():
     with pytest.raises(ValueError, match="head 'adder' reads the number's 4 bits and writes the 9-bit code"):
-        helpers.Config(head="adder", encoding="softmax")
+        Config(head="adder", encoding="softmax")
     with pytest.raises(ValueError, match="head 'line' .* got 'binary' and 'onehot'"):
-        helpers.Net(head="line", number_input="onehot")
+        Net(head="line", number_input="onehot")
 
 
 def test_the_notebooks_parameters_cell_is_the_configs():
     """papermill needs literals in the notebook; every setting, its default and its description live in
-    helpers.Config: the notebook's cell is the one Config writes, and its literals are Config's defaults."""
-    cells = json.loads(helpers.NOTEBOOK.read_text())["cells"]
+    Config: the notebook's cell is the one Config writes, and its literals are Config's defaults."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
     source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
-    assert source == helpers.parameters_cell()
+    assert source == parameters_cell(Config)
     literals = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body}
-    assert literals == helpers.Config().to_dict()
+    assert literals == Config().to_dict()
 
 
-@pytest.mark.parametrize("notebook", sorted((helpers.ROOT / "notebooks").glob("*.ipynb")), ids=lambda path: path.stem)
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda path: path.stem)
 def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
     """`explore.show_code` displays functions and classes read from helpers/: in a committed notebook each one it
     displays must still be there, character for character (an output from before a change to the code fails)."""
-    source = "\n".join(path.read_text() for path in sorted((helpers.ROOT / "helpers").glob("*.py")))
+    source = "\n".join(path.read_text() for path in sorted((ROOT / "helpers").glob("*.py")))
     cells = [c for c in json.loads(notebook.read_text())["cells"] if "show_code" in "".join(c.get("source", ""))]
     for cell in cells:
         shown = "".join(next(o["data"]["text/plain"] for o in cell["outputs"] if "text/plain" in o.get("data", {})))
@@ -87,36 +91,36 @@ def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
 
 
 def test_the_usage_pages_parameter_table_is_the_configs():
-    """docs/usage.md shows the table Config writes (regenerate it with `helpers.parameter_table()`)."""
-    assert helpers.parameter_table() in (helpers.ROOT / "docs" / "usage.md").read_text()
+    """docs/usage.md shows the table Config writes (regenerate it with `parameter_table(Config)`)."""
+    assert parameter_table(Config) in (ROOT / "docs" / "usage.md").read_text()
 
 
 def test_what_a_resume_must_match_and_what_older_runs_used_come_from_the_fields():
-    assert set(helpers.TRAINING_PARAMS) == set(helpers.PARAMS) - {"device", "log_interval", "data_dir", "output_dir",
+    assert set(TRAINING_PARAMS) == set(PARAMS) - {"device", "log_interval", "data_dir", "output_dir",
                                                                      "image_dir", "resume", "min_joint_acc", "export_path"}
-    assert helpers.ADDED_PARAMS == {"label_smoothing": 0.0, "recalibrate_bn": False, "precision": "fp32", "head": "mlp",
+    assert ADDED_PARAMS == {"label_smoothing": 0.0, "recalibrate_bn": False, "precision": "fp32", "head": "mlp",
                                     "number_input": "bits", "centre_input": False, "elastic": 0.0}
 
 
-@pytest.mark.parametrize("head", sorted(helpers.HEADS))
+@pytest.mark.parametrize("head", sorted(HEADS))
 def test_a_net_is_built_from_a_config_and_records_what_rebuilds_it(head):
-    config = helpers.Config(head=head, backbone="mid", centre_input=True)
-    model = helpers.Net.from_config(config)
-    assert model.settings() == {k: getattr(config, k) for k in helpers.MODEL_SETTINGS}
-    assert str(helpers.Net(**model.settings())) == str(model)
+    config = Config(head=head, backbone="mid", centre_input=True)
+    model = Net.from_config(config)
+    assert model.settings() == {k: getattr(config, k) for k in MODEL_SETTINGS}
+    assert str(Net(**model.settings())) == str(model)
 
 
 def test_fit_takes_only_a_checked_config(tmp_path):
-    with pytest.raises(TypeError, match="fit needs a helpers.Config"):
-        helpers.fit({**helpers.Config().to_dict(), "epochs": 0, "output_dir": str(tmp_path)}, data=None)
+    with pytest.raises(TypeError, match="fit needs a Config"):
+        fit({**Config().to_dict(), "epochs": 0, "output_dir": str(tmp_path)}, data=None)
 
 
-@pytest.mark.parametrize("head", sorted(helpers.HEADS))
+@pytest.mark.parametrize("head", sorted(HEADS))
 def test_every_head_gives_9_logits_and_listens_to_the_number(head):
     torch.manual_seed(0)
-    model = helpers.Net(head=head).eval()
+    model = Net(head=head).eval()
     images = torch.randn(5, 1, 28, 28)
-    outputs = [model(images, helpers.int_to_bits(torch.full((5,), n), 4)) for n in range(16)]
+    outputs = [model(images, int_to_bits(torch.full((5,), n), 4)) for n in range(16)]
     assert all(o.shape == (5, 9) for o in outputs)
     assert len({tuple(o[0, 4:].tolist()) for o in outputs}) == 16  # the sum bits depend on the number
     digit_from_the_image_only = all(torch.equal(o[:, :4], outputs[0][:, :4]) for o in outputs)
@@ -128,33 +132,21 @@ def test_the_symmetric_adders_cell_answers_the_same_for_its_inputs_in_any_order(
     torch.manual_seed(0)
     inputs = torch.rand(64, 3)
     for head, symmetric in (("symadder", True), ("adder", False)):
-        step = helpers.Net(head=head).head.step
+        step = Net(head=head).head.step
         answers = [step(inputs[:, list(order)]) for order in ((0, 1, 2), (1, 0, 2), (2, 1, 0), (1, 2, 0))]
         assert all(torch.allclose(answers[0], other, atol=1e-6) for other in answers[1:]) == symmetric
-
-
-def test_the_package_exports_its_api_and_leaks_no_imports():
-    import types
-    public = {name for name in dir(helpers) if not name.startswith("_")}
-    modules = {name for name in public if isinstance(getattr(helpers, name), types.ModuleType)}
-    assert modules <= {"paths", "device", "data", "sampler", "encoding", "heads", "model", "augment", "training", "evaluation",
-                       "checkpoints", "runs", "inference", "configs", "results", "reference", "shifts", "figures", "explore",
-                       "experiment_figures", "addition", "addition_training", "addition_results", "addition_figures",
-                       "draw"}
-    assert public - modules == set(helpers.__all__) and len(helpers.__all__) == len(set(helpers.__all__))
-    assert not {"os", "np", "torch", "torchvision", "json", "math", "F", "nn", "Path"} & public
 
 
 def test_classadders_digit_bits_are_the_marginals_of_its_ten_digit_classes():
     """classadder's digit bit logits are the log-odds of each bit under its softmax over the digits 0..9: the codes
     10..15 get no probability, and a confident class reads as its own code."""
     torch.manual_seed(0)
-    head = helpers.HEADS["classadder"]()
+    head = HEADS["classadder"]()
     features, number = torch.randn(64, 320), torch.randint(0, 2, (64, 4)).float()
     probabilities = head.digit(features).softmax(-1)  # (batch, 10)
-    codes = helpers.int_to_bits(torch.arange(10), 4)  # (digit, bit), most significant first
+    codes = int_to_bits(torch.arange(10), 4)  # (digit, bit), most significant first
     bits = head(features, number)[:, :4].sigmoid()
     assert torch.allclose(bits, probabilities @ codes, atol=1e-5)
     with torch.no_grad():  # one class made certain: its code, whatever the others say
         head.digit[-1].bias.copy_(torch.tensor([0., 0, 0, 0, 0, 0, 0, 40, 0, 0]))
-    assert (helpers.decode_logits(head(features, number))[0] == 7).all()
+    assert (decode_logits(head(features, number))[0] == 7).all()

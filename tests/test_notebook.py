@@ -5,7 +5,9 @@ import papermill as pm
 import pytest
 import torch
 
-import helpers
+from helpers.core.paths import NOTEBOOK
+from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.evaluation import ACCURACIES
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop
@@ -14,7 +16,7 @@ SMALL = dict(epochs=1, train_size=2000, log_interval=5, min_joint_acc=0.0)
 
 
 def run_notebook(tmp_path, **params):
-    pm.execute_notebook(str(helpers.NOTEBOOK), str(tmp_path / "executed.ipynb"), parameters=params,
+    pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"), parameters=params,
                         kernel_name="python3", cwd=str(ROOT), progress_bar=False)
 
 
@@ -26,7 +28,7 @@ def test_smoke_run_writes_metrics_model_and_figures_and_shows_the_model_it_train
     executed = json.loads((tmp_path / "executed.ipynb").read_text())
     printed = next("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code"
                    and "print(model)" in "".join(c["source"]) for o in c["outputs"])
-    trained = helpers.load_checkpoint(tmp_path / "run" / "model.pt")
+    trained = load_checkpoint(tmp_path / "run" / "model.pt")
     assert printed.startswith(str(trained)) and "SymmetricAdderHead" in printed
     assert {"params", "versions", "history", "final", "train_seconds"} <= set(metrics)
     assert metrics["params"]["epochs"] == 1 and metrics["params"]["train_size"] == 2000
@@ -34,7 +36,7 @@ def test_smoke_run_writes_metrics_model_and_figures_and_shows_the_model_it_train
     (epoch,) = metrics["history"]
     assert {"epoch", "train_loss", "test_loss", "digit_acc", "sum_acc", "joint_acc", "seconds"} <= set(epoch)
     assert "validation_loss" not in epoch  # the loss is named by the split it was measured on
-    assert all(0 <= metrics["final"][k] <= 1 for k in helpers.ACCURACIES)
+    assert all(0 <= metrics["final"][k] <= 1 for k in ACCURACIES)
     assert metrics["final"]["digit_acc"] > 0.5  # 2000 images for one epoch already learn digits
     assert metrics["train_seconds"] == pytest.approx(epoch["seconds"])
     assert (trained.backbone_name, trained.head_name) == (metrics["params"]["backbone"], "symadder")

@@ -1,4 +1,4 @@
-"""The shipped model, `helpers.predict` on every accepted input form and every bad one, and predict.py."""
+"""The shipped model, `predict` on every accepted input form and every bad one, and predict.py."""
 import math
 import subprocess
 import sys
@@ -8,8 +8,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import helpers
-import predict
+from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.encoding import decode_logits, encode_targets, int_to_bits
+from helpers.digit_and_sum.evaluation import eval_numbers
+from helpers.digit_and_sum.inference import answer_confidence, image_file_to_mnist, predict, to_mnist
+import predict as predict_script
 from conftest import ROOT
 
 SHIPPED = ROOT / "models" / "default.pt"
@@ -17,38 +20,38 @@ SHIPPED = ROOT / "models" / "default.pt"
 
 @pytest.fixture(scope="module")
 def model():
-    return helpers.load_checkpoint(SHIPPED)
+    return load_checkpoint(SHIPPED)
 
 
 @pytest.fixture(scope="module")
 def test_pairs(mnist):
     images, digits = mnist["test"]
-    return images[:1000], digits[:1000], helpers.eval_numbers(10_000)[:1000]
+    return images[:1000], digits[:1000], eval_numbers(10_000)[:1000]
 
 
 @pytest.mark.parametrize("name", ["default.pt", "robust.pt", "symadder-k81.pt"])
 def test_the_shipped_models_are_small_and_accurate(name, test_pairs):
     shipped = ROOT / "models" / name
     assert shipped.stat().st_size < 3 * 1024 * 1024  # robust.pt is the `wide` backbone: 620k weights, 2.5 MB
-    model = helpers.load_checkpoint(shipped)
+    model = load_checkpoint(shipped)
     images, digits, numbers = test_pairs
-    pred_digits, pred_sums = helpers.predict(model, images, numbers)
+    pred_digits, pred_sums = predict(model, images, numbers)
     assert ((pred_digits == digits) & (pred_sums == digits + numbers)).float().mean() > 0.98
     assert not model.training
 
 
 def test_single_image_gives_ints(model, test_pairs):
     images, digits, _ = test_pairs
-    digit, total = helpers.predict(model, images[0], 7)
+    digit, total = predict(model, images[0], 7)
     assert type(digit) is int and type(total) is int
     assert (digit, total) == (digits[0].item(), digits[0].item() + 7)
-    assert helpers.predict(model, images[0].numpy(), np.int64(7)) == (digit, total)
+    assert predict(model, images[0].numpy(), np.int64(7)) == (digit, total)
 
 
 def test_every_accepted_form_gives_the_same_answer(model, test_pairs):
     images, _, numbers = test_pairs
     images, numbers = images[:20], numbers[:20]
-    expected = helpers.predict(model, images, numbers)
+    expected = predict(model, images, numbers)
     forms = [
         (images.unsqueeze(1), numbers),                      # N x 1 x 28 x 28
         (images.numpy(), numbers.numpy()),                   # numpy uint8, numpy ints
@@ -58,7 +61,7 @@ def test_every_accepted_form_gives_the_same_answer(model, test_pairs):
         (images.to(torch.int16).numpy(), numbers.numpy().astype(np.int8)),
     ]
     for batch, nums in forms:
-        digits, sums = helpers.predict(model, batch, nums)
+        digits, sums = predict(model, batch, nums)
         assert torch.equal(digits, expected[0]) and torch.equal(sums, expected[1])
 
 
@@ -100,13 +103,13 @@ BAD = [
 @pytest.mark.parametrize("what, images, numbers, error, words", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_gets_a_clear_error(model, what, images, numbers, error, words):
     with pytest.raises(error) as raised:
-        helpers.predict(model, images, numbers)
+        predict(model, images, numbers)
     assert words in str(raised.value)
 
 
 def cli(*args, capsys):
     """predict.py's main() in this process (the entry point itself runs once, in a subprocess, below)."""
-    code = predict.main([str(a) for a in args])
+    code = predict_script.main([str(a) for a in args])
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(args, code, out, err)
 
@@ -132,11 +135,11 @@ def test_command_line_predicts_from_an_image_file(photo, name, capsys):
 
 def test_image_file_conversion_is_mnist_like(photo, mnist):
     folder, _ = photo
-    pixels = helpers.image_file_to_mnist(folder / "digit.png")
+    pixels = image_file_to_mnist(folder / "digit.png")
     assert pixels.dtype == np.uint8 and pixels.shape == (28, 28)
     assert pixels[0].max() == 0 and pixels[:, 0].max() == 0  # black background
     assert pixels.max() > 200  # white ink
-    assert np.array_equal(pixels, helpers.image_file_to_mnist(folder / "digit.png"))  # the same every time
+    assert np.array_equal(pixels, image_file_to_mnist(folder / "digit.png"))  # the same every time
 
 
 @pytest.mark.parametrize("args, words", [
@@ -157,26 +160,26 @@ def test_command_line_errors_are_one_line(photo, args, words, capsys):
 
 def test_confidence_is_the_answers_share_of_the_valid_codes_likelihood(model, test_pairs):
     images, digits, numbers = test_pairs
-    pred_digits, pred_sums, confidence = helpers.predict(model, images, numbers, confidence=True)
-    assert torch.equal(pred_digits, helpers.predict(model, images, numbers)[0])
+    pred_digits, pred_sums, confidence = predict(model, images, numbers, confidence=True)
+    assert torch.equal(pred_digits, predict(model, images, numbers)[0])
     assert ((confidence >= 0) & (confidence <= 1)).all()
     right = (pred_digits == digits) & (pred_sums == digits + numbers)
     assert confidence[right].mean() > 0.99 > 0.8 > confidence[~right].mean()  # wrong answers are less sure
     # by hand, for one pair: the 9 bits' likelihood of each candidate (d, d + n), normalized over the 10
     with torch.no_grad():
         logits = model((images[:1].float().div(255).unsqueeze(1) - model.mean) / model.std,
-                       helpers.int_to_bits(numbers[:1], 4))[0]
+                       int_to_bits(numbers[:1], 4))[0]
     n = numbers[0].item()
     likelihood = [math.prod(torch.where(code > 0, logits.sigmoid(), 1 - logits.sigmoid()).tolist())
-                  for code in (helpers.encode_targets(torch.tensor([d]), torch.tensor([n]))[0] for d in range(10))]
+                  for code in (encode_targets(torch.tensor([d]), torch.tensor([n]))[0] for d in range(10))]
     assert confidence[0].item() == pytest.approx(likelihood[pred_digits[0].item()] / sum(likelihood), rel=1e-4)
 
 
 def test_an_answer_that_is_no_valid_answer_has_confidence_zero():
     logits = torch.full((2, 9), -5.0)
     logits[0, :4] = 5  # digit code 15: invalid
-    digits, sums = helpers.decode_logits(logits)
-    confidence = helpers.answer_confidence("binary", logits, torch.tensor([3, 3]), digits, sums)
+    digits, sums = decode_logits(logits)
+    confidence = answer_confidence("binary", logits, torch.tensor([3, 3]), digits, sums)
     assert confidence[0] == 0 and confidence[1] == 0  # the second: digit 0 with sum 0, but 0 + 3 != 0
 
 
@@ -202,8 +205,8 @@ def test_a_transparent_image_is_read_on_its_visible_colours(tmp_path, ink, hidde
     image = Image.new("RGBA", (200, 200), hidden)
     ImageDraw.Draw(image).line([(60, 40), (150, 40), (90, 170)], fill=ink, width=14)
     image.save(tmp_path / "seven.png")
-    pixels = helpers.image_file_to_mnist(tmp_path / "seven.png")
+    pixels = image_file_to_mnist(tmp_path / "seven.png")
     assert pixels[0].max() == 0 and pixels.max() == 255
     opaque = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(opaque).line([(60, 40), (150, 40), (90, 170)], fill=0, width=14)
-    assert np.array_equal(pixels, helpers.to_mnist(np.asarray(opaque)))
+    assert np.array_equal(pixels, to_mnist(np.asarray(opaque)))

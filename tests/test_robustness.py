@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-import helpers
+from helpers.core.mnist import prepare_data
+from helpers.core.paths import ROOT
+from helpers.digit_and_sum.checkpoints import load_checkpoint, save_checkpoint
+from helpers.digit_and_sum.encoding import int_to_bits, output_loss
+from helpers.digit_and_sum.inference import image_file_to_mnist, predict
+from helpers.digit_and_sum.model import CentreByMass, Net
+from helpers.digit_and_sum.robust import robust_augment
+from helpers.digit_and_sum.runs import Config, make_training
+from helpers.digit_and_sum.training import train_epoch
 import robustness
-from helpers import shifts
+from helpers.core import shifts
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +63,7 @@ def test_font_digits_are_read_like_a_users_file(tmp_path):
     assert images.dtype == torch.uint8 and images.shape[1:] == (28, 28) and len(images) == len(digits) == len(names)
     assert set(digits.tolist()) == set(range(10))
     first = tmp_path / f"{names[0].rsplit('.', 1)[0]}-{digits[0].item()}.png"
-    assert np.array_equal(images[0].numpy(), helpers.image_file_to_mnist(first))  # the file a user would give
+    assert np.array_equal(images[0].numpy(), image_file_to_mnist(first))  # the file a user would give
 
 
 # ---------------------------------------------------------------- augment="robust": the training side
@@ -63,9 +71,9 @@ def test_font_digits_are_read_like_a_users_file(tmp_path):
 
 def test_robust_augment_is_seeded_keeps_the_format_and_marks_the_no_digit_images(data):
     images = data.train_x[:512]
-    first = helpers.robust_augment(images, torch.Generator().manual_seed(5), data.mean, data.std)
-    again = helpers.robust_augment(images, torch.Generator().manual_seed(5), data.mean, data.std)
-    other = helpers.robust_augment(images, torch.Generator().manual_seed(6), data.mean, data.std)
+    first = robust_augment(images, torch.Generator().manual_seed(5), data.mean, data.std)
+    again = robust_augment(images, torch.Generator().manual_seed(5), data.mean, data.std)
+    other = robust_augment(images, torch.Generator().manual_seed(6), data.mean, data.std)
     assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1]) and not torch.equal(first[0], other[0])
     augmented, unknown = first
     assert augmented.shape == images.shape and augmented.dtype == images.dtype and unknown.shape == (512,)
@@ -81,31 +89,31 @@ def test_no_digit_images_are_trained_towards_dont_know():
     unknown = torch.tensor([True, False])
     for encoding, width in (("binary", 9), ("onehot", 29), ("softmax", 29)):
         logits = torch.zeros(2, width, requires_grad=True)
-        helpers.output_loss(encoding, logits, digits, numbers, unknown).backward()
+        output_loss(encoding, logits, digits, numbers, unknown).backward()
         # at even outputs the "don't know" row is already at its target: no gradient; the digit row has one
         assert logits.grad[0].abs().max() < 1e-7 < logits.grad[1].abs().max()
 
 
 @pytest.mark.slow
 def test_a_robust_run_trains_and_its_loss_falls():
-    config = helpers.Config(augment="robust", epochs=2, device="cpu", precision="fp32")
-    small = helpers.prepare_data(train_size=1024, download=False)
-    model, optimizer, scheduler = helpers.make_training(config, len(small.train_x))
-    losses = [helpers.train_epoch(model, small, optimizer, scheduler, epoch, config, log=lambda *a: None)[0]
+    config = Config(augment="robust", epochs=2, device="cpu", precision="fp32")
+    small = prepare_data(train_size=1024, download=False)
+    model, optimizer, scheduler = make_training(config, len(small.train_x))
+    losses = [train_epoch(model, small, optimizer, scheduler, epoch, config, log=lambda *a: None)[0]
               for epoch in (1, 2)]
     assert all(math.isfinite(x) for x in losses) and losses[1] < losses[0]
 
 
 def test_the_shipped_robust_model_is_unsure_without_a_digit(mnist):
-    model = helpers.load_checkpoint(helpers.ROOT / "models" / "robust.pt")
+    model = load_checkpoint(ROOT / "models" / "robust.pt")
     clean = mnist["test"][0][:100]
     generator = torch.Generator().manual_seed(0)
     blank = torch.zeros(10, 28, 28, dtype=torch.uint8)
     noise = (torch.rand(10, 28, 28, generator=generator) * 255).to(torch.uint8)
     numbers = torch.arange(10)
-    sure = helpers.predict(model, clean, numbers.repeat(10), confidence=True)[2]
+    sure = predict(model, clean, numbers.repeat(10), confidence=True)[2]
     for name, images in (("blank", blank), ("noise", noise)):
-        unsure = helpers.predict(model, images, numbers, confidence=True)[2]
+        unsure = predict(model, images, numbers, confidence=True)[2]
         assert ((unsure >= 0) & (unsure <= 1)).all()
         assert unsure.max() < 0.5 < 0.9 < sure.median(), name
 
@@ -118,28 +126,32 @@ def shift_by_pixels(images, dx, dy):
     return moved
 
 
+def centre_by_mass(images):
+    return CentreByMass()(images)
+
+
 def test_centring_by_mass_undoes_a_translation_on_either_background(mnist):
     x = mnist["test"][0][:200].float().div(255).unsqueeze(1)
-    centred = helpers.centre_by_mass(x)
+    centred = centre_by_mass(x)
     assert centred.shape == x.shape and centred.dtype == x.dtype
     for dx, dy in ((4, 0), (-3, 3), (0, -4)):
         moved = shift_by_pixels(x, dx, dy)
         before = (moved - x).abs().mean()
-        assert (helpers.centre_by_mass(moved) - centred).abs().mean() < 0.2 * before, (dx, dy)
-        paper = helpers.centre_by_mass(1 - moved)  # dark ink on a light background
+        assert (centre_by_mass(moved) - centred).abs().mean() < 0.2 * before, (dx, dy)
+        paper = centre_by_mass(1 - moved)  # dark ink on a light background
         assert ((1 - paper) - centred).abs().mean() < 0.2 * before, (dx, dy)
-    assert (helpers.centre_by_mass(centred) == centred).all()  # centred stays centred
+    assert (centre_by_mass(centred) == centred).all()  # centred stays centred
 
 
 def test_a_centring_model_centres_first_and_keeps_it_in_its_checkpoint(tmp_path, data):
-    config = helpers.Config(centre_input=True, epochs=1, device="cpu", precision="fp32")
-    model = helpers.make_training(config, 128)[0].eval()
-    helpers.save_checkpoint(tmp_path / "model.pt", model, data, config, 1, [], [])
-    loaded = helpers.load_checkpoint(tmp_path / "model.pt")
-    assert loaded.centre_input and not helpers.load_checkpoint(helpers.ROOT / "models" / "default.pt").centre_input
-    plain = helpers.Net(centre_input=False).eval()
+    config = Config(centre_input=True, epochs=1, device="cpu", precision="fp32")
+    model = make_training(config, 128)[0].eval()
+    save_checkpoint(tmp_path / "model.pt", model, data, config, 1, [], [])
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.centre_input and not load_checkpoint(ROOT / "models" / "default.pt").centre_input
+    plain = Net(centre_input=False).eval()
     plain.load_state_dict(loaded.state_dict())
-    images, bits = data.eval_x[:8], helpers.int_to_bits(torch.arange(8), 4)
+    images, bits = data.eval_x[:8], int_to_bits(torch.arange(8), 4)
     with torch.no_grad():
-        assert torch.equal(loaded(images, bits), plain(helpers.centre_by_mass(images), bits))
+        assert torch.equal(loaded(images, bits), plain(centre_by_mass(images), bits))
         assert not torch.equal(loaded(images, bits), plain(images, bits))

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from helpers import RandomSampler, bits_to_int
+from helpers.digit_and_sum.encoding import bits_to_int
+from helpers.digit_and_sum.sampler import RandomSampler
 
 
 def draw(n, seed=0):

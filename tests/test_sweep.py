@@ -5,7 +5,17 @@ import shlex
 
 import pytest
 
-import helpers
+from helpers.core import mnist
+from helpers.core.paths import ROOT
+from helpers.core.stats import rate, wilson
+from helpers.digit_and_sum.configs import SWEEPS
+from helpers.digit_and_sum.pairs import cell_coverage, held_out_pairs
+from helpers.digit_and_sum.results import load_results, summary_rows, upgrade_metrics
+from helpers.digit_and_sum.runs import Config
+from helpers.mnist_addition.recipes import ADDITION_SWEEPS
+from helpers.mnist_addition.training import AdditionConfig
+from helpers.studies.holdout import curve_rows, draws_rows, summary
+from helpers.studies.plans import STUDIES
 import sweep
 
 
@@ -23,21 +33,21 @@ def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
     for name, metrics in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    groups = helpers.load_results(tmp_path)
+    groups = load_results(tmp_path)
     assert {c: len(r) for c, r in groups.items()} == {"binary": 2, "softmax-holdout": 1}
-    rows = {r["config"]: r for r in helpers.summary_rows(groups)}
+    rows = {r["config"]: r for r in summary_rows(groups)}
     assert rows["binary"]["joint_acc"] == "99.30 ± 0.14"  # mean of 99.2 and 99.4, sample std 0.141
     assert rows["binary"]["epoch_99"] == "2, 3"
     assert rows["softmax-holdout"]["epoch_99"] == "never" and rows["softmax-holdout"]["heldout"] == "20.00 ± 0.00"
     assert rows["binary"]["invalid"] == 20 / 100_000
-    text = helpers.summary(groups)
+    text = summary(groups)
     assert "| binary | 2 | 99.30 ± 0.14 |" in text and "on the fixed test pairs" in text
 
 
 def test_the_summary_names_the_validation_split_when_the_runs_used_one(tmp_path):
     (tmp_path / "mid-seed1").mkdir()
     (tmp_path / "mid-seed1" / "metrics.json").write_text(json.dumps(fake_run([0.99], val_size=10_000)))
-    text = helpers.summary(helpers.load_results(tmp_path))
+    text = summary(load_results(tmp_path))
     assert "on the fixed validation pairs" in text and "every validation image" in text and "test" not in text
 
 
@@ -51,12 +61,12 @@ def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
     for name, metrics in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    rows = helpers.curve_rows(helpers.load_results(tmp_path))
+    rows = curve_rows(load_results(tmp_path))
     assert [(r["head"], r["number_input"], r["k"], r["n"]) for r in rows] == [
         ("mlp", "bits", 30, 2), ("adder", "bits", 0, 1), ("mlp", "scalar", 10, 1)]
     assert rows[0]["heldout_joint"] == "60.00 ± 14.14" and rows[2]["heldout_sum"] == "20.00 ± 0.00"
     assert rows[0]["unseen_joint"] == "–"  # older runs did not record the numbers 10..15
-    text = helpers.summary(helpers.load_results(tmp_path))
+    text = summary(load_results(tmp_path))
     assert "| mlp | binary | scalar | 10 | 1 | 20.00 ± 0.00 |" in text
 
 
@@ -64,15 +74,15 @@ def test_older_runs_read_in_todays_schema_and_the_summary_names_their_code(tmp_p
     old = fake_run([0.99], encoding="binary")  # before number_input, head, label smoothing and provenance
     new = {**fake_run([0.99], encoding="binary", head="adder"),
            "versions": {"code": {"commit": "0123456789abcdef", "dirty": False}}}
-    upgraded = helpers.upgrade_metrics(old)
+    upgraded = upgrade_metrics(old)
     assert {k: upgraded["params"][k] for k in ("head", "number_input", "label_smoothing", "precision")} == {
         "head": "mlp", "number_input": "bits", "label_smoothing": 0.0, "precision": "fp32"}
     assert upgraded["versions"]["code"] is None and "versions" not in old  # the original is left as it was
-    assert helpers.upgrade_metrics(new)["params"]["head"] == "adder"
+    assert upgrade_metrics(new)["params"]["head"] == "adder"
     for name, metrics in {"binary-seed1": old, "adds-seed1": new}.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    rows = {r["config"]: r["code"] for r in helpers.summary_rows(helpers.load_results(tmp_path))}
+    rows = {r["config"]: r["code"] for r in summary_rows(load_results(tmp_path))}
     assert rows == {"binary": "before provenance", "adds": "0123456"}
 
 
@@ -91,38 +101,38 @@ def test_each_worker_on_a_machine_with_gpus_trains_on_its_own():
 def test_wilson_intervals_match_the_textbook_values():
     """95 % Wilson score intervals (Agresti & Coull 1998): 0/10 -> 0-27.8 %, 5/10 -> 23.7-76.3 %, 10/10 -> 72.2-100 %."""
     for (k, n), (low, high) in {(0, 10): (0.0, 0.2775), (5, 10): (0.2366, 0.7634), (10, 10): (0.7225, 1.0)}.items():
-        assert helpers.wilson(k, n) == pytest.approx((low, high), abs=1e-4)
-    assert helpers.rate([True] * 9 + [False]) == "9/10 (60–98 %)"
+        assert wilson(k, n) == pytest.approx((low, high), abs=1e-4)
+    assert rate([True] * 9 + [False]) == "9/10 (60–98 %)"
 
 
 def test_the_draws_table_splits_by_what_the_kept_pairs_show_the_cell(tmp_path):
     """Ten draws of symadder at k = 81: seeds 111 and 113 never show the cell three 1s (counted in test_heads.py)."""
     for seed in range(106, 116):
-        held = helpers.held_out_pairs(81, seed)
+        held = held_out_pairs(81, seed)
         run = fake_run([0.99], heldout=0.995 if seed not in (111, 113) else 0.6, encoding="binary", head="symadder",
                        holdout=81, seed=seed)
-        run["exhaustive"].update(coverage=helpers.cell_coverage(held), cell_exact=seed not in (111, 113))
+        run["exhaustive"].update(coverage=cell_coverage(held), cell_exact=seed not in (111, 113))
         run["exhaustive"]["heldout_pairs"]["sum_given_digit"] = 0.999
         (tmp_path / f"symadder-k81-seed{seed}").mkdir()
         (tmp_path / f"symadder-k81-seed{seed}" / "metrics.json").write_text(json.dumps(run))
-    (row,) = helpers.draws_rows(helpers.load_results(tmp_path))
+    (row,) = draws_rows(load_results(tmp_path))
     assert (row["draws"], row["covering"], row["seeds"]) == (10, 8, "106–115")
     assert row["exact covering"] == "8/8 (68–100 %)" and row["exact not covering"] == "0/2 (0–66 %)"
     assert row["good all"] == "8/10 (49–94 %)" and row["heldout covering"] == "99.50 ± 0.00"
-    assert "## Draws: how often it holds" in helpers.summary(helpers.load_results(tmp_path))
+    assert "## Draws: how often it holds" in summary(load_results(tmp_path))
 
 
 def test_the_named_sweeps_name_configurations_that_exist_and_build_valid_settings():
-    assert {"curve", "fresh-draws", "ablations"} <= set(helpers.STUDIES)
-    assert helpers.STUDIES["fresh-draws"]["seeds"] == list(range(101, 121))
-    assert helpers.STUDIES["ablations"]["seeds"] == list(range(101, 111))
-    for study in helpers.STUDIES.values():
+    assert {"curve", "fresh-draws", "ablations"} <= set(STUDIES)
+    assert STUDIES["fresh-draws"]["seeds"] == list(range(101, 121))
+    assert STUDIES["ablations"]["seeds"] == list(range(101, 111))
+    for study in STUDIES.values():
         for name in study["configs"]:  # each raises on an invalid setting
-            helpers.AdditionConfig(**{**helpers.ADDITION_SWEEPS[name], **study.get("params", {})}) \
-                if name.startswith("add-") else helpers.Config(**{**helpers.SWEEPS[name], **study.get("params", {})})
-    ablations = {helpers.SWEEPS[name]["head"] for name in helpers.STUDIES["ablations"]["configs"]}
+            AdditionConfig(**{**ADDITION_SWEEPS[name], **study.get("params", {})}) \
+                if name.startswith("add-") else Config(**{**SWEEPS[name], **study.get("params", {})})
+    ablations = {SWEEPS[name]["head"] for name in STUDIES["ablations"]["configs"]}
     assert ablations == {"symadder-attached", "symadder-unshared", "digitbits-mlp"}
-    assert all(helpers.SWEEPS[name]["holdout"] == 81 for name in helpers.STUDIES["ablations"]["configs"])
+    assert all(SWEEPS[name]["holdout"] == 81 for name in STUDIES["ablations"]["configs"])
 
 
 def test_a_finished_run_of_either_notebook_is_not_run_again(tmp_path):
@@ -131,9 +141,12 @@ def test_a_finished_run_of_either_notebook_is_not_run_again(tmp_path):
     def write(name, metrics):
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    write("binary-seed1", {"params": {"seed": 1}, "exhaustive": {"joint_acc": 0.99}})
-    write("add-exact-mid-n1-seed1", {"params": {"digits": 1, "seed": 1}, "final": {"sum_acc": 0.99}})
-    write("binary-seed2", {"params": {"seed": 2}})  # stopped before its end
+    write("binary-seed1", {"task": "digit_and_sum", "params": {"seed": 1}, "exhaustive": {"joint_acc": 0.99}})
+    write("add-exact-mid-n1-seed1", {"task": "mnist_addition", "params": {"digits": 1, "seed": 1}, "final": {"sum_acc": 0.99}})
+    write("binary-seed2", {"task": "digit_and_sum", "params": {"seed": 2}})  # stopped before its end
+    write("unknown-seed1", {"params": {"seed": 1}, "final": {}})  # no task: not this project's
+    with pytest.raises(ValueError, match="names no task"):
+        sweep.complete(tmp_path / "unknown-seed1")
     assert sweep.complete(tmp_path / "binary-seed1") and sweep.complete(tmp_path / "add-exact-mid-n1-seed1")
     assert not sweep.complete(tmp_path / "binary-seed2") and not sweep.complete(tmp_path / "binary-seed3")
 
@@ -145,7 +158,7 @@ def test_a_finished_run_with_other_settings_stops_the_sweep_and_names_them(tmp_p
     asked = sweep.sweep_runs(["add-learned-mid-n1"], [1], {})["add-learned-mid-n1-seed1"]
     recorded = {**asked, "balance": 0.0, "precision": "bf16", "device": "cpu", "log_interval": 7}  # only balance computes
     recorded.pop("notebook")
-    run.joinpath("metrics.json").write_text(json.dumps({"params": recorded, "final": {"sum_acc": 0.5}}))
+    run.joinpath("metrics.json").write_text(json.dumps({"task": "mnist_addition", "params": recorded, "final": {"sum_acc": 0.5}}))
     assert sweep.differences(json.loads(run.joinpath("metrics.json").read_text()), asked) == {"balance": (0.0, 1.0)}
     with pytest.raises(ValueError, match="balance 0.0 there, 1.0 asked"):
         sweep.complete(run, asked)
@@ -158,17 +171,17 @@ def test_a_finished_run_with_other_settings_stops_the_sweep_and_names_them(tmp_p
 
 def reproduce_commands(page: str) -> list[list[str]]:
     """The arguments of every `python sweep.py ...` in a page's Reproduce section (continued lines joined)."""
-    text = (helpers.ROOT / page).read_text()
+    text = (ROOT / page).read_text()
     block = re.sub(r"\\\n\s*", " ", text[text.index("## Reproduce"):])
     return [shlex.split(line, comments=True)[2:] for line in block.splitlines() if line.startswith("python sweep.py")]
 
 
-@pytest.mark.parametrize("argv", [["--study", name] for name in helpers.STUDIES] + reproduce_commands("docs/mnist_addition.md"),
+@pytest.mark.parametrize("argv", [["--study", name] for name in STUDIES] + reproduce_commands("docs/mnist_addition.md"),
                          ids=" ".join)
 def test_each_study_and_documented_command_names_the_committed_runs_as_they_ran(argv, monkeypatch):
     """Over the committed results each repeats nothing and changes no recipe: every run it names is there, finished
     with the settings it asks for (a run with others stops the command, as `sweep.plan` says)."""
-    monkeypatch.chdir(helpers.ROOT)
+    monkeypatch.chdir(ROOT)
     args, runs = sweep.plan(argv)
     assert runs and [name for name, parameters in runs.items() if not sweep.complete(args.results / name, parameters)] == []
 
@@ -178,7 +191,7 @@ def test_without_mnist_a_local_sweep_stops_before_its_cluster_starts(tmp_path, m
     without it, one clear message and exit status 2, instead of a cluster whose every run fails the same way."""
     def offline(*args, **kwargs):
         raise OSError("no network")
-    monkeypatch.setattr(helpers.data.torchvision.datasets, "MNIST", offline)
+    monkeypatch.setattr(mnist.torchvision.datasets, "MNIST", offline)
     monkeypatch.setattr(sweep, "dask_client", lambda *args: pytest.fail("a cluster started"))
     empty = tmp_path / "empty"
     assert sweep.main(["binary", "--seeds", "1", "-p", "data_dir", str(empty), "--results", str(tmp_path / "out")]) == 2

@@ -5,34 +5,42 @@ import pickle
 import pytest
 import torch
 
-import helpers
+from helpers.core import checkpoints as core_checkpoints
+from helpers.core.checkpoints import atomic_write
+from helpers.core.provenance import versions
+from helpers.digit_and_sum.checkpoints import CHECKPOINT_FORMAT, export_model, load_checkpoint, read_checkpoint, save_checkpoint
+from helpers.digit_and_sum.evaluation import eval_numbers
+from helpers.digit_and_sum.inference import predict
+from helpers.digit_and_sum.model import Net
+from helpers.digit_and_sum.runs import fit, make_training
+from helpers.digit_and_sum.training import recalibrate_batch_norm
 from conftest import Interrupt, interrupt_at, outcome, params
 
 
 @pytest.mark.slow
 def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
-    first = outcome(helpers.fit(params(tmp_path / "a"), small, log=lambda line: None))
-    second = outcome(helpers.fit(params(tmp_path / "b"), small, log=lambda line: None))
-    other = outcome(helpers.fit(params(tmp_path / "c", seed=2), small, log=lambda line: None))
+    first = outcome(fit(params(tmp_path / "a"), small, log=lambda line: None))
+    second = outcome(fit(params(tmp_path / "b"), small, log=lambda line: None))
+    other = outcome(fit(params(tmp_path / "c", seed=2), small, log=lambda line: None))
     assert first == second
     assert first != other
 
 
 @pytest.mark.slow
 def test_label_smoothing_trains_a_different_model_and_a_resume_must_match_it(tmp_path, small):
-    plain = outcome(helpers.fit(params(tmp_path / "a", epochs=1), small, log=lambda line: None))
-    smoothed = helpers.fit(params(tmp_path / "b", epochs=1, label_smoothing=0.15), small, log=lambda line: None)
+    plain = outcome(fit(params(tmp_path / "a", epochs=1), small, log=lambda line: None))
+    smoothed = fit(params(tmp_path / "b", epochs=1, label_smoothing=0.15), small, log=lambda line: None)
     assert smoothed["metrics"]["params"]["label_smoothing"] == 0.15
     assert outcome(smoothed) != plain
     with pytest.raises(ValueError, match="trained with other label_smoothing="):
-        helpers.fit(params(tmp_path / "b", epochs=1, resume=True), small, log=lambda line: None)
+        fit(params(tmp_path / "b", epochs=1, resume=True), small, log=lambda line: None)
 
 
 def test_batch_norm_recalibration_sets_the_clean_images_statistics_and_nothing_else():
     torch.manual_seed(0)
-    model, images = helpers.Net(backbone="mid").train(), torch.randn(2000, 1, 28, 28) * 0.5 + 0.3
+    model, images = Net(backbone="mid").train(), torch.randn(2000, 1, 28, 28) * 0.5 + 0.3
     weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
-    helpers.recalibrate_batch_norm(model, images)
+    recalibrate_batch_norm(model, images)
     first_norm = model.backbone[2]
     with torch.no_grad():
         pooled = model.backbone[:2](images.contiguous(memory_format=torch.channels_last))
@@ -44,8 +52,8 @@ def test_batch_norm_recalibration_sets_the_clean_images_statistics_and_nothing_e
 
 @pytest.mark.slow
 def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
-    plain = helpers.fit(params(tmp_path / "a", backbone="mid"), small, log=lambda line: None)["metrics"]
-    recal = helpers.fit(params(tmp_path / "b", backbone="mid", recalibrate_bn=True), small, log=lambda line: None)["metrics"]
+    plain = fit(params(tmp_path / "a", backbone="mid"), small, log=lambda line: None)["metrics"]
+    recal = fit(params(tmp_path / "b", backbone="mid", recalibrate_bn=True), small, log=lambda line: None)["metrics"]
     assert [h["train_loss"] for h in plain["history"]] == [h["train_loss"] for h in recal["history"]]
     assert outcome({"metrics": plain})[0][:-1] == outcome({"metrics": recal})[0][:-1]
     assert plain["history"][-1]["test_loss"] != recal["history"][-1]["test_loss"]  # named by the split
@@ -54,29 +62,29 @@ def test_recalibrate_bn_changes_only_the_last_evaluation(tmp_path, small):
 @pytest.mark.slow
 @pytest.mark.parametrize("done", [1, 2])
 def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run(tmp_path, small, done):
-    full = outcome(helpers.fit(params(tmp_path / "full"), small, log=lambda line: None))
+    full = outcome(fit(params(tmp_path / "full"), small, log=lambda line: None))
     with pytest.raises(Interrupt):
-        helpers.fit(params(tmp_path / "cut"), small, log=interrupt_at(done + 1))
-    assert helpers.read_checkpoint(tmp_path / "cut" / "model.pt")["epoch"] == done
+        fit(params(tmp_path / "cut"), small, log=interrupt_at(done + 1))
+    assert read_checkpoint(tmp_path / "cut" / "model.pt")["epoch"] == done
     lines = []
-    resumed = helpers.fit(params(tmp_path / "cut", resume=True), small, log=lines.append)
+    resumed = fit(params(tmp_path / "cut", resume=True), small, log=lines.append)
     assert lines[0].startswith("Resumed from") and f"after epoch {done}" in lines[0]
     assert outcome(resumed) == full
 
 
 @pytest.mark.slow
 def test_resume_refuses_a_checkpoint_trained_with_other_parameters(tmp_path, small):
-    helpers.fit(params(tmp_path, epochs=1), small, log=lambda line: None)
+    fit(params(tmp_path, epochs=1), small, log=lambda line: None)
     with pytest.raises(ValueError, match="trained with other lr="):
-        helpers.fit(params(tmp_path, epochs=1, lr=0.5, resume=True), small, log=lambda line: None)
+        fit(params(tmp_path, epochs=1, lr=0.5, resume=True), small, log=lambda line: None)
 
 
 @pytest.mark.slow
 def test_checkpoint_is_written_atomically_every_epoch(tmp_path, small, monkeypatch):
     written = []
-    real = helpers.checkpoints.atomic_write
-    monkeypatch.setattr(helpers.checkpoints, "atomic_write", lambda path, write: (written.append(path.name), real(path, write)))
-    helpers.fit(params(tmp_path), small, log=lambda line: None)
+    real = atomic_write
+    monkeypatch.setattr(core_checkpoints, "atomic_write", lambda path, write: (written.append(path.name), real(path, write)))
+    fit(params(tmp_path), small, log=lambda line: None)
     assert written.count("model.pt") == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.pt"]  # no temp file left
 
@@ -90,7 +98,7 @@ def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        helpers.atomic_write(target, half_written)
+        atomic_write(target, half_written)
     assert target.read_text() == "old"
 
 
@@ -98,30 +106,30 @@ def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
 def checkpoint(tmp_path_factory, small):
     """A checkpoint as fit writes it, of an untrained model (the file's checks need no training)."""
     config = params(tmp_path_factory.mktemp("run"), epochs=1)
-    model, optimizer, scheduler = helpers.make_training(config, len(small.train_x))
+    model, optimizer, scheduler = make_training(config, len(small.train_x))
     for p in model.parameters():  # one optimizer step on zero gradients: the optimizer holds its state, as after an epoch
         p.grad = torch.zeros_like(p)
     optimizer.step()
-    helpers.save_checkpoint(config.output_path / "model.pt", model, small, config, 1, [], [], optimizer, scheduler,
-                            helpers.versions())  # what fit records: it must load with weights_only
+    save_checkpoint(config.output_path / "model.pt", model, small, config, 1, [], [], optimizer, scheduler,
+                            versions())  # what fit records: it must load with weights_only
     return config.output_path / "model.pt"
 
 
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        helpers.load_checkpoint(tmp_path / "nothing.pt")
+        load_checkpoint(tmp_path / "nothing.pt")
 
 
 def test_truncated_checkpoint(tmp_path, checkpoint):
     (tmp_path / "cut.pt").write_bytes(checkpoint.read_bytes()[:3000])
     with pytest.raises(ValueError, match="not a readable checkpoint"):
-        helpers.load_checkpoint(tmp_path / "cut.pt")
+        load_checkpoint(tmp_path / "cut.pt")
 
 
 def test_foreign_checkpoint(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a checkpoint of this project"):
-        helpers.load_checkpoint(tmp_path / "other.pt")
+        load_checkpoint(tmp_path / "other.pt")
 
 
 class RunsCode:
@@ -133,28 +141,28 @@ def test_a_checkpoint_can_never_run_code(tmp_path):
     payload = RunsCode()
     payload.path = str(tmp_path / "pwned")
     with open(tmp_path / "evil.pt", "wb") as f:
-        pickle.dump({"format": helpers.CHECKPOINT_FORMAT, "x": payload}, f, protocol=2)
+        pickle.dump({"format": CHECKPOINT_FORMAT, "x": payload}, f, protocol=2)
     with pytest.raises(ValueError, match="not a readable checkpoint"):
-        helpers.load_checkpoint(tmp_path / "evil.pt")
+        load_checkpoint(tmp_path / "evil.pt")
     assert not (tmp_path / "pwned").exists()
 
 
 def test_mismatched_checkpoint(tmp_path, checkpoint):
-    state = helpers.read_checkpoint(checkpoint)
+    state = read_checkpoint(checkpoint)
     state["backbone"] = "classic"
     torch.save(state, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="does not match the 'classic' network"):
-        helpers.load_checkpoint(tmp_path / "mismatch.pt")
+        load_checkpoint(tmp_path / "mismatch.pt")
 
 
 def test_exported_model_is_small_and_predicts_like_the_checkpoint(tmp_path, checkpoint, small):
-    path = helpers.export_model(checkpoint, tmp_path / "slim.pt")
+    path = export_model(checkpoint, tmp_path / "slim.pt")
     assert path.stat().st_size < checkpoint.stat().st_size / 2
-    full, slim = helpers.load_checkpoint(checkpoint), helpers.load_checkpoint(path)
-    images, numbers = small.eval_images[:50], helpers.eval_numbers(50)
-    assert all(torch.equal(a, b) for a, b in zip(helpers.predict(full, images, numbers), helpers.predict(slim, images, numbers)))
+    full, slim = load_checkpoint(checkpoint), load_checkpoint(path)
+    images, numbers = small.eval_images[:50], eval_numbers(50)
+    assert all(torch.equal(a, b) for a, b in zip(predict(full, images, numbers), predict(slim, images, numbers)))
 
 
 def test_a_checkpoint_records_the_run_it_came_from(checkpoint):
-    versions = helpers.read_checkpoint(checkpoint)["versions"]
-    assert versions["torch"] == torch.__version__ and set(versions["code"]) == {"commit", "dirty"}
+    recorded = read_checkpoint(checkpoint)["versions"]
+    assert recorded["torch"] == torch.__version__ and set(recorded["code"]) == {"commit", "dirty"}

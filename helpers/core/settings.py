@@ -1,0 +1,107 @@
+"""Settings: the base of each task's typed, checked settings. Every field is a `setting` with its default and a
+one-line description, from which the notebooks' parameters cells and the docs' tables are written (tests hold them
+equal); a task's class adds its fields and checks, and says which precision "auto" means for it."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, field, fields, replace
+from pathlib import Path
+
+from .device import choose_precision, resolve_device
+from .paths import RUNS
+
+_NEW = object()
+
+
+def setting(default, doc: str, *, computes: bool = True, before=_NEW, read_with: str | None = None):
+    """A field of a task's settings: its default; `doc`, its description in one line (the notebook's parameters cell
+    and the docs' table repeat it); `computes`: whether it changes what a run computes (a resumed run must match it);
+    `before`: for a field newer than some committed runs and checkpoints, the value those ran with; `read_with`: the
+    setting without which a run never reads this one (when to restart: `restarts`)."""
+    metadata = ({"doc": doc, "computes": computes} | ({} if before is _NEW else {"before": before})
+                | ({"read_with": read_with} if read_with else {}))
+    return field(default=default, metadata=metadata)
+
+
+def check_fields(settings, *, positive=(), non_negative=(), ranges=None, flags=(), paths=(), optional_positive=()) -> None:
+    """The checks every class of settings shares, each failing with one message that names the setting: ints that
+    must be positive or non-negative (or None, `optional_positive`), numbers in [0, below) (`ranges`: name -> (below,
+    what to say)), True/False `flags`, and `paths` (or None)."""
+    for key in (*positive, *non_negative):
+        value, low = getattr(settings, key), 0 if key in non_negative else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{key} must be a {'non-negative' if low == 0 else 'positive'} int, got {value!r}")
+    for key in optional_positive:
+        value = getattr(settings, key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{key} must be None or a positive int, got {value!r}")
+    for key, (below, wanted) in (ranges or {}).items():
+        value = getattr(settings, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < below:
+            raise ValueError(f"{key} must be {wanted}, got {value!r}")
+    for key in flags:
+        if not isinstance(getattr(settings, key), bool):
+            raise ValueError(f"{key} must be True or False, got {getattr(settings, key)!r}")
+    for key in paths:
+        value = getattr(settings, key)
+        if not (value is None or isinstance(value, (str, os.PathLike))):
+            raise ValueError(f"{key} must be a path or None, got {value!r}")
+
+
+class Settings:
+    """What both tasks' settings (frozen dataclasses of `setting` fields, with `device`, `precision` and `output_dir`)
+    share: reading a notebook's parameters, resolving "auto", the output folder, JSON-ready values."""
+
+    DEFAULT_OUTPUT = "latest"  # the output folder under runs/ when output_dir is None
+
+    @classmethod
+    def from_namespace(cls, namespace: dict):
+        """The notebook's parameters (its `globals()` after papermill's injection), checked."""
+        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
+
+    def preferred_precision(self) -> tuple[str, str]:
+        """The precision "auto" means for this run, and whose preference that is (in words)."""
+        return "fp32", "the default"
+
+    def resolution(self):
+        """The same with "auto" (or a device alias) replaced by the device and precision the run uses, and why that
+        precision, in words (`choose_precision`: by what the device computes)."""
+        device = resolve_device(self.device)
+        precision, why = choose_precision(self.precision, device, *self.preferred_precision())
+        return replace(self, device=str(device), precision=precision), why
+
+    def resolved(self):
+        """`resolution()`'s settings."""
+        return self.resolution()[0]
+
+    @property
+    def output_path(self) -> Path:
+        """`output_dir` (relative to the working directory), or runs/<DEFAULT_OUTPUT> in the repository."""
+        return Path(self.output_dir).expanduser() if self.output_dir else RUNS / self.DEFAULT_OUTPUT
+
+    def to_dict(self) -> dict:
+        """The settings as JSON-ready values (paths as strings), for metrics.json and checkpoints."""
+        return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in asdict(self).items()}
+
+
+def literal(value) -> str:
+    """A default as Python source, strings in double quotes."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def parameters_cell(settings) -> str:
+    """A notebook's `parameters` cell: every setting of the class `settings` as a literal (papermill injects over
+    them) with its description (a test holds each notebook's cell equal to it)."""
+    lines = [f"{f.name} = {literal(f.default)}" for f in fields(settings)]
+    width = max(map(len, lines)) + 2
+    return "\n".join(f"{line:<{width}}# {f.metadata['doc']}" for line, f in zip(lines, fields(settings)))
+
+
+def parameter_table(settings) -> str:
+    """The table of the class `settings` in docs/ (a test holds each page's table equal to it)."""
+    rows = [f"| `{f.name}` | `{literal(f.default)}` | {f.metadata['doc']} |" for f in fields(settings)]
+    return "\n".join(["| parameter | default | meaning |", "|---|---|---|", *rows])
+
+
+__all__ = ["setting", "check_fields", "Settings", "literal", "parameters_cell", "parameter_table"]

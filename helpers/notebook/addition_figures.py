@@ -1,0 +1,112 @@
+"""MNIST addition's figures: pairs with their sums, a run's accuracy per epoch, the learned cell, and sum accuracy
+against N beside the published table. Each returns the matplotlib Figure and saves it under `image_dir` when given."""
+from __future__ import annotations
+
+import statistics
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ..mnist_addition.results import PUBLISHED, composed
+from .figures import RIGHT, WRONG, save
+
+
+def number_strip(images: torch.Tensor, std: float, mean: float) -> np.ndarray:
+    """(N, 1, 28, 28) normalized digit images side by side: one 28 x 28N picture of the number."""
+    return torch.cat(list((images[:, 0] * std + mean).clamp(0, 1).cpu()), 1).numpy()
+
+
+def plot_addition_pairs(data, indices, predicted=None, image_dir=None, name: str = "addition_pairs", shown: int = 8):
+    """Evaluation pairs as the network sees them: both numbers' images, the true sum and, if given, the predicted
+    one (green: right, red: wrong). Numbers longer than `shown` digits are cut after their first `shown`."""
+    indices = list(indices)
+    fig, axes = plt.subplots(len(indices), 1, figsize=(min(12, 1.3 + 0.55 * 2 * min(data.digits, shown)),
+                                                       0.9 * len(indices) + 0.3), squeeze=False)
+    for ax, i in zip(axes[:, 0], indices):
+        pair = data.eval_pairs[i].cpu()
+        a, b = (number_strip(data.eval_x.cpu()[pair[n, :shown]], data.std, data.mean) for n in (0, 1))
+        gap = np.ones((28, 14))
+        ax.imshow(np.concatenate([a, gap, b], 1), cmap="gray")
+        truth = "".join(map(str, data.eval_sums[i].tolist())).lstrip("0") or "0"
+        title = f"sum {truth}" if len(truth) <= 20 else f"sum {truth[:18]}… ({len(truth)} digits)"
+        color = "black"
+        if predicted is not None:
+            right = bool((predicted[i] == data.eval_sums[i].cpu()).all())
+            title, color = f"{title}; predicted {'right' if right else 'wrong'}", RIGHT if right else WRONG
+        ax.set_title(title, fontsize=8, color=color, loc="left")
+        ax.axis("off")
+    fig.tight_layout()
+    return save(fig, image_dir, name)
+
+
+def plot_addition_history(history: list, eval_name: str = "test", image_dir=None):
+    """Sum accuracy and the perception's digit accuracy per epoch, and the training loss, -log P(sum)."""
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
+    loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-")
+    loss_ax.set(xlabel="epoch", ylabel="-log P(sum), mean over pairs", yscale="log", title="Training loss")
+    acc_ax.plot(epochs, [100 * h["sum_acc"] for h in history], "o-", label="sum (exact match)")
+    if history[0]["digit_acc"] is not None:
+        acc_ax.plot(epochs, [100 * h["digit_acc"] for h in history], "o-", label="digit (labels never trained on)")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{eval_name.capitalize()} pairs")
+    acc_ax.legend()
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save(fig, image_dir, "addition_history")
+
+
+def plot_learned_cell(report: dict, image_dir=None):
+    """The learned cell in digits: for carry in 0 and 1, the sum digit it answers for each (a, b), red where it is
+    not a + b + carry's last digit or its carry out is wrong."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    cells = {(a, b, c): (s, out) for a, b, c, s, out in report["table"]}
+    for carry, ax in enumerate(axes):
+        grid = np.array([[cells[a, b, carry][0] for b in range(10)] for a in range(10)])
+        ax.imshow(grid, cmap="Blues", vmin=-5, vmax=12)
+        for a in range(10):
+            for b in range(10):
+                s, out = cells[a, b, carry]
+                ok = (s, out) == ((a + b + carry) % 10, int(a + b + carry >= 10))
+                ax.text(b, a, f"{s}{'·' if out else ''}", ha="center", va="center", fontsize=8,
+                        color="black" if ok else WRONG, fontweight="normal" if ok else "bold")
+        ax.set(xticks=range(10), yticks=range(10), xlabel="digit b", ylabel="digit a", title=f"carry in {carry}")
+    fig.suptitle(f"The learned cell in digits: sum digit (· carry out); {report['right']} of {report['entries']} "
+                 "entries are addition's (red: not)", fontsize=10)
+    fig.tight_layout()
+    return save(fig, image_dir, "learned_cell")
+
+
+def plot_addition_vs_n(rows: list[dict], image_dir=None):
+    """Sum accuracy against N (log axis): ours per method and perception (mean, whiskers ± std over seeds), the
+    published results (stars: the best at each N), and a 99 % digit classifier composed exactly."""
+    fig, ax = plt.subplots(figsize=(12, 5))
+    ns = np.geomspace(1, 100, 50)
+    ax.plot(ns, [100 * composed(n) for n in ns], "k:", lw=1, label="0.99^(2N): a 99 % digit classifier, composed")
+    for i, (n, results) in enumerate(sorted(PUBLISHED.items())):
+        ax.scatter([n] * len(results), [r[1] for r in results], marker="o", s=18, color="gray", alpha=0.6,
+                   label="published" if i == 0 else None)
+        ax.scatter([n], [results[0][1]], marker="*", s=140, color="gray", edgecolor="black", zorder=3,
+                   label="best published" if i == 0 else None)
+    series = {}
+    for r in rows:
+        series.setdefault((r["method"], r["perception"], r["recipe"]), []).append(r)
+    colors = [c for i, c in enumerate(plt.cm.tab10.colors) if i != 7] + list(plt.cm.tab20.colors[1::2])  # gray: published
+    for j, ((method, perception, extra), points) in enumerate(sorted(series.items())):
+        points = sorted(points, key=lambda r: r["digits"])
+        means = [r["sum_mean"] for r in points]
+        stds = [statistics.stdev(r["sum_values"]) * 100 if len(r["sum_values"]) > 1 else 0 for r in points]
+        shift = 1 + 0.025 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
+        ax.errorbar([r["digits"] * shift for r in points], means, stds, fmt="o-", capsize=3,
+                    color=colors[j % len(colors)], label=f"{method}, {perception} perception" + (f", {extra}" if extra else ""))
+    ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
+           title="MNIST addition: exact-match sum accuracy against N")
+    ax.set_xticks(sorted(PUBLISHED), [str(n) for n in sorted(PUBLISHED)])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the points stay visible
+    fig.tight_layout()
+    return save(fig, image_dir, "mnist_addition")
+
+
+__all__ = ["number_strip", "plot_addition_pairs", "plot_addition_history", "plot_learned_cell", "plot_addition_vs_n"]

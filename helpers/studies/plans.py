@@ -1,0 +1,34 @@
+"""The named sweeps of `sweep.py --study NAME`: which configurations of either task, over which seeds, into which
+results folder (relative to the repository)."""
+from __future__ import annotations
+
+from ..digit_and_sum.configs import ABLATIONS, CURVE_COUNTS, CURVE_HEADS
+
+# The fresh draws were run once, after the design of the heads was frozen (docs/addition.md): seeds 101-120 had
+# played no part in it.
+STUDIES = {
+    # the sweep's rows of results/summary.md that the README names (the README's fast and adds rows come from
+    # benchmark.py, results/benchmark; robust and robust-wide from robustness.py, results/robustness)
+    "headline": {"configs": ["binary", "strong"], "seeds": [1, 2, 3], "results": "results"},
+    "curve": {"configs": [f"{head}-k{k}" for head in CURVE_HEADS for k in CURVE_COUNTS], "seeds": [1, 2, 3],
+              "results": "results"},
+    "fresh-draws": {"configs": [f"{head}-k{k}" for head in ("adder", "symadder") for k in (70, 81)],
+                    "seeds": list(range(101, 121)), "results": "results/fresh"},
+    "ablations": {"configs": [f"{head}-k81" for head in ABLATIONS], "seeds": list(range(101, 111)),
+                  "results": "results/fresh"},
+    # the benchmark's protocol, 5 seeds for N <= 4 and 10 for N >= 15, each study the runs of results/mnist_addition
+    # as they ran (`params`: settings a study sets over its configurations'); where a recipe changed after its first
+    # test runs, the new recipe ran on fresh seeds and the earlier runs stay beside them (docs/mnist_addition.md)
+    "addition-short": {"configs": [*(f"add-exact-mid-n{n}" for n in (1, 2, 4)), "add-exact-lenet-n4",
+                                   *(f"add-exact-bn-n{n}" for n in (1, 4)), *(f"add-neural-mid-n{n}" for n in (1, 2, 4))],
+                       "seeds": list(range(1, 6)), "results": "results/mnist_addition"},
+    "addition-learned": {"configs": [f"add-learned-mid-n{n}" for n in (1, 2)], "seeds": list(range(6, 11)),
+                         "results": "results/mnist_addition"},
+    "addition-n15": {"configs": ["add-exact-mid-n15"], "seeds": list(range(11, 21)), "results": "results/mnist_addition"},
+    "addition-n15-lenet": {"configs": ["add-exact-lenet-n15"], "seeds": list(range(1, 11)), "params": {"restarts": 0},
+                           "results": "results/mnist_addition"},
+    "addition-n100": {"configs": ["add-exact-mid-n100"], "seeds": list(range(16, 26)), "results": "results/mnist_addition"},
+}
+
+
+__all__ = ["STUDIES"]
