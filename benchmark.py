@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from helpers.core.device import device_name, resolve_device, synchronize
-from helpers.core.mnist import load_mnist, MNIST_MEAN, MNIST_STD, normalize, prepare_data
+from helpers.core.mnist import MNIST_MEAN, MNIST_STD, load_mnist, normalize, prepare_data
 from helpers.core.paths import RESULTS
 from helpers.core.provenance import versions
 from helpers.core.stats import mean_std
@@ -31,6 +31,8 @@ from helpers.digit_and_sum.configs import CONFIGS
 from helpers.digit_and_sum.evaluation import ACCURACIES, eval_numbers, evaluate
 from helpers.digit_and_sum.reference import reference_pipeline
 from helpers.digit_and_sum.runs import Config, fit
+
+
 def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) -> list[dict]:
     """Train the original's pipeline for `epochs`; returns per-epoch history like fit's."""
     device = torch.device(device)

@@ -27,6 +27,8 @@ from helpers.core.provenance import versions
 from helpers.digit_and_sum.configs import CONFIGS
 from helpers.digit_and_sum.runs import Config, make_training
 from helpers.digit_and_sum.training import train_epoch
+
+
 def sync_check(device: torch.device, steps: int = 300) -> dict:
     """`steps` training steps with every host sync an error; returns what ran."""
     data = prepare_data(train_size=128 * steps).to(device)

@@ -26,6 +26,7 @@ from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.reference import reference_pipeline
 from helpers.digit_and_sum.runs import Config, make_training
 from helpers.digit_and_sum.training import train_epoch
+
 IMAGES = 12_800  # per timed pass: 100 steps of 128, 25 of 512
 BEFORE = {  # the recipes the current fast and strong replaced (git history has them in helpers/configs.py)
     "fast (before)": {"epochs": 5, "batch_size": 512, "lr": 0.03, "precision": "bf16|fp32"},

@@ -22,13 +22,13 @@ from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 from helpers.core.mnist import load_mnist
-from helpers.core.paths import IMAGES, MODELS, relative_to_root, RESULTS, ROOT
+from helpers.core.paths import IMAGES, MODELS, RESULTS, ROOT, relative_to_root
 from helpers.core.provenance import versions
+from helpers.core.shifts import SHIFTS, shift
 from helpers.digit_and_sum.checkpoints import load_checkpoint
 from helpers.digit_and_sum.evaluation import eval_numbers
 from helpers.digit_and_sum.inference import image_file_to_mnist, predict
 from helpers.studies.robustness import load_robustness, robustness_table
-from helpers.core.shifts import SHIFTS, shift
 
 OUT = RESULTS / "robustness"
 

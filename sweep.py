@@ -33,15 +33,16 @@ from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
 from helpers.core.checkpoints import atomic_write, write_json
-from helpers.core.mnist import ensure_mnist, MNISTDataError
-from helpers.core.paths import ADDITION_NOTEBOOK, NOTEBOOK, relative_to_root, RESULTS, ROOT, RUNS
+from helpers.core.mnist import MNISTDataError, ensure_mnist
+from helpers.core.paths import ADDITION_NOTEBOOK, NOTEBOOK, RESULTS, ROOT, RUNS, relative_to_root
 from helpers.digit_and_sum.checkpoints import TASK
 from helpers.digit_and_sum.configs import SWEEPS
 from helpers.digit_and_sum.results import load_results, upgrade_metrics
-from helpers.digit_and_sum.runs import Config, PARAMS
+from helpers.digit_and_sum.runs import PARAMS, Config
 from helpers.mnist_addition.recipes import ADDITION_SWEEPS
 from helpers.mnist_addition.results import addition_summary, load_addition_results
-from helpers.mnist_addition.training import TASK as ADDITION_TASK, AdditionConfig
+from helpers.mnist_addition.training import TASK as ADDITION_TASK
+from helpers.mnist_addition.training import AdditionConfig
 from helpers.studies.holdout import summary as sweep_summary
 from helpers.studies.plans import STUDIES
 

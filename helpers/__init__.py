@@ -17,4 +17,4 @@ own above it. Each folder imports only its own modules and the rungs below it (t
 
 Import what you use from where it lives: `from helpers.digit_and_sum.runs import Config, fit`.
 """
-from . import core, digit_and_sum, mnist_addition, studies, notebook  # noqa: F401
+from . import core, digit_and_sum, mnist_addition, notebook, studies  # noqa: F401

@@ -12,7 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from helpers.digit_and_sum.encoding import NUMBER_BITS
-from helpers.digit_and_sum.heads import AdderHead, HEADS
+from helpers.digit_and_sum.heads import HEADS, AdderHead
+
+
 class CarryChain(torch.autograd.Function):
     """pre (P, B, K*H): the cell's first layer on (digit bit, number bit) per position, least significant first;
     w_c (K*H): its carry weights; w2, b2: the middle layer; last (2, K*H), b_last: the last layer, the mean over

@@ -14,6 +14,7 @@ from helpers.core.mnist import prepare_data
 from helpers.digit_and_sum.checkpoints import load_checkpoint, read_checkpoint
 from helpers.digit_and_sum.encoding import decode_outputs
 from helpers.digit_and_sum.evaluation import eval_numbers, pair_logits
+
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # the image and its four one-pixel shifts
 
 

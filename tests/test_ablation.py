@@ -3,13 +3,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.digit_and_sum import training as digit_training
 from helpers.core.mnist import prepare_data
-from helpers.digit_and_sum.encoding import decode_outputs, encode_targets, ENCODINGS, int_to_bits, output_loss, target_code
+from helpers.digit_and_sum import training as digit_training
+from helpers.digit_and_sum.encoding import (
+    ENCODINGS,
+    decode_outputs,
+    encode_targets,
+    int_to_bits,
+    output_loss,
+    target_code,
+)
 from helpers.digit_and_sum.model import Net, number_features
-from helpers.digit_and_sum.pairs import FIXED_HOLDOUT, held_out_pairs, MAX_HOLDOUT
+from helpers.digit_and_sum.pairs import FIXED_HOLDOUT, MAX_HOLDOUT, held_out_pairs
 from helpers.digit_and_sum.runs import Config, make_training
 from helpers.digit_and_sum.training import train_epoch
+
 DIGITS, NUMBERS = torch.tensor([(d, n) for d in range(10) for n in range(10)]).T
 
 

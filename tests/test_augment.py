@@ -2,10 +2,11 @@
 images as the code before them (the stored fixture); tests/test_gpu_path.py checks how their draws reach the device."""
 import torch
 
-from helpers.digit_and_sum.robust import robust_augment
-from conftest import ROOT
 from helpers.core.augment import random_affine
 from helpers.digit_and_sum import robust
+from helpers.digit_and_sum.robust import robust_augment
+
+from conftest import ROOT
 
 
 def synthetic_batch():

@@ -13,6 +13,7 @@ from distributed import Client
 from helpers.digit_and_sum.configs import HOLDOUT_COUNTS, SWEEPS
 from helpers.digit_and_sum.results import load_results
 from helpers.studies.holdout import summary
+
 import sweep
 from conftest import ROOT, free_port
 

@@ -5,7 +5,9 @@ import torch
 import torchvision
 from torchvision import transforms
 
-from helpers.core.mnist import data_root, load_mnist, MNIST_FILES, MNISTDataError, prepare_data
+from helpers.core.mnist import MNIST_FILES, MNISTDataError, data_root, load_mnist, prepare_data
+
+
 def test_splits_as_tensors(mnist):
     (train_x, train_y), (test_x, test_y) = mnist["train"], mnist["test"]
     assert train_x.shape == (60_000, 28, 28) and test_x.shape == (10_000, 28, 28)

@@ -6,15 +6,16 @@ import pytest
 import torch
 
 from helpers.core import device as core_device
-from helpers.digit_and_sum import runs as digit_runs
 from helpers.core.backbones import DEFAULT_PRECISION
 from helpers.core.device import available_devices, choose_precision, device_name, full_fp32, resolve_device
+from helpers.digit_and_sum import runs as digit_runs
 from helpers.digit_and_sum.checkpoints import load_checkpoint
 from helpers.digit_and_sum.configs import CONFIGS, SWEEPS
 from helpers.digit_and_sum.inference import predict
 from helpers.digit_and_sum.runs import Config, fit
 from helpers.mnist_addition.recipes import ADDITION_SWEEPS
 from helpers.mnist_addition.training import AdditionConfig
+
 from conftest import Interrupt, interrupt_at, outcome, params
 
 

@@ -35,7 +35,7 @@ def test_relative_links_and_images_resolve(path):
 
 
 def test_the_readme_is_a_five_minute_read():
-    assert len((ROOT / "README.md").read_bytes()) <= 15 * 1024
+    assert len((ROOT / "README.md").read_bytes()) <= 7 * 1024  # a project page: the long story lives in docs/
     assert len(MARKDOWN) > 5  # the README, docs/, results/ summaries were all found
 
 

@@ -4,6 +4,7 @@ from torch import nn
 
 from helpers.digit_and_sum.encoding import bits_to_int, decode_logits, encode_targets, int_to_bits
 from helpers.digit_and_sum.evaluation import evaluate, evaluate_exhaustive
+
 PAIRS = [(d, n) for d in range(10) for n in range(10)]
 
 

@@ -2,12 +2,13 @@
 import pytest
 import torch
 
-from helpers.notebook import explore
 from helpers.digit_and_sum.checkpoints import load_checkpoint
 from helpers.digit_and_sum.encoding import target_code
 from helpers.digit_and_sum.evaluation import evaluate
 from helpers.digit_and_sum.sampler import RandomSampler
 from helpers.digit_and_sum.training import train_epoch
+from helpers.notebook import explore
+
 from conftest import ROOT
 
 

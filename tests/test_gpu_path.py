@@ -4,7 +4,11 @@ far (the CUDA test at the end is skipped without one); the stand-ins below would
 import pytest
 import torch
 
+from helpers.core import augment as core_augment
+from helpers.core import training as core_training
 from helpers.core.mnist import prepare_data
+from helpers.digit_and_sum import robust
+from helpers.digit_and_sum import training as digit_training
 from helpers.digit_and_sum.evaluation import eval_numbers, evaluate, evaluate_exhaustive
 from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.inference import predict
@@ -12,8 +16,6 @@ from helpers.digit_and_sum.model import Net
 from helpers.digit_and_sum.robust import robust_augment
 from helpers.digit_and_sum.runs import Config, make_training
 from helpers.digit_and_sum.training import train_epoch
-from helpers.core import augment as core_augment, training as core_training
-from helpers.digit_and_sum import robust, training as digit_training
 
 
 class OnDevice(torch.Tensor):
@@ -158,6 +160,7 @@ def trained():
 
 def test_every_function_that_takes_a_model_runs_it_on_its_device(meta, trained, images):
     import matplotlib.pyplot as plt
+
     from helpers.notebook import explore, figures, study_figures
     model = trained.to(meta)
     digits, numbers = images.eval_y[:50], eval_numbers(50)

@@ -23,6 +23,7 @@ import pytest
 from helpers.core.mnist import prepare_data
 from helpers.digit_and_sum.evaluation import ACCURACIES
 from helpers.digit_and_sum.runs import Config, fit
+
 from conftest import ROOT, machine, outcome
 
 FIXTURE = ROOT / "tests" / "fixtures" / "histories.json"

@@ -23,6 +23,7 @@ import papermill
 import pytest
 
 from helpers.core.paths import NOTEBOOK
+
 from conftest import ROOT, figure_path, free_port
 
 pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop

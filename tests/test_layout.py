@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import helpers
+
 from conftest import ROOT
 
 PACKAGE = ROOT / "helpers"

@@ -11,7 +11,9 @@ from helpers.core.settings import parameter_table, parameters_cell
 from helpers.digit_and_sum.encoding import decode_logits, int_to_bits
 from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.model import MODEL_SETTINGS, Net
-from helpers.digit_and_sum.runs import ADDED_PARAMS, Config, fit, PARAMS, TRAINING_PARAMS
+from helpers.digit_and_sum.runs import ADDED_PARAMS, PARAMS, TRAINING_PARAMS, Config, fit
+
+
 @pytest.mark.parametrize("backbone", sorted(BACKBONES))
 def test_shapes(backbone):
     model = Net(backbone=backbone).eval()
@@ -82,7 +84,7 @@ def test_the_notebooks_parameters_cell_is_the_configs():
 def test_the_code_a_notebook_shows_is_the_code_as_it_is(notebook):
     """`explore.show_code` displays functions and classes read from helpers/: in a committed notebook each one it
     displays must still be there, character for character (an output from before a change to the code fails)."""
-    source = "\n".join(path.read_text() for path in sorted((ROOT / "helpers").glob("*.py")))
+    source = "\n".join(path.read_text() for path in sorted((ROOT / "helpers").rglob("*.py")))
     cells = [c for c in json.loads(notebook.read_text())["cells"] if "show_code" in "".join(c.get("source", ""))]
     for cell in cells:
         shown = "".join(next(o["data"]["text/plain"] for o in cell["outputs"] if "text/plain" in o.get("data", {})))

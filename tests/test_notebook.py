@@ -8,6 +8,7 @@ import torch
 from helpers.core.paths import NOTEBOOK
 from helpers.digit_and_sum.checkpoints import load_checkpoint
 from helpers.digit_and_sum.evaluation import ACCURACIES
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop

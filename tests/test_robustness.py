@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.core import shifts
 from helpers.core.mnist import prepare_data
 from helpers.core.paths import ROOT
 from helpers.digit_and_sum.checkpoints import load_checkpoint, save_checkpoint
@@ -15,8 +16,8 @@ from helpers.digit_and_sum.model import CentreByMass, Net
 from helpers.digit_and_sum.robust import robust_augment
 from helpers.digit_and_sum.runs import Config, make_training
 from helpers.digit_and_sum.training import train_epoch
+
 import robustness
-from helpers.core import shifts
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,7 @@ def test_a_robust_run_trains_and_its_loss_falls():
 
 
 def test_the_shipped_robust_model_is_unsure_without_a_digit(mnist):
+    """A fixed model, no training: thresholds (below 0.5 without a digit, above 0.9 with one) that hold on every CPU."""
     model = load_checkpoint(ROOT / "models" / "robust.pt")
     clean = mnist["test"][0][:100]
     generator = torch.Generator().manual_seed(0)

@@ -16,6 +16,7 @@ from helpers.mnist_addition.recipes import ADDITION_SWEEPS
 from helpers.mnist_addition.training import AdditionConfig
 from helpers.studies.holdout import curve_rows, draws_rows, summary
 from helpers.studies.plans import STUDIES
+
 import sweep
 
 

@@ -8,18 +8,28 @@ import torch
 from helpers.core import checkpoints as core_checkpoints
 from helpers.core.checkpoints import atomic_write
 from helpers.core.provenance import versions
-from helpers.digit_and_sum.checkpoints import CHECKPOINT_FORMAT, export_model, load_checkpoint, read_checkpoint, save_checkpoint
+from helpers.digit_and_sum.checkpoints import (
+    CHECKPOINT_FORMAT,
+    export_model,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from helpers.digit_and_sum.evaluation import eval_numbers
 from helpers.digit_and_sum.inference import predict
 from helpers.digit_and_sum.model import Net
 from helpers.digit_and_sum.runs import fit, make_training
 from helpers.digit_and_sum.training import recalibrate_batch_norm
+
 from conftest import Interrupt, interrupt_at, outcome, params
 
 
 @pytest.mark.slow
 def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
-    first = outcome(fit(params(tmp_path / "a"), small, log=lambda line: None))
+    """Bit for bit within one process (one machine, one build): what PyTorch promises; across CPUs see tests/README.md."""
+    run = fit(params(tmp_path / "a"), small, log=lambda line: None)
+    assert run["metrics"]["task"] == read_checkpoint(tmp_path / "a" / "model.pt")["task"] == "digit_and_sum"
+    first = outcome(run)
     second = outcome(fit(params(tmp_path / "b"), small, log=lambda line: None))
     other = outcome(fit(params(tmp_path / "c", seed=2), small, log=lambda line: None))
     assert first == second
@@ -164,5 +174,7 @@ def test_exported_model_is_small_and_predicts_like_the_checkpoint(tmp_path, chec
 
 
 def test_a_checkpoint_records_the_run_it_came_from(checkpoint):
-    recorded = read_checkpoint(checkpoint)["versions"]
+    state = read_checkpoint(checkpoint)
+    recorded = state["versions"]
     assert recorded["torch"] == torch.__version__ and set(recorded["code"]) == {"commit", "dirty"}
+    assert state["task"] == "digit_and_sum"  # which task wrote it

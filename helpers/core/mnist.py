@@ -11,7 +11,6 @@ import torchvision
 
 from .paths import DATA
 
-
 # The four files torchvision keeps under <root>/MNIST/raw, with their sizes and published MD5s.
 MNIST_FILES = {
     "train-images-idx3-ubyte": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),

@@ -9,7 +9,6 @@ from ..core.device import resolve_device
 from ..core.mnist import MNISTData
 from .model import MODEL_SETTINGS, Net
 
-
 CHECKPOINT_FORMAT = "neural-network-on-steroids/1"
 TASK = "digit_and_sum"  # metrics.json and model.pt say which task wrote them
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
 NUMBER_BITS = 4  # the input number 0..9 as 4 bits
 DIGIT_BITS, SUM_BITS = 4, 5  # 9 output bits: digit (0..9), then sum (0..18)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 
 from ..core.device import model_device
-from .sampler import RandomSampler
 from .encoding import NUMBER_BITS, bits_to_int, decode_outputs, int_to_bits, invalid_codes, output_loss
 from .heads import CELL_INPUTS, FULL_ADDER
 from .pairs import FIXED_HOLDOUT, held_out_pairs
-
+from .sampler import RandomSampler
 
 EVAL_NUMBERS_SEED = 2024  # every run pairs the evaluation images with the same numbers
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from .encoding import decode_outputs, target_code
-from .model import Net, centre_of_mass
 from .evaluation import pair_logits
+from .model import Net, centre_of_mass
 
 
 def as_images(images) -> tuple[torch.Tensor, bool]:

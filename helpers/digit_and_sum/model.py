@@ -11,7 +11,6 @@ from ..core.device import at_least_fp32
 from .encoding import ENCODINGS, NUMBER_BITS, bits_to_int
 from .heads import HEADS
 
-
 # How the number enters the head: the original's 4 bits (the default); "onehot" (10 values) and
 # "scalar" (one value, n / 9) exist for the ablation of how addition transfers to unseen pairs.
 NUMBER_INPUTS = {"bits": NUMBER_BITS, "onehot": 10, "scalar": 1}

@@ -6,7 +6,6 @@ import torch
 
 from .encoding import NUMBER_BITS
 
-
 FIXED_HOLDOUT = "3d+7"  # the 10 pairs (d, 3d + 7 mod 10): one per digit and per number
 MAX_HOLDOUT = 81  # 100 pairs less one per sum 0..18: what must stay for every sum to be trained on
 

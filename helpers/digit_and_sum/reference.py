@@ -11,9 +11,9 @@ import torchvision
 from torchvision import transforms
 
 from ..core.mnist import MNIST_MEAN, MNIST_STD, data_root
-from .sampler import RandomSampler
 from .encoding import bits_to_int, encode_targets
 from .model import Net
+from .sampler import RandomSampler
 
 
 def reference_pipeline(seed: int = 1, device="cpu"):

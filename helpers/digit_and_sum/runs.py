@@ -22,7 +22,6 @@ from .model import Net, check_model_choices
 from .pairs import FIXED_HOLDOUT, MAX_HOLDOUT, cell_coverage, held_out_pairs
 from .training import recalibrate_batch_norm, train_epoch
 
-
 AUGMENTS = (False, True, "robust")  # none; random rotation, scale, shift; that and corrupted digits
 
 

@@ -21,7 +21,6 @@ from torch import nn
 from ..core.backbones import BACKBONES
 from .data import sum_digits
 
-
 # ------------------------------------------------------------------------------------------------ perception
 
 def lenet() -> nn.Sequential:

@@ -16,6 +16,7 @@ from ..digit_and_sum.heads import CELL_INPUTS, FULL_ADDER, HEADS
 from ..studies.holdout import covers, curve_groups
 from .figures import WRONG, save
 
+
 def plot_runs_per_epoch(groups: dict, name: str, image_dir=None, key: str = "joint_acc"):
     """Mean (line) and min-max (band) over seeds of an accuracy per epoch, one line per configuration."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
