@@ -106,8 +106,8 @@ def compare(names: list[str], out: Path = OUT, image_dir: Path | None = IMAGES) 
         f"Written by `python robustness.py --compare {' '.join(names)}` from results/robustness/*/robustness.json.\n\n"
         + table)
     if image_dir:
-        from helpers import experiment_figures
-        experiment_figures.plot_robustness_comparison(groups, image_dir)
+        from helpers.notebook import study_figures
+        study_figures.plot_robustness_comparison(groups, image_dir)
     return table
 
 
@@ -137,8 +137,8 @@ def main(argv=None) -> int:
           f"{results['mean_shifted_joint_acc']:.2%}; worst at middle severity {results['min_middle_severity'][1]} "
           f"{results['min_middle_severity'][0]:.2%}; wrote {out / 'robustness.json'}")
     if args.image_dir:
-        from helpers import experiment_figures
-        experiment_figures.plot_robustness(results, args.image_dir)
+        from helpers.notebook import study_figures
+        study_figures.plot_robustness(results, args.image_dir)
     return 0
 
 

@@ -11,8 +11,8 @@ own above it. Each folder imports only its own modules and the rungs below it (t
       mnist_addition/  the MNIST-addition benchmark (notebooks/mnist_addition.ipynb): two N-digit numbers as
                        images, their sum out, trained from sums alone; the pairs, perceptions and methods, its
                        own training loop (restarts, curricula), the published table
-      studies/         studies of the primary task: the held-out pairs (curve, fresh draws, results/summary.md),
-                       the robustness benchmark's results, and the named sweeps of `sweep.py --study`
+      studies/         the studies: of the primary task, the held-out pairs (curve, fresh draws, results/summary.md)
+                       and the robustness benchmark's results; of both tasks, the named sweeps of `sweep.py --study`
       notebook/        what the notebooks show: figures of each line of work, the explorer and the drawing pad
 
 Import what you use from where it lives: `from helpers.digit_and_sum.runs import Config, fit`.

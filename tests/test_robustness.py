@@ -157,3 +157,15 @@ def test_a_centring_model_centres_first_and_keeps_it_in_its_checkpoint(tmp_path,
     with torch.no_grad():
         assert torch.equal(loaded(images, bits), plain(centre_by_mass(images), bits))
         assert not torch.equal(loaded(images, bits), plain(images, bits))
+
+
+def test_the_comparison_writes_its_table_and_figure_from_the_committed_results(tmp_path):
+    """`python robustness.py --compare`'s work on copies of the committed results: the summary's table is the one
+    committed, and the figure is drawn (it imports the figures from where they live)."""
+    import shutil
+    out = tmp_path / "robustness"
+    shutil.copytree(ROOT / "results" / "robustness", out)
+    names = ["default", "robust", "robust-wide"]
+    table = robustness.compare(names, out, tmp_path / "images")
+    assert table in (ROOT / "results" / "robustness" / "summary.md").read_text()
+    assert (tmp_path / "images" / "robustness_comparison.png").stat().st_size > 10_000

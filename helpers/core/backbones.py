@@ -20,7 +20,7 @@ def conv_pool_bn(c_in: int, c_out: int, kernel: int, padding: int = 0) -> list[n
 
 
 def to_320(c_in: int) -> list[nn.Module]:
-    """Flatten and project to the 320 features the head expects."""
+    """Flatten and project to 320 features (the original's CNN gives 320: every backbone gives as many)."""
     return [nn.Flatten(), nn.Linear(c_in, 320, bias=False), nn.BatchNorm1d(320), nn.ReLU()]
 
 
@@ -39,7 +39,7 @@ def three_conv_backbone(c1: int, c2: int) -> nn.Sequential:
 
 
 def wide_backbone() -> nn.Sequential:
-    """Stronger and about 3x slower than "bn" (README): 32 then 64 channels, a third conv."""
+    """Stronger and about 3x slower than "bn" (docs/speed.md): 32 then 64 channels, a third conv."""
     return three_conv_backbone(32, 64)
 
 

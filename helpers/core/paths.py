@@ -1,6 +1,6 @@
 """Where the repository's own files are: the default folders of data, runs, results, models and figures.
 
-A leaf module: it imports nothing of the package, so every chapter may import it. Paths a user gives (an output
+A leaf module: it imports nothing of the package, so every module may import it. Paths a user gives (an output
 folder, a checkpoint, an image) are read relative to the working directory, as any command line reads them; only the
 defaults below are the repository's, wherever the command runs from.
 """

@@ -1,8 +1,7 @@
 """Shifts of digit images away from MNIST: stroke width, resolution, blur, noise, geometry, background, occlusion.
 
-The robustness benchmark (`robustness.py`) measures a model under each SHIFT at 3 severities; the training
-augmentation (`digit_and_sum.robust`) draws from the same kinds of transforms with its own ranges (and leaves
-some out, to see how a model does on shifts it was never trained against).
+Image transforms only, knowing no task: the robustness benchmark (`robustness.py`) measures a model under each SHIFT
+at 3 severities, and a training augmentation may draw from the same kinds of transforms with its own ranges.
 """
 import inspect
 import math

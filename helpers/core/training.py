@@ -13,8 +13,8 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def seed_epoch(seed: int, epoch: int) -> torch.Generator:
-    """The epoch's CPU generator (order, numbers, augmentation) and torch's global seed (dropout), both from
-    `epoch_seed`."""
+    """The epoch's CPU generator (the order and every other draw of the epoch) and torch's global seed (dropout),
+    both from `epoch_seed`."""
     torch.manual_seed(epoch_seed(seed, epoch))
     return torch.Generator().manual_seed(epoch_seed(seed, epoch))
 

@@ -20,10 +20,12 @@ def eval_numbers(n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def pair_logits(model, images: torch.Tensor, numbers: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """The model's logits for (image, number) pairs, in batches, on the model's device, in eval mode."""
+    """The model's logits for (image, number) pairs, in batches, on the model's device and in its weights' float (an
+    fp64 run's model reads float64 images), in eval mode."""
     model.eval()
-    device = model_device(model)
-    images, numbers = images.to(device), numbers.to(device)
+    device, weight = model_device(model), next(model.parameters(), None)
+    images = images.to(device, weight.dtype if weight is not None else images.dtype)
+    numbers = numbers.to(device)
     return torch.cat([model(images[i:i + batch_size], int_to_bits(numbers[i:i + batch_size], NUMBER_BITS, check=False))
                       for i in range(0, len(images), batch_size)])
 

@@ -113,7 +113,8 @@ class Net(nn.Module):
         if self.centre is not None:
             images = self.centre(images)
         features = self.backbone(images.contiguous(memory_format=self.memory_format))
-        return self.head(features, number_features(number_bits, self.number_input))
+        numbers = number_features(number_bits, self.number_input)  # in the features' float, if wider (an fp64 run's)
+        return self.head(features, numbers.to(torch.promote_types(numbers.dtype, features.dtype)))
 
     def count_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -41,8 +41,8 @@ class Config(Settings):
     seed: int = setting(1, "seeds initialisation, shuffling, augmentation, the number sampler and dropout")
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1", "mps" ...',
                           computes=False)
-    precision: str = setting("auto", '"fp32", "bf16" (autocast), "bf16|fp32" (bf16 where native) or "auto" '
-                             '(the backbone\'s default); both fall back to fp32 without native bf16',
+    precision: str = setting("auto", '"fp32", "bf16" (autocast), "bf16|fp32" (bf16 where native), "auto" (the '
+                             'backbone\'s default; both fall back to fp32 without native bf16) or "fp64" (reference runs)',
                              before="fp32")
     backbone: str = setting("bn", '"bn", "mid", "wide" (stronger, slower) or "classic" (the original\'s CNN)')
     head: str = setting("mlp", '"mlp" (the original\'s 324 -> 128 -> 64 -> 9), "symadder" (learns addition), ...: HEADS',

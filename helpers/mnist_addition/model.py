@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.backbones import BACKBONES
+from ..core.device import at_least_fp32
 from .data import sum_digits
 
 # ------------------------------------------------------------------------------------------------ perception
@@ -105,7 +106,7 @@ def exact_steps(probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor
 
 def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over the 10 digits, in fp32 at least (bf16 logits from autocast are widened; fp64 stays fp64)."""
-    return logits.to(torch.promote_types(logits.dtype, torch.float32)).softmax(-1)
+    return at_least_fp32(logits).softmax(-1)
 
 
 def exact_log_likelihood(logits: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
