@@ -8,9 +8,12 @@ import torch
 from helpers.core import device as core_device
 from helpers.core.backbones import DEFAULT_PRECISION
 from helpers.core.device import available_devices, choose_precision, device_name, full_fp32, resolve_device
+from helpers.core.mnist import prepare_data
 from helpers.digit_and_sum import runs as digit_runs
 from helpers.digit_and_sum.checkpoints import load_checkpoint
 from helpers.digit_and_sum.configs import CONFIGS, SWEEPS
+from helpers.digit_and_sum.evaluation import pair_logits
+from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.inference import predict
 from helpers.digit_and_sum.runs import Config, fit
 from helpers.mnist_addition.recipes import ADDITION_SWEEPS
@@ -147,6 +150,18 @@ def test_an_fp64_run_computes_in_float64_and_its_checkpoint_loads_as_fp32(tmp_pa
     assert (digits == run["result"]["pred_digits"]).float().mean() > 0.999
     with pytest.raises(ValueError, match="precision 'fp64' is the primary task's reference runs'"):
         AdditionConfig(precision="fp64")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_every_head_trains_and_answers_in_fp64(tmp_path, head):
+    """fp64 through every head (the number's code joins the features in their float) and through pair_logits, which
+    reads the explorer's fp32 images in the model's own float."""
+    data = prepare_data(train_size=200, val_size=1000, download=False)
+    run = fit(Config(head=head, epochs=1, batch_size=100, train_size=200, val_size=1000, precision="fp64", device="cpu",
+                     output_dir=str(tmp_path)), data, log=lambda line: None)
+    assert next(run["model"].parameters()).dtype == torch.float64
+    assert pair_logits(run["model"], data.eval_x[:5], torch.arange(5)).dtype == torch.float64
 
 
 @pytest.mark.parametrize("native", [True, False])
