@@ -1,7 +1,7 @@
 """Augmentation both tasks train with: the random affine change of every training image.
 
 Every random value is drawn on the CPU from the epoch's seeded generator (the same data on every device) and reaches
-the device through `to_device`, which never makes the host wait.
+the device through `core.device.to_device`, which never makes the host wait.
 """
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A CPU tensor on `device` without a host sync: on CUDA pinned, then copied asynchronously (the pinned buffer
-    is kept until the copy is done by torch's caching host allocator); on the CPU the tensor itself."""
-    if device.type == "cpu":
-        return tensor
-    if device.type == "cuda":
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True)
+from .device import to_device
 
 
 def random_affine(images: torch.Tensor, generator: torch.Generator, background: float,
@@ -44,4 +36,4 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, background: 
     return F.grid_sample(images - background, grid, align_corners=False) + background
 
 
-__all__ = ["to_device", "random_affine"]
+__all__ = ["random_affine"]

@@ -63,6 +63,16 @@ def synchronize(device: torch.device) -> None:
         torch.accelerator.synchronize(device)
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on `device` without a host sync: on CUDA pinned, then copied asynchronously (the pinned buffer
+    is kept until the copy is done by torch's caching host allocator); on the CPU the tensor itself."""
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 # "bf16" runs the forward pass under bfloat16 autocast (the loss in fp32); "fp32" is fp32 throughout (TF32 off on
 # CUDA, `full_fp32`); "fp64" is float64 throughout, weights and data too: slow, for reference runs whose numbers
 # another CPU reproduces (tests/README.md). "auto" takes the run's preferred precision (a backbone's, chosen on the
@@ -154,5 +164,5 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-__all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "PRECISIONS",
+__all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "to_device", "PRECISIONS",
            "BF16_OR_FP32", "cpu_has_native_bf16", "bf16_supported", "choose_precision", "full_fp32", "weight_dtype", "at_least_fp32", "autocast"]

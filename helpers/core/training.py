@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .augment import to_device
+from .device import to_device
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

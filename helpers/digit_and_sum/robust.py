@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import torch
 
 from ..core import shifts
-from ..core.augment import to_device
+from ..core.device import to_device
 
 
 def draw_corruptions(n: int, generator: torch.Generator, clean: float = 0.4, no_digit: float = 0.03) -> dict:

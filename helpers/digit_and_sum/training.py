@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..core.augment import random_affine, to_device
-from ..core.device import at_least_fp32, autocast
+from ..core.augment import random_affine
+from ..core.device import at_least_fp32, autocast, to_device
 from ..core.mnist import MNISTData
 from ..core.training import epoch_loss, optimizer_step, seed_epoch
 from .encoding import NUMBER_BITS, bits_to_int, int_to_bits, output_loss

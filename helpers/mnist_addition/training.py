@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ..core.augment import random_affine, to_device
+from ..core.augment import random_affine
 from ..core.backbones import DEFAULT_PRECISION
 from ..core.checkpoints import save_state, write_json
-from ..core.device import autocast, full_fp32, synchronize
+from ..core.device import autocast, full_fp32, synchronize, to_device
 from ..core.provenance import versions
 from ..core.settings import Settings, check_fields, setting
 from ..core.training import epoch_loss, make_optimizer, optimizer_step, seed_epoch
