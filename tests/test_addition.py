@@ -232,16 +232,31 @@ def small(tmp_path, **changes):
                                      "output_dir": str(tmp_path), **changes})
 
 
+# Every path of training that could read a label: the default, the learned cell with its prior and a restart (forced
+# by a threshold of 0), and both curricula (at N = 4, where they train on part of the sum).
+SCRAMBLE_RECIPES = {"exact": (2, {}),
+                    "learned, balance, restarts": (2, {"method": "learned", "cell_init": 1.0, "balance": 1.0,
+                                                       "restarts": 1, "restart_epoch": 1, "restart_loss": 0.0}),
+                    "lowest_first": (4, {"lowest_first": 2, "train_pairs": 750}),
+                    "adjacent_first": (4, {"adjacent_first": 2, "train_pairs": 750})}
+
+
 @pytest.mark.slow
-def test_digit_labels_never_reach_training(tmp_path):
-    """Scrambling every training image's label (the sums kept) changes nothing: the same run, bit for bit (two runs in
-    one process: one machine, one build, as every bit-for-bit test here)."""
-    data = prepare_addition(2, seed=1, download=False, train_pairs=1500)
+@pytest.mark.parametrize("recipe", SCRAMBLE_RECIPES)
+def test_digit_labels_never_reach_training(tmp_path, mnist, recipe):
+    """Scrambling every training image's label (the sums kept) changes nothing, on every recipe's path: the same run,
+    bit for bit, its abandoned attempts included (two runs in one process: one machine, one build, as every
+    bit-for-bit test here)."""
+    digits, changes = SCRAMBLE_RECIPES[recipe]
+    data = prepare_addition(digits, seed=1, splits=mnist, train_pairs=changes.get("train_pairs", 1500))
     scrambled = AdditionData(**{**vars(data), "train_digits": data.train_digits[torch.randperm(len(data.train_digits))]})
-    runs = [fit_addition(small(tmp_path / name), d, log=lambda line: None)["metrics"]["history"]
-            for name, d in (("a", data), ("b", scrambled))]
     strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
-    assert strip(runs[0]) == strip(runs[1])
+    runs = []
+    for name, d in (("a", data), ("b", scrambled)):
+        metrics = fit_addition(small(tmp_path / name, digits=digits, **changes), d, log=lambda line: None)["metrics"]
+        runs.append([strip(metrics["history"]), [strip(r["history"]) for r in metrics["restarts"]], metrics["final"]])
+    assert runs[0] == runs[1]
+    assert len(runs[0][1]) == changes.get("restarts", 0)  # the restart path really ran
 
 
 @pytest.mark.slow

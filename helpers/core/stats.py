@@ -1,4 +1,5 @@
-"""The statistics the summaries use: mean ± std over seeds, and the Wilson interval of a rate."""
+"""The statistics the summaries use: mean ± std over seeds, the Wilson interval of a rate, Welch's test against a
+published mean."""
 from __future__ import annotations
 
 import math
@@ -21,6 +22,14 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def welch_p(values, mean: float, std: float, n: int) -> float:
+    """The two-sided p-value of Welch's t-test between runs' `values` and a published mean ± std over `n` runs."""
+    from scipy.stats import ttest_ind_from_stats
+    values = list(values)
+    ours = statistics.stdev(values) if len(values) > 1 else 0.0
+    return float(ttest_ind_from_stats(statistics.mean(values), ours, len(values), mean, std, n, equal_var=False).pvalue)
+
+
 def rate(values: list[bool]) -> str:
     """"k/n (low–high %)": a rate with its 95 % Wilson interval; "–" for none."""
     if not values:
@@ -29,4 +38,4 @@ def rate(values: list[bool]) -> str:
     return f"{sum(values)}/{len(values)} ({100 * low:.0f}–{100 * high:.0f} %)"
 
 
-__all__ = ["mean_std", "wilson", "rate"]
+__all__ = ["mean_std", "wilson", "welch_p", "rate"]

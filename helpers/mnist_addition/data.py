@@ -19,6 +19,14 @@ def addition_pairs(n_images: int, digits: int, generator: torch.Generator) -> to
     return order[:pairs * 2 * digits].view(pairs, 2, digits)
 
 
+def protocol_pairs(n_train: int, n_eval: int, digits: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The protocol's training and evaluation pairs for `seed`: one generator, the training images' order drawn
+    first, then the evaluation images' (so a model trained at one N is evaluated at another on the very pairs a run
+    at that N would be)."""
+    generator = torch.Generator().manual_seed(seed)
+    return addition_pairs(n_train, digits, generator), addition_pairs(n_eval, digits, generator)
+
+
 def sum_digits(numbers: torch.Tensor) -> torch.Tensor:
     """(..., 2, N) digits of two numbers, most significant first -> (..., N + 1) digits of their sum, most significant
     first (the first is the last carry: 0 or 1). Digit by digit, so N may be 100 (no integer holds such a sum)."""
@@ -65,13 +73,12 @@ def prepare_addition(digits: int, seed: int, val_size: int = 0, data_dir=None, t
     already loaded."""
     (train_images, train_labels), (eval_images, eval_labels) = evaluation_split(splits or load_mnist(data_dir, download),
                                                                                val_size)
-    generator = torch.Generator().manual_seed(seed)
-    train = addition_pairs(len(train_images), digits, generator)[:train_pairs]
-    evaluation = addition_pairs(len(eval_images), digits, generator)
+    train, evaluation = protocol_pairs(len(train_images), len(eval_images), digits, seed)
+    train = train[:train_pairs]
     mean, std = normalization(train_images)
     return AdditionData(digits, normalize(train_images, mean, std), train, sum_digits(train_labels[train]), train_labels,
                         normalize(eval_images, mean, std), evaluation, sum_digits(eval_labels[evaluation]), eval_labels,
                         mean, std, "validation" if val_size else "test")
 
 
-__all__ = ["addition_pairs", "sum_digits", "AdditionData", "prepare_addition"]
+__all__ = ["addition_pairs", "protocol_pairs", "sum_digits", "AdditionData", "prepare_addition"]

@@ -224,8 +224,15 @@ class AdditionModel(nn.Module):
         out = self(images)
         if self.method == "neural":
             return None, out.argmax(-1)
-        digits = out.argmax(-1)
-        return out, sum_digits(digits) if self.method == "exact" else self.cell.add(digits)
+        return out, self.add(out.argmax(-1))
+
+    @torch.no_grad()
+    def add(self, digits: torch.Tensor) -> torch.Tensor:
+        """The method's program on digit classes (B, 2, N) -> the sums (B, N + 1), at any N: exact addition, or the
+        learned table (`LearnedCell.add`). The neural baseline has no program to apply."""
+        if self.method == "neural":
+            raise ValueError("the neural baseline has no program: it maps 2N images to N + 1 digits at its own N")
+        return sum_digits(digits) if self.method == "exact" else self.cell.add(digits)
 
 
 __all__ = ["lenet", "perception", "PERCEPTIONS",

@@ -190,12 +190,19 @@ def evaluate_addition(model, data: AdditionData, batch_pairs: int | None = None)
     if digit_logits[0] is None:  # the neural baseline has no digit classifier to read
         return {**result, "digit_acc": None}
     predicted = torch.cat(digit_logits).argmax(-1).cpu().flatten()
-    truth = data.eval_digits.cpu()[data.eval_pairs.cpu().flatten()]
+    return {**result, **read_digits(predicted, data.eval_digits.cpu()[data.eval_pairs.cpu().flatten()]),
+            "pred_digits": predicted}
+
+
+def read_digits(predicted: torch.Tensor, truth: torch.Tensor) -> dict:
+    """The perception's classes `predicted` scored against the digit labels `truth` (after training, never during):
+    digit accuracy, and after the best matching of classes to digits (a learned cell may have permuted them) the
+    matched accuracy, the confusion and the matching (digit d is class matching[d])."""
     confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((truth, predicted), torch.ones_like(truth), accumulate=True)
     rows, cols = linear_sum_assignment(-confusion.numpy())  # the classes' best matching to the digits
-    return {**result, "digit_acc": (predicted == truth).float().mean().item(),
+    return {"digit_acc": (predicted == truth).float().mean().item(),
             "matched_digit_acc": confusion[rows, cols].sum().item() / len(truth), "confusion": confusion.tolist(),
-            "matching": cols.tolist(), "pred_digits": predicted}
+            "matching": cols.tolist()}
 
 
 def addition_metrics(config: AdditionConfig, run_versions: dict, history: list, train_log: list, data: AdditionData,
@@ -284,4 +291,4 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
 __all__ = ["ADDITION_FORMAT", "TASK", "RESTART_EPOCH", "RESTART_LOSS", "AdditionConfig", "make_addition_training",
            "pairs_per_step", "part_trained", "scored_digits",
            "train_addition_epoch",
-           "evaluate_addition", "addition_metrics", "cell_report", "fit_addition"]
+           "evaluate_addition", "read_digits", "addition_metrics", "cell_report", "fit_addition"]

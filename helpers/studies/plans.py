@@ -28,6 +28,10 @@ STUDIES = {
     "addition-n15-lenet": {"configs": ["add-exact-lenet-n15"], "seeds": list(range(1, 11)), "params": {"restarts": 0},
                            "results": "results/mnist_addition"},
     "addition-n100": {"configs": ["add-exact-mid-n100"], "seeds": list(range(16, 26)), "results": "results/mnist_addition"},
+    # length generalization (docs/mnist_addition.md): learned at N = 2 with its recipe, on seeds 101-110, which played
+    # no part in any choice; each run's weights are kept (--keep-models) for `python lengths.py` to evaluate at N = 4-500
+    "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
+                         "results": "results/mnist_addition/lengths"},
 }
 
 

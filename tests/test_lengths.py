@@ -1,0 +1,90 @@
+"""Length generalization: re-paired test sets deterministic per seed and each image once per re-pairing, a frozen
+model at another N answering as that N's model would and reading no label to do so, and lengths.py end to end."""
+import json
+
+import pytest
+import torch
+
+import lengths as lengths_script
+from helpers.core.stats import welch_p
+from helpers.mnist_addition.data import AdditionData, prepare_addition, protocol_pairs
+from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, predicted_sums,
+                                            repairings)
+from helpers.mnist_addition.model import AdditionModel
+from helpers.mnist_addition.training import AdditionConfig, evaluate_addition, fit_addition
+
+
+@pytest.mark.parametrize("digits", [4, 100, 500])
+def test_repairings_are_deterministic_per_seed_and_use_each_image_once_per_repairing(digits):
+    pairs = repairings(10_000, digits, seed=3, min_sums=2000)
+    per = 10_000 // (2 * digits)
+    assert pairs.shape[1:] == (per, 2, digits) and pairs.shape[0] * per >= 2000 > (pairs.shape[0] - 1) * per
+    for repairing in pairs:
+        assert len(repairing.unique()) == repairing.numel()  # no image twice in one re-pairing
+    assert torch.equal(pairs, repairings(10_000, digits, seed=3, min_sums=2000))
+    assert not torch.equal(pairs, repairings(10_000, digits, seed=4, min_sums=2000))
+    assert not torch.equal(pairs[0], protocol_pairs(60_000, 10_000, digits, 3)[1])  # apart from the protocol's
+    with pytest.raises(ValueError, match="make no pair"):
+        repairings(10, 6, seed=1)
+
+
+def test_protocol_pairs_are_the_pairs_a_run_at_that_n_evaluates_on(mnist):
+    for digits in (2, 15):
+        data = prepare_addition(digits, seed=5, splits=mnist)
+        train, evaluation = protocol_pairs(60_000, 10_000, digits, 5)
+        assert torch.equal(evaluation, data.eval_pairs) and torch.equal(train, data.train_pairs)
+
+
+@pytest.mark.parametrize("method", ["exact", "learned"])
+def test_a_frozen_model_at_another_n_answers_as_that_ns_model_and_reads_no_label(mnist, method):
+    """A model built for N = 2, asked at N = 4 through its per-image classes, gives exactly the sums of the same
+    weights in a model built for N = 4; at N = 2 the sums `evaluate_addition` gives; and scrambling every test label
+    changes no prediction (labels only score)."""
+    torch.manual_seed(0)
+    trained = AdditionModel(2, method, "lenet", cell_init=1.0).eval()
+    at_four = AdditionModel(4, method, "lenet", cell_init=1.0).eval()
+    at_four.load_state_dict(trained.state_dict())
+    data = prepare_addition(4, seed=2, splits=mnist)
+    classes = image_classes(trained, data.eval_x)
+    pairs = data.eval_pairs[:200]
+    _, expected = at_four.predict(data.eval_x[pairs.flatten()].view(*pairs.shape, 1, 28, 28))
+    assert torch.equal(predicted_sums(trained, classes, pairs), expected)
+    two = prepare_addition(2, seed=2, splits=mnist)
+    assert torch.equal(predicted_sums(trained, image_classes(trained, two.eval_x), two.eval_pairs),
+                       evaluate_addition(trained, two)["pred_sums"])
+    scrambled = AdditionData(**{**vars(data), "eval_digits": torch.randint(0, 10, data.eval_digits.shape)})
+    assert torch.equal(predicted_sums(trained, image_classes(trained, scrambled.eval_x), pairs), expected)
+    with pytest.raises(ValueError, match="no program"):
+        evaluate_lengths(AdditionModel(2, "neural", "lenet"), data, seed=2)
+
+
+def test_welch_against_a_published_mean():
+    assert welch_p([50.0, 52.0, 48.0, 51.0, 49.0], 37.8, 2.9, 5) < 0.001
+    assert welch_p([40.0, 44.0, 36.0, 47.0, 35.0], 37.8, 2.9, 5) > 0.05
+
+
+@pytest.mark.slow
+def test_lengths_py_evaluates_every_kept_model_and_writes_the_summary(tmp_path, mnist):
+    """Two tiny learned runs kept as sweep.py keeps them; lengths.py writes each lengths.json (its protocol number at
+    the trained N is the run's own) and the summary."""
+    for seed in (1, 2):
+        folder = tmp_path / f"add-learned-lenet-n2-seed{seed}"
+        config = AdditionConfig(digits=2, method="learned", perception="lenet", seed=seed, epochs=1, batch_size=256,
+                                cell_init=1.0, balance=1.0, device="cpu", precision="fp32", train_pairs=600,
+                                log_interval=10**6, output_dir=str(folder))
+        fit_addition(config, prepare_addition(2, seed, splits=mnist, train_pairs=600), log=lambda line: None)
+    assert lengths_script.main([str(tmp_path), "--digits", "2", "4", "30", "--min-sums", "300",
+                                "--exact", str(tmp_path / "none")]) == 0
+    for seed in (1, 2):
+        folder = tmp_path / f"add-learned-lenet-n2-seed{seed}"
+        result, metrics = (json.loads((folder / name).read_text()) for name in ("lengths.json", "metrics.json"))
+        assert result["lengths"]["2"]["protocol_sum_acc"] == metrics["final"]["sum_acc"]
+        assert result["lengths"]["30"]["repaired_sums"] >= 300 and result["lengths"]["30"]["protocol_pairs"] == 166
+        low, high = result["lengths"]["4"]["repaired_interval"]
+        assert low <= result["lengths"]["4"]["repaired_sum_acc"] <= high
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| 4 |" in summary and "| 30 |" in summary and "runs learned the exact table" in summary
+    assert summary == lengths_summary([json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/lengths.json").read_text())
+                                       for s in (1, 2)],
+                                      [json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/metrics.json").read_text())
+                                       for s in (1, 2)], {})
