@@ -1,9 +1,9 @@
 """Sweeps: the primary notebook through papermill for configurations x seeds, on a Dask cluster, then a summary.
 
-    python sweep.py binary softmax                     # those configurations, seeds 1 2 3, one local worker
+    python sweep.py default softmax                    # those configurations, seeds 1 2 3, one local worker
     python sweep.py '*-k*' --workers 2                 # shell-style patterns; a local cluster of 2 workers
     python sweep.py '*-k*' --scheduler tcp://HOST:8786 # an existing cluster (dask scheduler / dask worker)
-    python sweep.py binary -p epochs 1 -p train_size 2000 --results runs/smoke   # a smoke sweep
+    python sweep.py default -p epochs 1 -p train_size 2000 --results runs/smoke   # a smoke sweep
     python sweep.py --study fresh-draws --workers 2    # a named sweep: its configurations, seeds and folder
 
 Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a temporary folder and returns

@@ -110,8 +110,8 @@ def test_a_local_cluster_starts_its_workers_on_127_0_0_1_and_stops_them():
 
 
 @pytest.mark.parametrize("argv, message", [(["nosuch"], "unknown configuration"),
-                                           (["binary", "-p", "epoch", "3"], "unknown parameter"),
-                                           (["binary", "--workers", "0"], "--workers must be at least 1")])
+                                           (["default", "-p", "epoch", "3"], "unknown parameter"),
+                                           (["default", "--workers", "0"], "--workers must be at least 1")])
 def test_bad_command_lines_fail_before_anything_runs(argv, message, capsys):
     with pytest.raises(SystemExit):
         sweep.main(argv)

@@ -79,3 +79,19 @@ def test_import_helpers_names_its_folders_and_nothing_else_and_the_docstring_dra
     assert {name for name in dir(helpers) if not name.startswith("_")} == set(RUNGS)
     for folder in RUNGS:
         assert f"{folder}/" in helpers.__doc__
+
+
+def test_every_named_recipe_has_one_name():
+    """No two names of the primary task's tables (CONFIGS, SWEEPS; a name in both is one recipe) resolve to the same
+    settings, and none of MNIST addition's (ADDITION_SWEEPS) do: an alias would split one recipe's runs and citations
+    over two names."""
+    from helpers.digit_and_sum.configs import CONFIGS, SWEEPS
+    from helpers.digit_and_sum.runs import Config
+    from helpers.mnist_addition.recipes import ADDITION_SWEEPS
+    from helpers.mnist_addition.training import AdditionConfig
+    for table, settings in (({**SWEEPS, **CONFIGS}, Config), (ADDITION_SWEEPS, AdditionConfig)):
+        names = {}
+        for name, overrides in table.items():
+            names.setdefault(tuple(sorted(settings(**overrides).to_dict().items(), key=str)), []).append(name)
+        assert [group for group in names.values() if len(group) > 1] == []
+    assert all(CONFIGS[name] == SWEEPS[name] for name in CONFIGS.keys() & SWEEPS.keys())

@@ -29,20 +29,21 @@ def fake_run(joints, heldout=0.9, seen=0.99, invalid=20, **params):
 
 
 def test_summary_groups_seeds_and_reports_mean_and_std(tmp_path):
-    runs = {"binary-seed1": fake_run([0.98, 0.991, 0.992]), "binary-seed2": fake_run([0.97, 0.98, 0.994]),
+    runs = {"default-seed1": fake_run([0.98, 0.991, 0.992], encoding="binary", holdout=0),
+            "default-seed2": fake_run([0.97, 0.98, 0.994], encoding="binary", holdout=0),
             "softmax-holdout-seed1": fake_run([0.5, 0.6, 0.7], heldout=0.2)}
     for name, metrics in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
     groups = load_results(tmp_path)
-    assert {c: len(r) for c, r in groups.items()} == {"binary": 2, "softmax-holdout": 1}
+    assert {c: len(r) for c, r in groups.items()} == {"default": 2, "softmax-holdout": 1}
     rows = {r["config"]: r for r in summary_rows(groups)}
-    assert rows["binary"]["joint_acc"] == "99.30 ± 0.14"  # mean of 99.2 and 99.4, sample std 0.141
-    assert rows["binary"]["epoch_99"] == "2, 3"
+    assert rows["default"]["joint_acc"] == "99.30 ± 0.14"  # mean of 99.2 and 99.4, sample std 0.141
+    assert rows["default"]["epoch_99"] == "2, 3"
     assert rows["softmax-holdout"]["epoch_99"] == "never" and rows["softmax-holdout"]["heldout"] == "20.00 ± 0.00"
-    assert rows["binary"]["invalid"] == 20 / 100_000
+    assert rows["default"]["invalid"] == 20 / 100_000
     text = summary(groups)
-    assert "| binary | 2 | 99.30 ± 0.14 |" in text and "on the fixed test pairs" in text
+    assert "| default | 2 | 99.30 ± 0.14 |" in text and "on the fixed test pairs" in text
 
 
 def test_the_summary_names_the_validation_split_when_the_runs_used_one(tmp_path):
@@ -53,9 +54,10 @@ def test_the_summary_names_the_validation_split_when_the_runs_used_one(tmp_path)
 
 
 def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
-    runs = {"binary": fake_run([0.99]),
-            "binary-k30-seed1": fake_run([0.99], heldout=0.5, encoding="binary", holdout=30),
-            "binary-k30-seed2": fake_run([0.99], heldout=0.7, encoding="binary", holdout=30),
+    runs = {"default-seed1": fake_run([0.99], heldout=0.9, encoding="binary", holdout=0),  # the curve's k = 0 by name
+            "mid-seed1": fake_run([0.99], encoding="binary", holdout=0, backbone="mid"),  # not on the curve
+            "mlp-k30-seed1": fake_run([0.99], heldout=0.5, encoding="binary", holdout=30),
+            "mlp-k30-seed2": fake_run([0.99], heldout=0.7, encoding="binary", holdout=30),
             "input-scalar-k10-seed1": fake_run([0.99], heldout=0.2, encoding="binary", holdout=10, number_input="scalar"),
             "binary-holdout-seed1": fake_run([0.99], encoding="binary", holdout="3d+7"),
             "adder-k0-seed1": fake_run([0.99], heldout=0.99, encoding="binary", holdout=0, head="adder")}
@@ -64,9 +66,9 @@ def test_the_curve_table_takes_runs_that_hold_out_k_pairs(tmp_path):
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
     rows = curve_rows(load_results(tmp_path))
     assert [(r["head"], r["number_input"], r["k"], r["n"]) for r in rows] == [
-        ("mlp", "bits", 30, 2), ("adder", "bits", 0, 1), ("mlp", "scalar", 10, 1)]
-    assert rows[0]["heldout_joint"] == "60.00 ± 14.14" and rows[2]["heldout_sum"] == "20.00 ± 0.00"
-    assert rows[0]["unseen_joint"] == "–"  # older runs did not record the numbers 10..15
+        ("mlp", "bits", 0, 1), ("mlp", "bits", 30, 2), ("adder", "bits", 0, 1), ("mlp", "scalar", 10, 1)]
+    assert rows[1]["heldout_joint"] == "60.00 ± 14.14" and rows[3]["heldout_sum"] == "20.00 ± 0.00"
+    assert rows[1]["unseen_joint"] == "–"  # older runs did not record the numbers 10..15
     text = summary(load_results(tmp_path))
     assert "| mlp | binary | scalar | 10 | 1 | 20.00 ± 0.00 |" in text
 
@@ -80,11 +82,11 @@ def test_older_runs_read_in_todays_schema_and_the_summary_names_their_code(tmp_p
         "head": "mlp", "number_input": "bits", "label_smoothing": 0.0, "precision": "fp32"}
     assert upgraded["versions"]["code"] is None and "versions" not in old  # the original is left as it was
     assert upgrade_metrics(new)["params"]["head"] == "adder"
-    for name, metrics in {"binary-seed1": old, "adds-seed1": new}.items():
+    for name, metrics in {"default-seed1": old, "adds-seed1": new}.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
     rows = {r["config"]: r["code"] for r in summary_rows(load_results(tmp_path))}
-    assert rows == {"binary": "before provenance", "adds": "0123456"}
+    assert rows == {"default": "before provenance", "adds": "0123456"}
 
 
 def test_each_worker_on_a_machine_with_gpus_trains_on_its_own():
@@ -142,14 +144,14 @@ def test_a_finished_run_of_either_notebook_is_not_run_again(tmp_path):
     def write(name, metrics):
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
-    write("binary-seed1", {"task": "digit_and_sum", "params": {"seed": 1}, "exhaustive": {"joint_acc": 0.99}})
+    write("default-seed1", {"task": "digit_and_sum", "params": {"seed": 1}, "exhaustive": {"joint_acc": 0.99}})
     write("add-exact-mid-n1-seed1", {"task": "mnist_addition", "params": {"digits": 1, "seed": 1}, "final": {"sum_acc": 0.99}})
-    write("binary-seed2", {"task": "digit_and_sum", "params": {"seed": 2}})  # stopped before its end
+    write("default-seed2", {"task": "digit_and_sum", "params": {"seed": 2}})  # stopped before its end
     write("unknown-seed1", {"params": {"seed": 1}, "final": {}})  # no task: not this project's
     with pytest.raises(ValueError, match="names no task"):
         sweep.complete(tmp_path / "unknown-seed1")
-    assert sweep.complete(tmp_path / "binary-seed1") and sweep.complete(tmp_path / "add-exact-mid-n1-seed1")
-    assert not sweep.complete(tmp_path / "binary-seed2") and not sweep.complete(tmp_path / "binary-seed3")
+    assert sweep.complete(tmp_path / "default-seed1") and sweep.complete(tmp_path / "add-exact-mid-n1-seed1")
+    assert not sweep.complete(tmp_path / "default-seed2") and not sweep.complete(tmp_path / "default-seed3")
 
 
 def test_a_finished_run_with_other_settings_stops_the_sweep_and_names_them(tmp_path):
@@ -195,7 +197,7 @@ def test_without_mnist_a_local_sweep_stops_before_its_cluster_starts(tmp_path, m
     monkeypatch.setattr(mnist.torchvision.datasets, "MNIST", offline)
     monkeypatch.setattr(sweep, "dask_client", lambda *args: pytest.fail("a cluster started"))
     empty = tmp_path / "empty"
-    assert sweep.main(["binary", "--seeds", "1", "-p", "data_dir", str(empty), "--results", str(tmp_path / "out")]) == 2
+    assert sweep.main(["default", "--seeds", "1", "-p", "data_dir", str(empty), "--results", str(tmp_path / "out")]) == 2
     assert "MNIST not found in" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
@@ -204,7 +206,7 @@ def test_a_sweep_whose_every_run_failed_writes_no_empty_summary(tmp_path, monkey
     import contextlib
     monkeypatch.setattr(sweep, "dask_client", lambda *args: contextlib.nullcontext())
     monkeypatch.setattr(sweep, "run_sweep", lambda runs, *args: {name: "RuntimeError: boom" for name in runs})
-    assert sweep.main(["binary", "--seeds", "1", "--results", str(tmp_path)]) == 1
+    assert sweep.main(["default", "--seeds", "1", "--results", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "no finished run in" in err and "FAILED binary-seed1: RuntimeError: boom" in err
+    assert "no finished run in" in err and "FAILED default-seed1: RuntimeError: boom" in err
     assert not (tmp_path / "summary.md").exists()

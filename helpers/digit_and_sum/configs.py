@@ -22,8 +22,9 @@ CONFIGS = {
     "adds": {"head": "symadder"},
 }
 
+# One name per recipe: the held-out curve's k = 0 points of the mlp and symadder heads are `default` and `adds`.
 SWEEPS = {
-    "binary": {},  # the notebook's defaults: the original's 9-bit code with BCE
+    "default": CONFIGS["default"],  # the notebook's defaults: the original's 9-bit code with BCE
     "onehot": {"encoding": "onehot"},
     "softmax": {"encoding": "softmax"},
     "binary-holdout": {"holdout": FIXED_HOLDOUT},  # the fixed 10 pairs (d, 3d + 7 mod 10)
@@ -41,15 +42,23 @@ SWEEPS = {
 # Does it learn addition? k of the 100 pairs held out, drawn by seed: each head (binary code, number bits) ...
 CURVE_COUNTS = (0, 10, 30, 50, 70, 81)
 CURVE_HEADS = ("mlp", "line", "adder", "symadder")
-SWEEPS |= {f"{head}-k{k}": {"head": head, "holdout": k} for head in CURVE_HEADS for k in CURVE_COUNTS}
+
+
+def curve_name(head: str, k: int) -> str:
+    """The one name of the held-out curve's point (head, k): `default` and `adds` at k = 0, else "<head>-k<k>"."""
+    return {("mlp", 0): "default", ("symadder", 0): "adds"}.get((head, k), f"{head}-k{k}")
+
+
+SWEEPS |= {curve_name(head, k): {"head": head, "holdout": k} for head in CURVE_HEADS for k in CURVE_COUNTS
+           if curve_name(head, k) not in SWEEPS}
 # ... and symadder's ablations at k = 81: the sum's loss reaching the digit bits, a cell per position, no cell at all.
 ABLATIONS = ("symadder-attached", "symadder-unshared", "digitbits-mlp")
 SWEEPS |= {f"{head}-k81": {"head": head, "holdout": 81} for head in ABLATIONS}
 # ... each other output encoding (the mlp head) ...
 HOLDOUT_COUNTS = (10, 30, 50, 70)
 SWEEPS |= {f"{encoding}-k{k}": {"encoding": encoding, "holdout": k} for encoding in ("onehot", "softmax") for k in HOLDOUT_COUNTS}
-# ... and for the number's input code, with the binary output (bits: the mlp-k runs above).
+# ... and for the number's input code, with the binary output (bits: the mlp curve above).
 SWEEPS |= {f"input-{code}-k{k}": {"number_input": code, "holdout": k} for code in ("onehot", "scalar") for k in (10, 50)}
 
 
-__all__ = ["CONFIGS", "SWEEPS", "CURVE_COUNTS", "CURVE_HEADS", "HOLDOUT_COUNTS", "ABLATIONS"]
+__all__ = ["CONFIGS", "SWEEPS", "curve_name", "CURVE_COUNTS", "CURVE_HEADS", "HOLDOUT_COUNTS", "ABLATIONS"]

@@ -36,7 +36,7 @@ def plot_runs_per_epoch(groups: dict, name: str, image_dir=None, key: str = "joi
 def plot_holdout(groups: dict, image_dir=None):
     """Joint accuracy on the 10 held-out pairs and the other 90, trained with and without them."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    configs = [c for c in ("binary", "onehot", "softmax") if c in groups]
+    configs = [c for c in ("default", "onehot", "softmax") if c in groups]
     for i, config in enumerate(configs):
         for j, (suffix, label) in enumerate((("", "trained on all 100 pairs"), ("-holdout", "10 pairs held out"))):
             for k, (part, hatch) in enumerate((("heldout_pairs", "//"), ("seen_pairs", ""))):

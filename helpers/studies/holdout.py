@@ -6,17 +6,20 @@ from __future__ import annotations
 import re
 
 from ..core.stats import mean_std, rate
+from ..digit_and_sum.configs import CURVE_HEADS, curve_name
 from ..digit_and_sum.heads import HEADS
 from ..digit_and_sum.results import summary_rows
 
 
 def curve_groups(groups: dict) -> dict[str, list[dict]]:
-    """The runs of the generalization curve: the `<name>-k<k>` configurations (k pairs held out)."""
-    return {config: runs for config, runs in groups.items() if re.search(r"-k\d+$", config)}
+    """The runs of the generalization curve: the `<name>-k<k>` configurations (k pairs held out) and the k = 0 points
+    that have a name of their own (`curve_name`: default, adds)."""
+    zero = {curve_name(head, 0) for head in CURVE_HEADS}
+    return {config: runs for config, runs in groups.items() if re.search(r"-k\d+$", config) or config in zero}
 
 
 def curve_rows(groups: dict) -> list[dict]:
-    """The generalization curve: the `<name>-k<k>` configurations, per head, output encoding and number input code
+    """The generalization curve: `curve_groups`' configurations, per head, output encoding and number input code
     and k, held-out and seen pairs' joint and sum accuracy over every test image, the held-out pairs' sum over the
     images whose digit was read right, the numbers 10..15 never drawn in training (mean ± std over seeds), and how
     many runs' cells came out exact. "–" where the runs' code did not record it."""

@@ -2,15 +2,15 @@
 results folder (relative to the repository)."""
 from __future__ import annotations
 
-from ..digit_and_sum.configs import ABLATIONS, CURVE_COUNTS, CURVE_HEADS
+from ..digit_and_sum.configs import ABLATIONS, CURVE_COUNTS, CURVE_HEADS, curve_name
 
 # The fresh draws were run once, after the design of the heads was frozen (docs/addition.md): seeds 101-120 had
 # played no part in it.
 STUDIES = {
     # the sweep's rows of results/summary.md that the README names (the README's fast and adds rows come from
     # benchmark.py, results/benchmark; robust and robust-wide from robustness.py, results/robustness)
-    "headline": {"configs": ["binary", "strong"], "seeds": [1, 2, 3], "results": "results"},
-    "curve": {"configs": [f"{head}-k{k}" for head in CURVE_HEADS for k in CURVE_COUNTS], "seeds": [1, 2, 3],
+    "headline": {"configs": ["default", "strong"], "seeds": [1, 2, 3], "results": "results"},
+    "curve": {"configs": [curve_name(head, k) for head in CURVE_HEADS for k in CURVE_COUNTS], "seeds": [1, 2, 3],
               "results": "results"},
     "fresh-draws": {"configs": [f"{head}-k{k}" for head in ("adder", "symadder") for k in (70, 81)],
                     "seeds": list(range(101, 121)), "results": "results/fresh"},
