@@ -30,6 +30,9 @@ STUDIES = {
     "addition-n100": {"configs": ["add-exact-mid-n100"], "seeds": list(range(16, 26)), "results": "results/mnist_addition"},
     # length generalization (docs/mnist_addition.md): learned at N = 2 with its recipe, on seeds 101-110, which played
     # no part in any choice; each run's weights are kept (--keep-models) for `python lengths.py` to evaluate at N = 4-500
+    # the control for `learned`'s prior: the exact program with the same `balance`, on learned's seeds (6-10)
+    "addition-balance-control": {"configs": ["add-exact-mid-n1", "add-exact-mid-n2"], "seeds": list(range(6, 11)),
+                                 "params": {"balance": 1.0}, "results": "results/mnist_addition"},
     "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
                          "results": "results/mnist_addition/lengths"},
 }
