@@ -154,7 +154,7 @@ def addition_summary(groups: dict) -> str:
             "| configuration | runs | attempts | found the digits | train s (all attempts) | train s (kept attempt) |",
             "|---|---|---|---|---|---|",
             *[f"| {r['config']} | {r['runs']} | {r['attempts']} | {r['rate']} | {r['seconds']:.0f} | "
-              f"{r['kept_seconds']:.0f} |" for r in restarts],
+              f"{'–' if r['kept_seconds'] is None else round(r['kept_seconds'])} |" for r in restarts],
         ]
     return "\n".join(lines) + "\n"
 
