@@ -33,14 +33,20 @@ def plot_runs_per_epoch(groups: dict, name: str, image_dir=None, key: str = "joi
     return save(fig, image_dir, name)
 
 
+# Each output encoding's two configurations: trained on all 100 pairs, and with the fixed 10 held out.
+ENCODING_RUNS = {"binary": ("default", "binary-holdout"), "onehot": ("onehot", "onehot-holdout"),
+                 "softmax": ("softmax", "softmax-holdout")}
+
+
 def plot_holdout(groups: dict, image_dir=None):
-    """Joint accuracy on the 10 held-out pairs and the other 90, trained with and without them."""
+    """Joint accuracy on the 10 held-out pairs and the other 90, trained with and without them, per output encoding."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    configs = [c for c in ("default", "onehot", "softmax") if c in groups]
-    for i, config in enumerate(configs):
-        for j, (suffix, label) in enumerate((("", "trained on all 100 pairs"), ("-holdout", "10 pairs held out"))):
+    encodings = [e for e, names in ENCODING_RUNS.items() if any(n in groups for n in names)]
+    for i, encoding in enumerate(encodings):
+        for j, (config, label) in enumerate(zip(ENCODING_RUNS[encoding], ("trained on all 100 pairs",
+                                                                          "10 pairs held out"))):
             for k, (part, hatch) in enumerate((("heldout_pairs", "//"), ("seen_pairs", ""))):
-                runs = groups.get(config + suffix, [])
+                runs = groups.get(config, [])
                 if not runs:
                     continue
                 values = [100 * r["exhaustive"][part]["joint_acc"] for r in runs]
@@ -48,8 +54,9 @@ def plot_holdout(groups: dict, image_dir=None):
                 ax.bar(x, sum(values) / len(values), color=f"C{j}", hatch=hatch, edgecolor="white",
                        label=f"{label}: {'the 10 pairs' if k == 0 else 'other 90'}" if i == 0 else None)
                 ax.plot([x] * len(values), values, "k.", ms=4)
-    ax.set_xticks([i * 5 + 1.5 for i in range(len(configs))], configs)
-    low = min(100 * r["exhaustive"][p]["joint_acc"] for c in groups for r in groups[c] for p in ("heldout_pairs", "seen_pairs"))
+    ax.set_xticks([i * 5 + 1.5 for i in range(len(encodings))], [f"{e} outputs" for e in encodings])
+    low = min(100 * r["exhaustive"][p]["joint_acc"] for names in ENCODING_RUNS.values() for c in names
+              for r in groups.get(c, []) for p in ("heldout_pairs", "seen_pairs"))
     ax.set(ylabel="joint accuracy (%)", ylim=(max(0, low - 2), 100), title="Held-out (digit, number) pairs vs the rest")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3, axis="y")
@@ -77,10 +84,10 @@ def plot_holdout_curve(groups: dict, image_dir=None):
     for i, key in enumerate(sorted(heads, key=lambda key: list(HEADS).index(key[0]))):
         color, by_k = f"C{i}", series[key]
         ks, mean, std = stats(by_k, lambda r: r["exhaustive"]["heldout_pairs"]["joint_acc"])
-        held_ax.plot(ks, mean, "o-", color=color, lw=2, label=f"head {key[0]}: pairs never trained on")
+        held_ax.plot(ks, mean, "o-", color=color, lw=2, label=f"head {key[0]}")
         held_ax.fill_between(ks, mean - std, mean + std, color=color, alpha=0.2)
         ks, mean, _ = stats(by_k, lambda r: r["exhaustive"]["seen_pairs"]["joint_acc"])
-        held_ax.plot(ks, mean, ":", color=color, label=f"head {key[0]}: seen pairs")
+        held_ax.plot(ks, mean, ":", color=color)
         with_unseen = {k: runs for k, runs in by_k.items() if all("unseen_numbers" in r["exhaustive"] for r in runs)}
         if with_unseen:
             ks, mean, std = stats(with_unseen, lambda r: r["exhaustive"]["unseen_numbers"]["joint_acc"])
@@ -88,12 +95,12 @@ def plot_holdout_curve(groups: dict, image_dir=None):
     others = [key for key in series if key not in heads]
     for j, key in enumerate(sorted(others)):
         ks, mean, _ = stats(series[key], lambda r: r["exhaustive"]["heldout_pairs"]["joint_acc"])
-        label = f"mlp, {key[1]} output" if key[2] == "bits" else f"mlp, number as {key[2]}"
-        held_ax.plot(ks, mean, "x-" if key[2] == "bits" else "s", color="gray", alpha=0.4 + 0.3 * (j % 2), lw=1, ms=4,
-                     label=label)
+        held_ax.plot(ks, mean, "x-" if key[2] == "bits" else "s", color="gray", alpha=0.5, lw=1, ms=4,
+                     label=("mlp head, other codes (one-hot, softmax; number one-hot or scalar)" if j == 0 else None))
+    held_ax.plot([], [], "k:", label="dotted: the seen pairs")
     held_ax.set(xlabel="k of the 100 (digit, number) pairs held out of training", ylabel="joint accuracy (%)",
                 title="Pairs never trained on (every test image)", ylim=(-2, 101))
-    held_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
+    held_ax.legend(fontsize=9, loc="center right")
     unseen_ax.set(xlabel="k pairs held out", ylabel="joint accuracy (%)", ylim=(-2, 101),
                   title="Numbers 10-15, never drawn in training")
     unseen_ax.legend(fontsize=8)
@@ -127,9 +134,15 @@ def plot_draws(groups: dict, image_dir=None, least: int = 10):
                             textcoords="offset points", fontsize=7, color=color)
         ax.set(xlim=(-5, 112), title=title, xlabel="rate over the draws (%), 95 % Wilson interval")
         ax.grid(alpha=0.3, axis="x")
-    axes[0].set_yticks(range(len(configs)), configs)
+    def named(config: str) -> str:  # "symadder-k70" -> "symadder, 70 held out"
+        head, _, k = config.rpartition("-k")
+        return f"{head}, {k} held out" if k.isdigit() else config
+    axes[0].set_yticks(range(len(configs)), [named(c) for c in configs])
     axes[0].invert_yaxis()
     axes[1].legend(fontsize=8, loc="lower right")
+    seeds = sorted({r["params"]["seed"] for c in configs for r in groups[c]})
+    fig.suptitle(f"Fresh draws of the held-out pairs (seeds {seeds[0]}–{seeds[-1]}): how often each head learns "
+                 "addition", fontsize=11)
     fig.tight_layout()
     return save(fig, image_dir, "fresh_draws")
 
@@ -144,7 +157,7 @@ def plot_adder_cell(model, image_dir=None):
         return torch.sigmoid(model.head.step(inputs.to(device))).cpu()
     combos, truth = CELL_INPUTS, FULL_ADDER
     learned = cell(combos)  # (8, 2): sum bit, carry out
-    fig, (table_ax, soft_ax) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=(1, 1.3))
+    fig, (table_ax, soft_ax) = plt.subplots(1, 2, figsize=(11, 3.8), width_ratios=(1, 1.3))
     table_ax.imshow(learned.numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
     for row in range(8):
         for col in range(2):
@@ -153,15 +166,18 @@ def plot_adder_cell(model, image_dir=None):
                           fontsize=9, color=("white" if learned[row, col] > 0.5 else "black") if ok else WRONG)
     table_ax.set(xticks=[0, 1], xticklabels=["sum bit", "carry out"], yticks=range(8),
                  yticklabels=[f"{int(a)} + {int(b)} + carry {int(c)}" for a, b, c in combos.tolist()],
-                 title="The learned cell (a full adder's answer in brackets)")
+                 title="The learned cell (a full adder's in brackets)", )
     a = torch.linspace(0, 1, 101)
-    for b, c, style in ((0, 0, "-"), (1, 0, "--"), (0, 1, "-."), (1, 1, ":")):
+    for i, (b, c) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
         out = cell(torch.stack([a, torch.full_like(a, b), torch.full_like(a, c)], 1))
-        soft_ax.plot(a, out[:, 0], style, color="C0", label=f"sum bit; number bit {b}, carry {c}")
-        soft_ax.plot(a, out[:, 1], style, color="C1", label=f"carry; number bit {b}, carry {c}")
+        wide = dict(lw=5, alpha=0.45) if (b, c) == (1, 0) else {}  # under (0, 1), the same for a symmetric cell
+        soft_ax.plot(a, out[:, 0], "-", color=f"C{i}", label=f"number bit {b}, carry in {c}", **wide)
+        soft_ax.plot(a, out[:, 1], "--", color=f"C{i}", **wide)
+    soft_ax.plot([], [], "k-", label="solid: sum bit")
+    soft_ax.plot([], [], "k--", label="dashed: carry out")
     soft_ax.set(xlabel="the digit's bit as the image branch says it (probability)", ylabel="cell output (probability)",
-                title="Between 0 and 1: how an unsure digit bit passes on")
-    soft_ax.legend(fontsize=6.5, ncol=2, loc="center right")
+                title="An unsure digit bit, between 0 and 1")
+    soft_ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     soft_ax.grid(alpha=0.3)
     fig.tight_layout()
     return save(fig, image_dir, "adder_cell")
