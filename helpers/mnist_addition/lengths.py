@@ -18,7 +18,7 @@ from ..core.checkpoints import read_state
 from ..core.stats import welch_p, wilson
 from .data import AdditionData, addition_pairs, protocol_pairs, sum_digits
 from .model import AdditionModel
-from .results import PUBLISHED, best_published
+from .results import PUBLISHED, PUBLISHED_RUNS, best_published
 from .training import ADDITION_FORMAT, read_digits
 
 LENGTHS = (2, 4, 15, 100, 200, 500)  # the trained N first: its protocol number must be the run's own
@@ -88,9 +88,6 @@ def evaluate_lengths(model: AdditionModel, data: AdditionData, seed: int, length
         log(f"N = {n}: protocol {protocol.float().mean():.2%} of {len(protocol)}; re-paired {right / total:.2%} of "
             f"{total}")
     return out
-
-
-PUBLISHED_RUNS = 5  # the published std taken as over 5 runs (papers report 5 or 10; 5 is the weaker assumption)
 
 
 def length_rows(runs: list[dict]) -> list[dict]:
@@ -173,5 +170,5 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
 
 
 __all__ = ["LENGTHS", "MIN_SUMS", "REPAIRING_SEED", "load_addition_model", "repairings", "image_classes",
-           "predicted_sums", "sums_right", "evaluate_lengths", "PUBLISHED_RUNS", "length_rows", "t_quantile",
+           "predicted_sums", "sums_right", "evaluate_lengths", "length_rows", "t_quantile",
            "percent", "significance", "lengths_summary"]
