@@ -19,11 +19,20 @@ def seed_epoch(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(epoch_seed(seed, epoch))
 
 
-def make_optimizer(params, lr: float, weight_decay: float, epochs: int, steps_per_epoch: int, device="cpu"):
+SCHEDULES = ("onecycle", "constant")
+
+
+def make_optimizer(params, lr: float, weight_decay: float, epochs: int, steps_per_epoch: int, device="cpu",
+                   schedule: str = "onecycle"):
     """AdamW (its fused implementation, one kernel per step, where torch has one) over `params` (tensors or
-    parameter groups) and a one-cycle schedule peaking at `lr`."""
+    parameter groups) and a one-cycle schedule peaking at `lr`; `schedule` "constant": `lr` throughout (with
+    weight_decay 0, Adam: the papers' MNIST-addition perception optimizer)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay,
                                   fused=torch.device(device).type in ("cpu", "cuda"))
+    if schedule == "constant":
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
     return optimizer, scheduler
 
@@ -44,4 +53,4 @@ def epoch_loss(losses: list[torch.Tensor], sizes: list[int]) -> torch.Tensor:
     return (torch.stack(losses).double() * weights).sum() / sum(sizes)
 
 
-__all__ = ["epoch_seed", "seed_epoch", "make_optimizer", "optimizer_step", "epoch_loss"]
+__all__ = ["epoch_seed", "seed_epoch", "SCHEDULES", "make_optimizer", "optimizer_step", "epoch_loss"]

@@ -20,7 +20,7 @@ from ..core.checkpoints import save_state, write_json
 from ..core.device import autocast, full_fp32, synchronize, to_device
 from ..core.provenance import versions
 from ..core.settings import Settings, check_fields, setting
-from ..core.training import epoch_loss, make_optimizer, optimizer_step, seed_epoch
+from ..core.training import SCHEDULES, epoch_loss, make_optimizer, optimizer_step, seed_epoch
 from .data import AdditionData
 from .model import METHODS, PERCEPTIONS, AdditionModel
 
@@ -51,6 +51,8 @@ class AdditionConfig(Settings):
     batch_size: int = setting(512, "images per training step (whole pairs: at least one)")
     lr: float = setting(0.01, "peak learning rate of the one-cycle schedule (AdamW)")
     weight_decay: float = setting(0.01, "AdamW's weight decay (not on the learned cell's table)")
+    schedule: str = setting("onecycle", '"onecycle" (peaking at lr) or "constant" (lr throughout: A-NeSI\'s Adam)',
+                            before="onecycle")
     augment: bool = setting(True, "random rotation, scale and shift of every training image")
     cell_init: float = setting(0.0, "learned: the std of the cell's initial logits (0: a uniform table)")
     balance: float = setting(0.0, "> 0: that weight times KL(mean digit distribution || uniform) added to the loss")
@@ -82,7 +84,8 @@ class AdditionConfig(Settings):
                              "restart_loss": (math.inf, "a non-negative number"),
                              "min_sum_acc": (1.0000001, "a number in [0, 1]")},
                      flags=("augment",), paths=("data_dir", "output_dir"), optional_positive=("train_pairs",))
-        for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS)):
+        for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS),
+                                    ("schedule", self.schedule, SCHEDULES)):
             if value not in choices:
                 raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
         if self.restarts and self.restart_epoch > self.epochs:
@@ -111,7 +114,8 @@ def make_addition_training(config: AdditionConfig, data: AdditionData, device="c
     others = [p for p in model.parameters() if all(p is not t for t in table)]
     groups = [{"params": others}, *([{"params": table, "weight_decay": 0.0}] if table else [])]
     steps = math.ceil(len(data.train_pairs) / pairs_per_step(config, data.digits))
-    optimizer, scheduler = make_optimizer(groups, config.lr, config.weight_decay, config.epochs, steps, device)
+    optimizer, scheduler = make_optimizer(groups, config.lr, config.weight_decay, config.epochs, steps, device,
+                                          config.schedule)
     return model, optimizer, scheduler
 
 

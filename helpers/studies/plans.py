@@ -33,6 +33,14 @@ STUDIES = {
     # the control for `learned`'s prior: the exact program with the same `balance`, on learned's seeds (6-10)
     "addition-balance-control": {"configs": ["add-exact-mid-n1", "add-exact-mid-n2"], "seeds": list(range(6, 11)),
                                  "params": {"balance": 1.0}, "results": "results/mnist_addition"},
+    # like for like: DeepProbLog's LeNet trained as A-NeSI's paper configuration trains it (anesi/experiments/mnist_op/
+    # configs/paper.yaml, anesi/anesi.py: Adam at lr 1e-3, no schedule or weight decay, batch 16 pairs, 100 epochs,
+    # no augmentation, 5 runs), on the seeds of the repository's own lenet rows
+    **{f"addition-papers-training-n{n}": {"configs": [f"add-exact-lenet-n{n}"], "seeds": list(range(1, 6)),
+                                          "params": {"epochs": 100, "lr": 0.001, "weight_decay": 0.0,
+                                                     "schedule": "constant", "augment": False, "batch_size": 32 * n,
+                                                     "restarts": 0},
+                                          "results": "results/mnist_addition/papers-training"} for n in (4, 15)},
     "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
                          "results": "results/mnist_addition/lengths"},
 }
