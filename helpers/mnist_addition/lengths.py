@@ -15,10 +15,10 @@ import statistics
 import torch
 
 from ..core.checkpoints import read_state
-from ..core.stats import welch_p, wilson
+from ..core.stats import wilson
 from .data import AdditionData, addition_pairs, protocol_pairs, sum_digits
 from .model import AdditionModel
-from .results import PUBLISHED, PUBLISHED_RUNS, best_published
+from .results import PUBLISHED_RUNS, best_published, versus_published
 from .training import ADDITION_FORMAT, read_digits
 
 LENGTHS = (2, 4, 15, 100, 200, 500)  # the trained N first: its protocol number must be the run's own
@@ -92,21 +92,16 @@ def evaluate_lengths(model: AdditionModel, data: AdditionData, seed: int, length
 
 def length_rows(runs: list[dict]) -> list[dict]:
     """Per N over the runs' lengths.json: the protocol's and the re-pairings' sum accuracy (fractions, one per run),
-    the 95 % t-interval of the re-paired mean over the runs, the matched digit accuracy composed, and the best
-    published result with Welch's p against our re-paired (and protocol) values."""
+    the 95 % t-interval of the re-paired mean over the runs, and the matched digit accuracy composed."""
     rows = []
     for n in runs[0]["lengths"]:
         per_run = [r["lengths"][n] for r in runs]
         protocol, repaired = [p["protocol_sum_acc"] for p in per_run], [p["repaired_sum_acc"] for p in per_run]
         half = (t_quantile(len(runs) - 1) * statistics.stdev(repaired) / math.sqrt(len(runs))) if len(runs) > 1 else 0.0
-        best = PUBLISHED.get(int(n), [None])[0]
         rows.append({"digits": int(n), "protocol": protocol, "repaired": repaired,
                      "protocol_pairs": per_run[0]["protocol_pairs"], "repaired_sums": per_run[0]["repaired_sums"],
                      "interval": (statistics.mean(repaired) - half, statistics.mean(repaired) + half),
-                     "composed": statistics.mean(p["composed"] for p in per_run), "published": best,
-                     **({"p_repaired": welch_p([100 * v for v in repaired], best[1], best[2], PUBLISHED_RUNS),
-                         "p_protocol": welch_p([100 * v for v in protocol], best[1], best[2], PUBLISHED_RUNS)}
-                        if best and best[2] is not None and len(runs) > 1 else {})})
+                     "composed": statistics.mean(p["composed"] for p in per_run)})
     return rows
 
 
@@ -117,16 +112,10 @@ def t_quantile(df: int) -> float:
 
 
 def percent(values) -> str:
+    """Fractions as "mean ± std" of their percentages (as the committed summary rounds them; `mean_std` rounds the
+    fractions' mean times 100, which can differ in the last digit)."""
     values = [100 * v for v in values]
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
-
-
-def significance(row: dict, key: str) -> str:
-    if key not in row:
-        return "–"
-    ours, theirs = 100 * statistics.mean(row[key.replace("p_", "")]), row["published"][1]
-    word = ("above" if ours > theirs else "below") if row[key] < 0.05 else "not significant"
-    return f"{word} (p = {row[key]:.2g})"
 
 
 def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]) -> str:
@@ -153,7 +142,7 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         "|---|---|---|---|---|---|---|---|---|",
         *[f"| {r['digits']} | {percent(r['protocol'])} ({r['protocol_pairs']}) | **{percent(r['repaired'])}** "
           f"({r['repaired_sums']}) | {100 * r['interval'][0]:.2f}–{100 * r['interval'][1]:.2f} | "
-          f"{best_published(r['digits'])} | {significance(r, 'p_repaired')} | {exact.get(r['digits'], '–')} | "
+          f"{best_published(r['digits'])} | {versus_published(r['repaired'], r['digits'])} | {exact.get(r['digits'], '–')} | "
           f"{100 * r['composed']:.2f} | {100 * 0.996 ** (2 * r['digits']):.2f} |" for r in rows],
         "",
         f"{exact_tables} of {len(metrics)} runs learned the exact table (all 200 entries addition's, read in digits after",
@@ -172,4 +161,4 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
 
 __all__ = ["LENGTHS", "MIN_SUMS", "REPAIRING_SEED", "load_addition_model", "repairings", "image_classes",
            "predicted_sums", "sums_right", "evaluate_lengths", "length_rows", "t_quantile",
-           "percent", "significance", "lengths_summary"]
+           "percent", "lengths_summary"]

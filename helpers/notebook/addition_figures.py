@@ -85,12 +85,8 @@ def current_rows(rows: list[dict]) -> list[dict]:
     named = {(p["method"], p["perception"], p["digits"]): recipe(p) for p in ADDITION_SWEEPS.values()}
     chosen = {}
     for r in rows:
-        key = (r["method"], r["perception"], r["digits"])
-        best = chosen.get(key)
-        if best is None or (r["recipe"] == named.get(key)) > (best["recipe"] == named.get(key)) or (
-                (r["recipe"] == named.get(key)) == (best["recipe"] == named.get(key)) and r["n"] > best["n"]):
-            chosen[key] = r
-    return list(chosen.values())
+        chosen.setdefault((r["method"], r["perception"], r["digits"]), []).append(r)
+    return [max(group, key=lambda r: (r["recipe"] == named.get(key), r["n"])) for key, group in chosen.items()]
 
 
 def plot_addition_vs_n(rows: list[dict], frozen: list[dict] = (), image_dir=None):
