@@ -6,7 +6,9 @@ the largest difference from the first, per step and per number, in fp64 and in f
     1 thread  torch.set_num_threads(1): other work splits, other summation orders
     AVX2    torch, oneDNN and MKL held to AVX2 kernels (ATEN_CPU_CAPABILITY and friends), as on an AVX2-only AMD EPYC
 
-python tests/measure_spread.py (about 10 minutes on 2 cores; nothing else should train meanwhile)."""
+python tests/measure_spread.py (about 10 minutes on 2 cores; nothing else should train meanwhile).
+python tests/measure_spread.py --fixture: across CPUs, this machine as it is against the committed fixture
+(tests/fixtures/histories.json, recorded on the machine it names): about 5 minutes."""
 import json
 import os
 import subprocess
@@ -49,14 +51,19 @@ def spread(a: dict, b: dict) -> dict:
 
 
 if __name__ == "__main__":
+    against_fixture = sys.argv[1:] == ["--fixture"]
+    variants = {"base": VARIANTS["base"]} if against_fixture else VARIANTS
     with tempfile.TemporaryDirectory() as tmp:
         runs = {name: record_in_a_process(Path(tmp) / f"{i}.json", threads, env)
-                for i, (name, (env, threads)) in enumerate(VARIANTS.items())}
+                for i, (name, (env, threads)) in enumerate(variants.items())}
+    if against_fixture:  # the recording's machine is the base, this one the variant
+        runs = {"base": json.loads((Path(__file__).parent / "fixtures" / "histories.json").read_text()),
+                "this machine": runs["base"]}
     print("machines:", json.dumps({name: run["machine"] for name, run in runs.items()}))
     print("| precision | against base | step 1 | step 2 | step 3 | step 5 | step 10 | epoch losses | test pairs | exhaustive pairs |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for precision in ("fp64", "fp32"):
-        for name in list(VARIANTS)[1:]:
+        for name in list(runs)[1:]:
             s = spread(runs["base"][precision], runs[name][precision])
             steps = " | ".join(f"{s['steps'][i - 1]:.1e}" for i in (1, 2, 3, 5, 10))
             print(f"| {precision} | {name} | {steps} | {s['losses']:.1e} | {s['test pairs']} | {s['exhaustive pairs']} |")
