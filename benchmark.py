@@ -17,12 +17,11 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from helpers.core.device import device_name, resolve_device, synchronize
+from helpers.core.device import device_name, resolve_device, stopwatch
 from helpers.core.mnist import MNIST_MEAN, MNIST_STD, load_mnist, normalize, prepare_data
 from helpers.core.paths import RESULTS
 from helpers.core.provenance import versions
@@ -41,11 +40,9 @@ def reference(seed: int, eval_set, epochs: int = 10, device="cpu", log=print) ->
     numbers = eval_numbers(len(eval_x))
     history = []
     for epoch in range(1, epochs + 1):
-        synchronize(device)
-        start = time.perf_counter()
+        elapsed = stopwatch(device)
         train()
-        synchronize(device)
-        seconds = time.perf_counter() - start
+        seconds = elapsed()
         result = evaluate(model, eval_x, eval_set[1], numbers)
         history.append({"epoch": epoch, "seconds": seconds, **{k: result[k] for k in ACCURACIES}})
         log(f"  reference epoch {epoch}: joint {result['joint_acc']:.2%} ({seconds:.1f} s)")

@@ -207,7 +207,7 @@ def test_fp32_on_cuda_turns_tf32_off_and_back_and_fit_runs_inside_it(monkeypatch
     real = full_fp32
     monkeypatch.setattr(digit_runs, "full_fp32", lambda device, precision: (entered.append((device, precision)),
                                                                                real(device, precision))[1])
-    monkeypatch.setattr(digit_runs, "train_epoch", lambda *args, **kwargs: (torch.tensor(0.0), []))  # the plumbing alone
+    monkeypatch.setattr(digit_runs, "train_epoch", lambda *args, **kwargs: [torch.tensor(0.0)] * 6)  # the plumbing alone
     monkeypatch.setattr(digit_runs, "evaluate_exhaustive", lambda *args: {})
     fit(params(tmp_path, epochs=1, precision="fp32"), small, log=lambda line: None)
     assert entered == [(torch.device("cpu"), "fp32")]

@@ -76,8 +76,8 @@ def images():
 
 @pytest.mark.parametrize("augment_kind, centre_input", [(True, False), ("robust", True), (False, True)])
 def test_an_epoch_waits_for_the_device_only_at_its_log_lines(on_device, images, augment_kind, centre_input):
-    """4 steps of 128 images, a log line every 3 steps (steps 0 and 3): two `item()`s, nothing else (the epoch's mean
-    loss stays on the device for the caller)."""
+    """4 steps of 128 images, a log line every 3 steps (steps 0 and 3): two `item()`s, nothing else (the steps' losses
+    stay on the device for the caller)."""
     transfers, blocking = on_device
     data = images.to("cpu")
     data = type(data)(**{**data.__dict__, "train_x": data.train_x.as_subclass(OnDevice),
@@ -91,7 +91,7 @@ def test_an_epoch_waits_for_the_device_only_at_its_log_lines(on_device, images, 
     assert blocking == []
     if augment_kind is not True:
         return
-    assert transfers.calls == 3 + 4 * 2  # the order, the held-out mask, the steps' sizes; per step the draws, the numbers
+    assert transfers.calls == 2 + 4 * 2  # the order, the held-out mask; per step the draws, the numbers
 
 
 def test_the_robust_corruptions_send_each_draw_they_use_once(on_device, images):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import time
 import warnings
 from pathlib import Path
 
@@ -61,6 +62,18 @@ def synchronize(device: torch.device) -> None:
     """Wait for the accelerator's queued work, so a clock read after it measures the work itself."""
     if device.type != "cpu":
         torch.accelerator.synchronize(device)
+
+
+def stopwatch(device: torch.device):
+    """Start a clock for work on `device`: `elapsed = stopwatch(device)`, then `elapsed()` is the seconds since, each
+    read taken once the device has finished the work queued before it (`synchronize`)."""
+    synchronize(device)
+    start = time.perf_counter()
+
+    def elapsed() -> float:
+        synchronize(device)
+        return time.perf_counter() - start
+    return elapsed
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -164,5 +177,5 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-__all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "to_device", "PRECISIONS",
+__all__ = ["available_devices", "resolve_device", "device_name", "model_device", "synchronize", "stopwatch", "to_device", "PRECISIONS",
            "BF16_OR_FP32", "cpu_has_native_bf16", "bf16_supported", "choose_precision", "full_fp32", "weight_dtype", "at_least_fp32", "autocast"]

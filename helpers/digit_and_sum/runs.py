@@ -3,7 +3,6 @@ writes (model.pt, metrics.json with provenance)."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -11,11 +10,11 @@ import torch
 
 from ..core.backbones import DEFAULT_PRECISION
 from ..core.checkpoints import write_json
-from ..core.device import full_fp32, synchronize, weight_dtype
+from ..core.device import full_fp32, stopwatch, weight_dtype
 from ..core.mnist import MNISTData
 from ..core.provenance import versions
 from ..core.settings import Settings, check_fields, setting
-from ..core.training import make_optimizer
+from ..core.training import epoch_loss, make_optimizer
 from .checkpoints import TASK, read_checkpoint, save_checkpoint
 from .evaluation import ACCURACIES, eval_numbers, evaluate, evaluate_exhaustive
 from .model import Net, check_model_choices
@@ -69,6 +68,10 @@ class Config(Settings):
     min_joint_acc: float = setting(0.99, "the notebook's last cell fails below this joint accuracy", computes=False)
     export_path: str | None = setting(None, 'also write the trained weights there, without optimizer state', computes=False)
 
+    # The primary notebook's parameters cell holds these, the ones a reader changes; every other setting is a
+    # papermill parameter too (`-p elastic 2`), listed in docs/usage.md.
+    NOTEBOOK_CELL = ("epochs", "batch_size", "lr", "seed", "device", "backbone", "head", "output_dir")
+
     def __post_init__(self):
         check_fields(self, positive=("epochs", "batch_size", "log_interval"), non_negative=("seed", "val_size"),
                      optional_positive=("train_size",),
@@ -112,65 +115,114 @@ def make_training(config: Config, n_train: int, channels_last: bool = True, devi
     return model, optimizer, scheduler
 
 
+class Run:
+    """One training run of the primary task around its epoch loop (`fit`'s, and the one the primary notebook shows):
+    the seeded model, AdamW with its one-cycle schedule (`make_training`), the data on the run's device, the fixed
+    numbers of the evaluation pairs, and the record. `end_epoch` records an epoch (history, `model.pt`,
+    `metrics.json` in output_dir), `finish` evaluates every image with every number and writes the final metrics.
+
+    With `config.resume` it continues from the checkpoint in output_dir: `epochs` then starts after its last epoch.
+    Used as a context (`with Run(config, data) as run:`), an "fp32" run computes in fp32 on every device (`full_fp32`).
+    """
+
+    def __init__(self, config: Config, data: MNISTData, log=print):
+        if not isinstance(config, Config):
+            raise TypeError(f"a run needs a Config (helpers.digit_and_sum.runs: checked settings), "
+                            f"got {type(config).__name__}")
+        self.config, precision_reason = config.resolution()
+        self.device = torch.device(self.config.device)
+        self.out = self.config.output_path
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.model, self.optimizer, self.scheduler = make_training(self.config, len(data.train_x), device=self.device)
+        self.data = data.to(self.device, weight_dtype(self.config.precision))
+        self.history, self.train_log, first_epoch = [], [], 1
+        if self.config.resume and (self.out / "model.pt").exists():
+            first_epoch = self.resume(log)
+        self.epochs = range(first_epoch, self.config.epochs + 1)
+        self.numbers = eval_numbers(len(self.data.eval_x))
+        self.versions = {**versions(self.config.device), "precision": precision_reason}  # once: they do not change
+        self.result = None
+        self._fp32 = full_fp32(self.device, self.config.precision)
+
+    def resume(self, log) -> int:
+        """Load the checkpoint in output_dir (trained with the same settings); returns the epoch to continue with."""
+        state = read_checkpoint(self.out / "model.pt")
+        changed = [k for k in TRAINING_PARAMS if state["params"].get(k, ADDED_PARAMS.get(k)) != getattr(self.config, k)]
+        if changed:
+            raise ValueError(f"cannot resume {self.out / 'model.pt'}: it was trained with other "
+                             + ", ".join(f"{k}={state['params'].get(k)!r}" for k in changed))
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.history, self.train_log = state["history"], state["train_log"]
+        log(f"Resumed from {self.out / 'model.pt'} after epoch {state['epoch']}")
+        return state["epoch"] + 1
+
+    def __enter__(self):
+        self._fp32.__enter__()
+        return self
+
+    def __exit__(self, *exception):
+        return self._fp32.__exit__(*exception)
+
+    def end_epoch(self, epoch: int, losses: list[torch.Tensor], seconds: float, result: dict) -> None:
+        """Record an epoch: its training loss (each step's, weighted by its images: `epoch_loss`), every
+        `log_interval`-th step's loss, its seconds of training and its evaluation; then write the checkpoint and
+        metrics.json."""
+        config, n = self.config, len(self.data.train_x)
+        sizes = [min(config.batch_size, n - step * config.batch_size) for step in range(len(losses))]
+        self.history.append({"epoch": epoch, "train_loss": epoch_loss(losses, sizes).item(), "seconds": seconds,
+                             f"{self.data.eval_name}_loss": result["loss"],
+                             **{k: result[k] for k in (*ACCURACIES, "invalid")}})
+        self.train_log += [{"epoch": epoch, "batch": step, "seen": step * config.batch_size, "loss": losses[step].item()}
+                           for step in range(0, len(losses), config.log_interval)]
+        self.result = result
+        save_checkpoint(self.out / "model.pt", self.model, self.data, config, epoch, self.history, self.train_log,
+                        self.optimizer, self.scheduler, self.versions)
+        write_metrics(self.out / "metrics.json", config, self.versions, self.history, self.train_log, self.data)
+
+    def finish(self) -> dict:
+        """Every evaluation image with every number (the held-out pairs apart), written into metrics.json. Returns
+        the run's state: model, metrics, the last evaluation and the evaluation pairs' numbers."""
+        if self.result is None:  # resumed a finished run: evaluate what it left
+            self.result = evaluate(self.model, self.data.eval_x, self.data.eval_y, self.numbers)
+        held = held_out_pairs(self.config.holdout, self.config.seed)
+        exhaustive = {**evaluate_exhaustive(self.model, self.data.eval_x, self.data.eval_y,
+                                            held if self.config.holdout else None),
+                      "coverage": cell_coverage(held)}
+        metrics = write_metrics(self.out / "metrics.json", self.config, self.versions, self.history, self.train_log,
+                                self.data, exhaustive)
+        return {"model": self.model, "metrics": metrics, "result": self.result, "numbers": self.numbers}
+
+
+def evaluation_line(result: dict, eval_name: str = "test") -> str:
+    """An epoch's evaluation (`evaluate`'s result) in the starting design's log format."""
+    n = len(result["pred_digits"])
+    return (f"{eval_name.capitalize()} set: Avg. loss: {result['loss']:.4f}, "
+            f"Accuracy: {result['correct']}/{n} ({100 * result['joint_acc']:.0f}%)")
+
+
 def fit(config: Config, data: MNISTData, log=print) -> dict:
-    """Train for `config.epochs`, evaluating after each epoch, checkpointing to output_dir.
+    """Train for `config.epochs`, evaluating after each epoch, checkpointing to output_dir (`Run`).
 
     Writes `{output_dir}/model.pt` (atomically, every epoch) and `{output_dir}/metrics.json`.
     With `config.resume` it continues from the checkpoint there. Returns the run's state:
     model, metrics and the last evaluation.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"fit needs a Config (helpers.digit_and_sum.runs: checked settings), got {type(config).__name__}")
-    config, precision_reason = config.resolution()
-    device = torch.device(config.device)
-    out = config.output_path
-    out.mkdir(parents=True, exist_ok=True)
-    model, optimizer, scheduler = make_training(config, len(data.train_x), device=device)
-    data = data.to(device, weight_dtype(config.precision))
-    history, train_log, first_epoch = [], [], 1
-    if config.resume and (out / "model.pt").exists():
-        state = read_checkpoint(out / "model.pt")
-        changed = [k for k in TRAINING_PARAMS if state["params"].get(k, ADDED_PARAMS.get(k)) != getattr(config, k)]
-        if changed:
-            raise ValueError(f"cannot resume {out / 'model.pt'}: it was trained with other "
-                             + ", ".join(f"{k}={state['params'].get(k)!r}" for k in changed))
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, train_log, first_epoch = state["history"], state["train_log"], state["epoch"] + 1
-        log(f"Resumed from {out / 'model.pt'} after epoch {state['epoch']}")
-    numbers = eval_numbers(len(data.eval_x))
-    run_versions = {**versions(config.device), "precision": precision_reason}  # once: they do not change during a run
-    result = None
-    with full_fp32(device, config.precision):  # "fp32" means fp32 on every device
-        for epoch in range(first_epoch, config.epochs + 1):
-            synchronize(device)
-            start = time.perf_counter()
-            train_loss, logged = train_epoch(model, data, optimizer, scheduler, epoch, config, log)
-            train_loss = train_loss.item()
+    with Run(config, data, log) as run:
+        config, model, data = run.config, run.model, run.data
+        for epoch in run.epochs:
+            elapsed = stopwatch(run.device)
+            losses = train_epoch(model, data, run.optimizer, run.scheduler, epoch, config, log)
             if config.recalibrate_bn and epoch == config.epochs:  # part of the training time
                 recalibrate_batch_norm(model, data.train_x, config.precision)
-            synchronize(device)
-            seconds = time.perf_counter() - start
-            result = evaluate(model, data.eval_x, data.eval_y, numbers)
-            n = len(data.eval_y)
-            log(f"\n{data.eval_name.capitalize()} set: Avg. loss: {result['loss']:.4f}, "
-                f"Accuracy: {result['correct']}/{n} ({100 * result['joint_acc']:.0f}%)")
+            seconds = elapsed()
+            result = evaluate(model, data.eval_x, data.eval_y, run.numbers)
+            log(f"\n{evaluation_line(result, data.eval_name)}")
             log(f"Epoch {epoch}: digit {result['digit_acc']:.2%}  sum {result['sum_acc']:.2%}  "
                 f"joint {result['joint_acc']:.2%}  invalid codes {result['invalid']}  ({seconds:.1f} s)\n")
-            history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
-                            f"{data.eval_name}_loss": result["loss"], **{k: result[k] for k in (*ACCURACIES, "invalid")}})
-            train_log += logged
-            save_checkpoint(out / "model.pt", model, data, config, epoch, history, train_log, optimizer, scheduler,
-                            run_versions)
-            write_metrics(out / "metrics.json", config, run_versions, history, train_log, data)
-        if result is None:  # resumed a finished run: evaluate what it left
-            result = evaluate(model, data.eval_x, data.eval_y, numbers)
-        held = held_out_pairs(config.holdout, config.seed)
-        exhaustive = {**evaluate_exhaustive(model, data.eval_x, data.eval_y, held if config.holdout else None),
-                      "coverage": cell_coverage(held)}
-    metrics = write_metrics(out / "metrics.json", config, run_versions, history, train_log, data, exhaustive)
-    return {"model": model, "metrics": metrics, "result": result, "numbers": numbers}
+            run.end_epoch(epoch, losses, seconds, result)
+        return run.finish()
 
 
 # -------------------------------------------------------------------------------------------- metrics
@@ -194,4 +246,5 @@ def write_metrics(path: Path, config: Config, run_versions: dict, history: list,
     return metrics
 
 
-__all__ = ["AUGMENTS", "Config", "PARAMS", "TRAINING_PARAMS", "ADDED_PARAMS", "make_training", "fit", "write_metrics"]
+__all__ = ["AUGMENTS", "Config", "PARAMS", "TRAINING_PARAMS", "ADDED_PARAMS", "make_training", "Run", "evaluation_line", "fit",
+           "write_metrics"]

@@ -1,26 +1,29 @@
-"""Training the primary task: one seeded epoch (augmented by the core's affine change, or `augment="robust"`), never
-on a held-out pair, and batch-norm recalibration."""
+"""Training the primary task: one seeded epoch's batches (augmented by the core's affine change, or
+`augment="robust"`; never a held-out pair), the epoch's steps, and batch-norm recalibration."""
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..core.augment import random_affine
 from ..core.device import at_least_fp32, autocast, to_device
 from ..core.mnist import MNISTData
-from ..core.training import epoch_loss, optimizer_step, seed_epoch
+from ..core.training import optimizer_step, seed_epoch
 from .encoding import NUMBER_BITS, bits_to_int, int_to_bits, output_loss
 from .pairs import allowed_numbers, held_out_pairs
 from .robust import robust_augment
 from .sampler import RandomSampler
 
 
-def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config, log=print) -> tuple[torch.Tensor, list]:
-    """One pass over the training images in a seeded random order; returns the epoch's loss (each step's weighted by
-    its images, `epoch_loss`: a 0-dim tensor on the device) and the logged losses.
+def training_batches(data: MNISTData, config, epoch: int):
+    """One epoch's batches, in a seeded random order: `(images, number_bits, digits, numbers, unknown)` for each
+    training step, on the data's device. The images augmented (`config.augment`; `unknown` marks the corrupted ones
+    that carry no digit, else None), the numbers drawn by `RandomSampler` for exactly this batch, never a held-out
+    pair (`config.holdout`).
 
-    The data lives on the model's device. The order, the numbers and the augmentation are drawn from
-    seeded CPU generators, so a seed means the same data on every device, and reach the device through
-    `to_device` (non-blocking); the host waits for the device only at the log lines.
+    The order, the numbers and the augmentation are drawn from seeded CPU generators, so a seed means the same data on
+    every device, and reach the device through `to_device` (non-blocking).
     """
     n, batch_size, device = len(data.train_x), config.batch_size, data.train_x.device
     generator = seed_epoch(config.seed, epoch)  # the order, numbers and augmentation; torch's seed for dropout
@@ -28,8 +31,6 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
     sampler = RandomSampler(batch_size, seed=int(torch.randint(2**62, (1,), generator=generator)), dataset_size=n)
     background = (0 - data.mean) / data.std
     held = to_device(held_out_pairs(config.holdout, config.seed), device) if config.holdout else None
-    model.train()
-    losses, logged = [], []
     for batch_idx in range(len(sampler)):
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
         images, unknown = data.train_x[idx], None
@@ -42,16 +43,26 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
         if config.holdout:  # never train on a held-out pair: take the next number instead
             numbers = allowed_numbers(numbers, digits, held)
             number_bits = int_to_bits(numbers, NUMBER_BITS, check=False)
+        yield images, number_bits, digits, numbers, unknown
+
+
+def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config, log=print) -> list[torch.Tensor]:
+    """One pass over `training_batches`: the forward pass under the run's precision, BCE on the 9 output bits in fp32
+    (`output_loss`), an AdamW step and a step of the schedule. Returns every step's loss (0-dim tensors left on the
+    device: the host waits for it only at the progress lines, every `log_interval` steps)."""
+    model.train()
+    losses, device, n = [], data.train_x.device, len(data.train_x)
+    steps = math.ceil(n / config.batch_size)
+    for images, number_bits, digits, numbers, unknown in training_batches(data, config, epoch):
         with autocast(device, config.precision):
             logits = model(images, number_bits)
-        loss = output_loss(model.encoding, at_least_fp32(logits), digits, numbers, unknown,  # the loss in fp32 (or fp64)
-                           config.label_smoothing)
+        loss = output_loss(model.encoding, at_least_fp32(logits), digits, numbers, unknown, config.label_smoothing)
         losses.append(optimizer_step(loss, optimizer, scheduler))
-        if batch_idx % config.log_interval == 0:  # the step's one wait for the device, every log_interval steps
-            logged.append({"epoch": epoch, "batch": batch_idx, "seen": batch_idx * batch_size, "loss": loss.item()})
-            log(f"Train Epoch: {epoch} [{batch_idx * batch_size}/{n} "
-                f"({100 * batch_idx / len(sampler):.0f}%)]\tLoss: {logged[-1]['loss']:.6f}")
-    return epoch_loss(losses, [min(batch_size, n - i * batch_size) for i in range(len(losses))]), logged
+        step = len(losses) - 1
+        if step % config.log_interval == 0:
+            log(f"Train Epoch: {epoch} [{step * config.batch_size}/{n} "
+                f"({100 * step / steps:.0f}%)]\tLoss: {loss.item():.6f}")
+    return losses
 
 
 @torch.no_grad()
@@ -78,4 +89,4 @@ def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32",
     model.eval()
 
 
-__all__ = ["train_epoch", "recalibrate_batch_norm"]
+__all__ = ["training_batches", "train_epoch", "recalibrate_batch_norm"]

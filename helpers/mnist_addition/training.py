@@ -8,7 +8,6 @@ checkpoints in the core's format, provenance in every metrics.json. Its own are 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from ..core.augment import random_affine
 from ..core.backbones import DEFAULT_PRECISION
 from ..core.checkpoints import save_state, write_json
-from ..core.device import autocast, full_fp32, synchronize, to_device
+from ..core.device import autocast, full_fp32, stopwatch, to_device
 from ..core.provenance import versions
 from ..core.settings import Settings, check_fields, setting
 from ..core.training import SCHEDULES, epoch_loss, make_optimizer, optimizer_step, seed_epoch
@@ -262,13 +261,11 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
     with full_fp32(device, config.precision):
         while epoch < config.epochs:
             epoch += 1
-            synchronize(device)
-            start = time.perf_counter()
+            elapsed = stopwatch(device)
             train_loss, last_quarter, logged = train_addition_epoch(model, data, optimizer, scheduler, epoch, config,
                                                                     log)
             train_loss = train_loss.item()
-            synchronize(device)
-            seconds = time.perf_counter() - start
+            seconds = elapsed()
             result = evaluate_addition(model, data)
             digit = f"  digit {result['digit_acc']:.2%}" if result["digit_acc"] is not None else ""
             log(f"Epoch {epoch}: sum {result['sum_acc']:.2%}{digit}  ({seconds:.1f} s)")
