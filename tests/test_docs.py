@@ -1,10 +1,15 @@
-"""The front door: every relative link and image in the Markdown files resolves, the README stays short, and nothing
-committed names one machine's folders."""
+"""The front door: every relative link and image in the Markdown files and the notebooks' text resolves, the README
+stays short, its quick start does what it says in a fresh clone, and nothing committed names one machine's folders."""
 import json
+import os
 import re
+import shlex
 import subprocess
+import sys
+from importlib.metadata import version
 
 import pytest
+from packaging.version import Version
 
 from conftest import ROOT
 
@@ -19,10 +24,20 @@ def anchors(path):
             for line in path.read_text().splitlines() if line.startswith("#")}
 
 
-@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def text_of(path) -> str:
+    """A Markdown file's text, or a notebook's Markdown cells."""
+    if path.suffix == ".ipynb":
+        return "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+    return path.read_text()
+
+
+@pytest.mark.parametrize("path", MARKDOWN + NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_and_images_resolve(path):
     broken = []
-    for target in LINK.findall(path.read_text()):
+    for target in LINK.findall(text_of(path)):
         if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
             continue
         file, _, anchor = target.partition("#")
@@ -37,6 +52,52 @@ def test_relative_links_and_images_resolve(path):
 def test_the_readme_is_a_five_minute_read():
     assert len((ROOT / "README.md").read_bytes()) <= 7 * 1024  # a project page: the long story lives in docs/
     assert len(MARKDOWN) > 5  # the README, docs/, results/ summaries were all found
+
+
+def quick_start() -> list[tuple[str, str]]:
+    """The README's quick start: (command, its comment) per line of its bash block."""
+    block = re.search(r"## Quick start\s+```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    return [tuple(part.strip() for part in line.partition("#")[::2]) for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_the_readme_quick_start_does_what_it_says_in_a_fresh_clone(tmp_path):
+    """Each line of the README's quick start, in a fresh clone of the committed repository: the install line names
+    requirements.txt, whose every pin is what this environment runs (CI installs it the same way) and which installs
+    the helpers package; the notebook line runs papermill there (one epoch on 2,000 images: the full run is nbval's)
+    and writes the executed notebook and the run where the README says; predict.py answers what the comment says;
+    the test lines are what .ci/run and pytest.ini define. A command this test does not know fails it."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env = {**os.environ, "PYTHONPATH": str(clone)}  # the clone's helpers, not the installed checkout's
+    commands = quick_start()
+    assert [shlex.split(c)[0] for c, _ in commands] == ["pip", "papermill", "python", "pytest"]
+    for command, comment in commands:
+        words = shlex.split(command)
+        if words[:3] == ["pip", "install", "-r"]:
+            pins = [line.split("#")[0].strip() for line in (clone / words[3]).read_text().splitlines()]
+            pins = [pin for pin in pins if pin]
+            assert "-e ." in pins
+            installed = {name: Version(version(name)).public for name, _ in (p.split("==") for p in pins if "==" in p)}
+            assert installed == dict(p.split("==") for p in pins if "==" in p)
+        elif words[0] == "papermill":
+            notebook, executed = clone / words[1], clone / words[2]
+            assert notebook.is_file() and not executed.exists()
+            subprocess.run([sys.executable, "-m", *words, "-p", "epochs", "1", "-p", "train_size", "2000", "-p", "min_joint_acc", "0.0",
+                            "--no-progress-bar"], cwd=clone, env=env, check=True, capture_output=True)
+            cells = json.loads(executed.read_text())["cells"]
+            assert not [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+            assert (clone / "runs" / "latest" / "model.pt").is_file()
+            assert (clone / "runs" / "latest" / "metrics.json").is_file()
+        elif words[:2] == ["python", "predict.py"]:
+            answer = subprocess.run([sys.executable, *words[1:]], cwd=clone, env=env, check=True, capture_output=True,
+                                    text=True).stdout
+            assert answer.startswith(comment), (answer, comment)
+        elif words[0] == "pytest":
+            assert command in (clone / ".ci" / "run").read_text().splitlines()
+            assert "not slow" not in comment or "slow:" in (clone / "pytest.ini").read_text()
+        else:
+            pytest.fail(f"the README's quick start runs {command!r}, which this test does not know")
 
 
 ABSOLUTE_PATH = re.compile(r"""(?:^|[\s'"(=])(/(?:[\w.-]+/)+[\w.-]*)""")  # /home/me/repo/runs/latest, '/tmp/x/'

@@ -175,6 +175,10 @@ def test_run_all_in_jupyterlab_in_chromium(page):
     assert not errors, f"error output in the page: {errors[0]['ename']}: {errors[0]['evalue']}"
     assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
     assert page.run_all_state["prompts"] == [f"[{n}]:" for n in range(1, len(code) + 1)]
+    # the training loop on the page logged each epoch once, in the original design's format
+    logged = "".join("".join(o.get("text", "")) for c in code if "training_batches(" in "".join(c["source"])
+                     for o in c["outputs"])
+    assert len(re.findall(r"^Test set: Avg\. loss: [\d.]+, Accuracy: \d+/10000 \(\d+%\)$", logged, re.M)) == SMALL["epochs"]
     images = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedImage img')]
                                   .map(img => img.complete && img.naturalWidth > 0)""")
     assert len(images) >= FIGURES and all(images), f"rendered figures: {images}"

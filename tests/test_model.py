@@ -72,12 +72,16 @@ def test_a_structured_head_needs_the_binary_code_and_number_bits():
 
 def test_the_notebooks_parameters_cell_is_the_configs():
     """papermill needs literals in the notebook; every setting, its default and its description live in
-    Config: the notebook's cell is the one Config writes, and its literals are Config's defaults."""
+    Config: the notebook's cell is the one Config writes for the settings a reader changes, its literals Config's
+    defaults; the settings it leaves out take their defaults, or papermill's values (tests/test_notebook.py)."""
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
-    assert source == parameters_cell(Config)
+    assert source == parameters_cell(Config, Config.NOTEBOOK_CELL)
     literals = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body}
-    assert literals == Config().to_dict()
+    assert literals == {k: v for k, v in Config().to_dict().items() if k in Config.NOTEBOOK_CELL}
+    assert len(literals) == len(Config.NOTEBOOK_CELL) == 8
+    assert Config.from_namespace(literals) == Config()
+    assert Config.from_namespace({**literals, "elastic": 2.0}).elastic == 2.0
 
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda path: path.stem)
@@ -113,7 +117,7 @@ def test_a_net_is_built_from_a_config_and_records_what_rebuilds_it(head):
 
 
 def test_fit_takes_only_a_checked_config(tmp_path):
-    with pytest.raises(TypeError, match="fit needs a Config"):
+    with pytest.raises(TypeError, match="a run needs a Config"):
         fit({**Config().to_dict(), "epochs": 0, "output_dir": str(tmp_path)}, data=None)
 
 

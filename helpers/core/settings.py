@@ -57,8 +57,9 @@ class Settings:
 
     @classmethod
     def from_namespace(cls, namespace: dict):
-        """The notebook's parameters (its `globals()` after papermill's injection), checked."""
-        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
+        """The notebook's parameters (its `globals()` after papermill's injection), checked; a setting the notebook's
+        cell does not hold (and papermill did not inject) takes its default."""
+        return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
 
     def preferred_precision(self) -> tuple[str, str]:
         """The precision "auto" means for this run, and whose preference that is (in words)."""
@@ -90,12 +91,14 @@ def literal(value) -> str:
     return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
-def parameters_cell(settings) -> str:
-    """A notebook's `parameters` cell: every setting of the class `settings` as a literal (papermill injects over
-    them) with its description (a test holds each notebook's cell equal to it)."""
-    lines = [f"{f.name} = {literal(f.default)}" for f in fields(settings)]
+def parameters_cell(settings, names: tuple[str, ...] | None = None) -> str:
+    """A notebook's `parameters` cell: the settings `names` of the class `settings` (None: every one) as literals
+    (papermill injects over them) with their descriptions (a test holds each notebook's cell equal to it). Every other
+    setting still works as a papermill parameter (`from_namespace`)."""
+    shown = [f for f in fields(settings) if names is None or f.name in names]
+    lines = [f"{f.name} = {literal(f.default)}" for f in shown]
     width = max(map(len, lines)) + 2
-    return "\n".join(f"{line:<{width}}# {f.metadata['doc']}" for line, f in zip(lines, fields(settings)))
+    return "\n".join(f"{line:<{width}}# {f.metadata['doc']}" for line, f in zip(lines, shown))
 
 
 def parameter_table(settings) -> str:
