@@ -1,10 +1,15 @@
 """The notebook's exploration panel and code display, driven from Python (the browser test drives them in JupyterLab)."""
+import inspect
+
 import pytest
 import torch
 
+from helpers.core.backbones import BACKBONES
 from helpers.digit_and_sum.checkpoints import load_checkpoint
 from helpers.digit_and_sum.encoding import target_code
 from helpers.digit_and_sum.evaluation import evaluate
+from helpers.digit_and_sum.heads import HEADS
+from helpers.digit_and_sum.model import Net
 from helpers.digit_and_sum.sampler import RandomSampler
 from helpers.digit_and_sum.training import train_epoch
 from helpers.notebook import explore
@@ -55,3 +60,19 @@ def test_show_code_renders_the_source_from_helpers(capsys, monkeypatch):
     (code,) = shown
     html = code._repr_html_()
     assert "getRandomBatch" in html and "train_epoch" in html and "<span" in html  # highlighted
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_the_code_shown_for_a_model_is_the_code_it_runs(backbone):
+    """`model_code`: the backbone's function last among the backbone's pieces, every function it calls shown before
+    it, and the head's class last, its bases from this package before it."""
+    for head in HEADS:
+        model = Net(backbone=backbone, head=head)
+        code = explore.model_code(model)
+        pieces = code[:len(explore.BACKBONE_CODE[backbone])]
+        assert pieces[-1] is BACKBONES[backbone] and code[-1] is type(model.head)
+        source = inspect.getsource(BACKBONES[backbone])
+        called = {obj.__name__ for obj in pieces[:-1]}
+        assert called == {name for name in ("conv_pool_bn", "to_320", "three_conv_backbone")
+                          if f"{name}(" in source or any(f"{name}(" in inspect.getsource(p) for p in pieces[:-1])}
+        assert all(issubclass(type(model.head), cls) for cls in code[len(pieces):])

@@ -44,7 +44,7 @@ class Config(Settings):
                              'backbone\'s default; both fall back to fp32 without native bf16) or "fp64" (reference runs)',
                              before="fp32")
     backbone: str = setting("bn", '"bn", "mid", "wide" (stronger, slower) or "classic" (the original\'s CNN)')
-    head: str = setting("mlp", '"mlp" (the original\'s 324 -> 128 -> 64 -> 9), "symadder" (learns addition), ...: HEADS',
+    head: str = setting("mlp", '"mlp" (the original\'s 324 -> 128 -> 64 -> 9), "symadder" (learns addition), ...: docs/addition.md',
                         before="mlp")
     encoding: str = setting("binary", 'the output code: "binary" (the original\'s 9 bits); ablation: "onehot", "softmax"')
     number_input: str = setting("bits", 'the number\'s input code: "bits" (the original\'s 4); ablation: "onehot", "scalar"',
@@ -182,17 +182,16 @@ class Run:
         write_metrics(self.out / "metrics.json", config, self.versions, self.history, self.train_log, self.data)
 
     def finish(self) -> dict:
-        """Every evaluation image with every number (the held-out pairs apart), written into metrics.json. Returns
-        the run's state: model, metrics, the last evaluation and the evaluation pairs' numbers."""
+        """Every evaluation image with every number (the held-out pairs apart), written into metrics.json; returns the
+        metrics. `result` is then the last epoch's evaluation (a resumed run that had finished: evaluated here)."""
         if self.result is None:  # resumed a finished run: evaluate what it left
             self.result = evaluate(self.model, self.data.eval_x, self.data.eval_y, self.numbers)
         held = held_out_pairs(self.config.holdout, self.config.seed)
         exhaustive = {**evaluate_exhaustive(self.model, self.data.eval_x, self.data.eval_y,
                                             held if self.config.holdout else None),
                       "coverage": cell_coverage(held)}
-        metrics = write_metrics(self.out / "metrics.json", self.config, self.versions, self.history, self.train_log,
-                                self.data, exhaustive)
-        return {"model": self.model, "metrics": metrics, "result": self.result, "numbers": self.numbers}
+        return write_metrics(self.out / "metrics.json", self.config, self.versions, self.history, self.train_log,
+                             self.data, exhaustive)
 
 
 def evaluation_line(result: dict, eval_name: str = "test") -> str:
@@ -222,7 +221,8 @@ def fit(config: Config, data: MNISTData, log=print) -> dict:
             log(f"Epoch {epoch}: digit {result['digit_acc']:.2%}  sum {result['sum_acc']:.2%}  "
                 f"joint {result['joint_acc']:.2%}  invalid codes {result['invalid']}  ({seconds:.1f} s)\n")
             run.end_epoch(epoch, losses, seconds, result)
-        return run.finish()
+        metrics = run.finish()
+    return {"model": run.model, "metrics": metrics, "result": run.result, "numbers": run.numbers}
 
 
 # -------------------------------------------------------------------------------------------- metrics

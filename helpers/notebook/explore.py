@@ -1,7 +1,7 @@
 """Exploring in JupyterLab: the code of the `helpers` package shown on the page, and the trained model under your fingers.
 
 `show_code(RandomSampler)` renders an object's source, highlighted, from the module itself (one
-source of truth, nothing copied into the notebook). `Explorer(model, data)` is an ipywidgets panel: pick
+source of truth, nothing copied into the notebook); `model_code(model)` names what a model runs. `Explorer(model, data)` is an ipywidgets panel: pick
 a test image (or step through the model's mistakes) and a number, and see the image, the output
 probabilities against the target code, and the decoded digit and sum.
 """
@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Code, display
 
+from ..core.backbones import bn_backbone, classic_backbone, conv_pool_bn, mid_backbone, three_conv_backbone, to_320, \
+    wide_backbone
 from ..core.mnist import MNISTData
 from ..digit_and_sum.encoding import DIGIT_BITS, SUM_BITS, answer_text, decode_outputs, target_code
 from ..digit_and_sum.evaluation import pair_logits
@@ -24,6 +26,18 @@ from .figures import RIGHT, WRONG
 def show_code(*objects) -> None:
     """Display the source of functions and classes as highlighted Python, read from where they live."""
     display(Code("\n\n".join(inspect.getsource(obj) for obj in objects), language="python"))
+
+
+BACKBONE_CODE = {"classic": (classic_backbone,), "bn": (conv_pool_bn, to_320, bn_backbone),
+                 "mid": (conv_pool_bn, to_320, three_conv_backbone, mid_backbone),
+                 "wide": (conv_pool_bn, to_320, three_conv_backbone, wide_backbone)}
+
+
+def model_code(model) -> list:
+    """What a primary-task `Net` runs, for `show_code`: its backbone's functions, then its head's classes from this
+    package (a head's bases first)."""
+    heads = [c for c in reversed(type(model.head).__mro__) if c.__module__.startswith("helpers.")]
+    return [*BACKBONE_CODE[model.backbone_name], *heads]
 
 
 # ----------------------------------------------------------------------------------- the model's outputs
