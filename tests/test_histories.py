@@ -5,7 +5,7 @@ Training is chaotic: a last-bit difference in one summation order (another CPU, 
 step. Measured on an Intel Xeon (tests/README.md, `python tests/measure_spread.py`), two correct fp32 runs of these
 configurations (1 thread against 2, or AVX2 kernels against AVX-512) agree to 5.3e-6 in the loss of step 2, drift
 3.5e-4 apart by step 3, and after these 10 steps answer up to 495 of the 10,000 test pairs differently; in fp64 the
-same pairs agree to 6e-14 after 10 steps on one machine, and to 2.7e-9 between that Xeon and an AMD EPYC with AVX2 only
+same two runs agree to 6e-14 after 10 steps on one machine, and to 2.7e-9 between that Xeon and an AMD EPYC with AVX2 only
 (`python tests/measure_spread.py --fixture`: a few constants are still computed in fp32 before they are widened),
 every accuracy to the pair. So this file holds:
 
