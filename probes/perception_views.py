@@ -2,8 +2,8 @@
 learned programs (an ensemble) lift the per-digit accuracy of `learned` trained at N = 2 towards 99.75 %?
 
 Trains the named recipe (`add-learned-mid-n2`) on the validation split for each seed given (each run's metrics.json,
-and its model.pt, which git ignores, under results/validation/mnist_addition/perception-views/), then reads the validation images: each model alone; with `views` extra randomly shifted
-copies of each image (the training augmentation, a fixed generator) averaged in probability; and the models together,
+and its model.pt, which git ignores, under results/validation/mnist_addition/perception-views/), then reads the
+validation images: each model alone; with `views` extra randomly shifted copies of each image (the training augmentation, a fixed generator) averaged in probability; and the models together,
 each model's classes turned into digit values through its own learned table (`class_values`: no label read), their
 value probabilities averaged. Each also with batch norm's statistics re-estimated on the clean training images
 (`recalibrated`; the weights unchanged). Labels only score. Writes views.json and summary.md there.

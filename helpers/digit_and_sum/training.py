@@ -53,12 +53,11 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
     model.train()
     losses, device, n = [], data.train_x.device, len(data.train_x)
     steps = math.ceil(n / config.batch_size)
-    for images, number_bits, digits, numbers, unknown in training_batches(data, config, epoch):
+    for step, (images, number_bits, digits, numbers, unknown) in enumerate(training_batches(data, config, epoch)):
         with autocast(device, config.precision):
             logits = model(images, number_bits)
         loss = output_loss(model.encoding, at_least_fp32(logits), digits, numbers, unknown, config.label_smoothing)
         losses.append(optimizer_step(loss, optimizer, scheduler))
-        step = len(losses) - 1
         if step % config.log_interval == 0:
             log(f"Train Epoch: {epoch} [{step * config.batch_size}/{n} "
                 f"({100 * step / steps:.0f}%)]\tLoss: {loss.item():.6f}")

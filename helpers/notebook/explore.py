@@ -1,9 +1,9 @@
 """Exploring in JupyterLab: the code of the `helpers` package shown on the page, and the trained model under your fingers.
 
 `show_code(RandomSampler)` renders an object's source, highlighted, from the module itself (one
-source of truth, nothing copied into the notebook); `model_code(model)` names what a model runs. `Explorer(model, data)` is an ipywidgets panel: pick
-a test image (or step through the model's mistakes) and a number, and see the image, the output
-probabilities against the target code, and the decoded digit and sum.
+source of truth, nothing copied into the notebook); `model_code(model)` names what a model runs.
+`Explorer(model, data)` is an ipywidgets panel: pick a test image (or step through the model's mistakes) and a
+number, and see the image, the output probabilities against the target code, and the decoded digit and sum.
 """
 from __future__ import annotations
 
