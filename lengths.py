@@ -21,6 +21,7 @@ from helpers.mnist_addition.data import prepare_addition
 from helpers.mnist_addition.lengths import LENGTHS, MIN_SUMS, evaluate_lengths, lengths_summary, load_addition_model
 from helpers.mnist_addition.recipes import ADDITION_SWEEPS
 from helpers.mnist_addition.results import addition_rows, load_addition_results, recipe
+from helpers.studies.plans import STUDIES
 
 
 def exact_at_n(results: Path) -> dict[int, str]:
@@ -60,7 +61,9 @@ def main(argv=None) -> int:
     runs = sorted(args.folder.glob("*/lengths.json"))
     lengths = [json.loads(p.read_text()) for p in runs]
     metrics = [json.loads((p.parent / "metrics.json").read_text()) for p in runs]
-    summary = lengths_summary(lengths, metrics, exact_at_n(args.exact))
+    study = next((name for name, plan in STUDIES.items() if (ROOT / plan["results"]).resolve() == args.folder.resolve()),
+                 "NAME")
+    summary = lengths_summary(lengths, metrics, exact_at_n(args.exact), study)
     (args.folder / "summary.md").write_text(summary)
     print(summary)
     return 0

@@ -4,7 +4,7 @@ learned programs (an ensemble) lift the per-digit accuracy of `learned` trained 
 Trains the named recipe (`add-learned-mid-n2`) on the validation split for each seed given (each run's metrics.json,
 and its model.pt, which git ignores, under results/validation/mnist_addition/perception-views/), then reads the
 validation images: each model alone; with `views` extra randomly shifted copies of each image (the training augmentation, a fixed generator) averaged in probability; and the models together,
-each model's classes turned into digit values through its own learned table (`class_values`: no label read), their
+each model's classes turned into digit values through its own learned table (`program_values`: no label read), their
 value probabilities averaged. Each also with batch norm's statistics re-estimated on the clean training images
 (`recalibrated`; the weights unchanged). Labels only score. Writes views.json and summary.md there.
 
@@ -23,20 +23,12 @@ from helpers.core.augment import random_affine
 from helpers.core.paths import RESULTS, relative_to_root
 from helpers.mnist_addition.data import prepare_addition
 from helpers.mnist_addition.lengths import load_addition_model
+from helpers.mnist_addition.relabel import program_values
 from helpers.mnist_addition.recipes import ADDITION_SWEEPS
 from helpers.mnist_addition.training import AdditionConfig, fit_addition
 
 OUT = RESULTS / "validation" / "mnist_addition" / "perception-views"
 VIEWS = (0, 4, 8)
-
-
-def class_values(model) -> torch.Tensor | None:
-    """Each class's digit value read from the model's own learned table: with an exact table, (c, c, carry 0) gives
-    the sum digit 2v mod 10 and the carry v >= 5. None where the classes' values are not a permutation."""
-    best = model.cell.probabilities().flatten(3).argmax(-1)  # [a, b, c_in] -> s * 2 + c_out
-    code = best[torch.arange(10), torch.arange(10), 0]
-    values = code // 2 // 2 + 5 * (code % 2)
-    return values if sorted(values.tolist()) == list(range(10)) else None
 
 
 @torch.no_grad()
@@ -57,7 +49,7 @@ def recalibrated(model, images: torch.Tensor):
 @torch.no_grad()
 def value_probabilities(model, images: torch.Tensor, views: int, background: float) -> torch.Tensor:
     """(M, 10) probabilities over digit values: the image and `views` shifted copies, softmax averaged."""
-    values = class_values(model)
+    values = program_values(model)
     generator = torch.Generator().manual_seed(0)
     total = 0
     for view in range(views + 1):
@@ -79,7 +71,7 @@ def main(seeds: list[int]) -> None:
             fit_addition(config, data, log=lambda line: print(line, flush=True) if line.startswith("Epoch") else None)
         metrics = json.loads((folder / "metrics.json").read_text())
         model, _ = load_addition_model(folder / "model.pt")
-        if class_values(model) is None:
+        if program_values(model) is None:
             print(f"seed {seed}: its table is not exact; left out")
             continue
         truth = data.eval_digits.cpu()

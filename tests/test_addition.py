@@ -1,9 +1,11 @@
 """MNIST addition: the pairs as the protocol builds them, the exact program against brute-force enumeration, the
-learned cell's likelihood likewise, the methods' shapes, digit labels that never reach training, and a small run in
-which the exact method learns digits from sums alone."""
+learned cell's likelihood likewise, the methods' shapes, digit labels that never reach training, a small run in
+which the exact method learns digits from sums alone, and the relabelled epochs (the constrained reading against brute
+force, the program's values, the model they end with)."""
 import itertools
 import json
 import math
+from unittest.mock import ANY
 
 import pytest
 import torch
@@ -14,7 +16,10 @@ from helpers.core.paths import ADDITION_NOTEBOOK, ROOT
 from helpers.core.settings import parameter_table, parameters_cell
 from helpers.mnist_addition.data import AdditionData, prepare_addition, sum_digits
 from helpers.mnist_addition.model import AdditionModel, LearnedCell, exact_log_likelihood
+from helpers.mnist_addition.lengths import load_addition_model
 from helpers.mnist_addition.results import addition_summary, load_addition_results
+from helpers.mnist_addition.evaluation import evaluate_addition
+from helpers.mnist_addition.relabel import constrained_labels, program_values, relabelled
 from helpers.mnist_addition.training import ADDITION_FORMAT, AdditionConfig, cell_report, fit_addition, part_trained
 
 
@@ -233,12 +238,13 @@ def small(tmp_path, **changes):
 
 
 # Every path of training that could read a label: the default, the learned cell with its prior and a restart (forced
-# by a threshold of 0), and both curricula (at N = 4, where they train on part of the sum).
+# by a threshold of 0), both curricula (at N = 4, where they train on part of the sum), and the relabelled epochs.
 SCRAMBLE_RECIPES = {"exact": (2, {}),
                     "learned, balance, restarts": (2, {"method": "learned", "cell_init": 1.0, "balance": 1.0,
                                                        "restarts": 1, "restart_epoch": 1, "restart_loss": 0.0}),
                     "lowest_first": (4, {"lowest_first": 2, "train_pairs": 750}),
-                    "adjacent_first": (4, {"adjacent_first": 2, "train_pairs": 750})}
+                    "adjacent_first": (4, {"adjacent_first": 2, "train_pairs": 750}),
+                    "relabel": (2, {"relabel_epochs": 1, "relabel_perception": "lenet"})}
 
 
 @pytest.mark.slow
@@ -254,9 +260,12 @@ def test_digit_labels_never_reach_training(tmp_path, mnist, recipe):
     runs = []
     for name, d in (("a", data), ("b", scrambled)):
         metrics = fit_addition(small(tmp_path / name, digits=digits, **changes), d, log=lambda line: None)["metrics"]
-        runs.append([strip(metrics["history"]), [strip(r["history"]) for r in metrics["restarts"]], metrics["final"]])
+        relabel = metrics.get("relabel", {})
+        runs.append([strip(metrics["history"]), [strip(r["history"]) for r in metrics["restarts"]], metrics["final"],
+                     strip(relabel.get("history", [])), relabel.get("changed")])
     assert runs[0] == runs[1]
     assert len(runs[0][1]) == changes.get("restarts", 0)  # the restart path really ran
+    assert len(runs[0][3]) == changes.get("relabel_epochs", 0)  # and the relabelled epochs
 
 
 @pytest.mark.slow
@@ -324,3 +333,70 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
                                  data, log=quiet)["metrics"]  # read after epoch 1: an abandoned attempt costs 1 epoch
     assert [len(r["history"]) for r in early["restarts"]] == [1] and len(early["history"]) == 3
     assert strip(early["restarts"][0]["history"]) == strip(plain["history"][:1])
+
+
+@pytest.mark.parametrize("digits", [1, 2, 3])
+def test_the_constrained_reading_is_the_most_probable_digits_that_add_up(digits):
+    """`constrained_labels` (a max-product over the carry) against every pair of numbers with the observed sum."""
+    generator = torch.Generator().manual_seed(digits)
+    log_p = torch.randn(40 * digits, 10, generator=generator).log_softmax(-1)
+    pairs = torch.randperm(40 * digits, generator=generator).view(-1, 2, digits)
+    sums = sum_digits(torch.randint(0, 10, (40 * digits,), generator=generator)[pairs])
+    labels = constrained_labels(log_p, pairs, sums)
+    places = [10 ** (digits - 1 - i) for i in range(digits)]
+    for pair, total in zip(pairs, sums):
+        total = sum(d * 10 ** (digits - i) for i, d in enumerate(total.tolist()))
+        score = lambda a, b: sum(log_p[pair[0, i], a // p % 10] + log_p[pair[1, i], b // p % 10]  # noqa: E731
+                                 for i, p in enumerate(places))
+        best = max(((a, total - a) for a in range(10 ** digits) if 0 <= total - a < 10 ** digits), key=lambda n: score(*n))
+        read = [sum(labels[i].item() * p for i, p in zip(number, places)) for number in pair]
+        assert tuple(read) == best
+
+
+def test_the_program_values_of_a_learned_table_are_its_classes_digits():
+    """A table that is addition on permuted classes gives their values; one wrong entry, or the neural baseline,
+    gives None (no constrained reading)."""
+    values = torch.randperm(10, generator=torch.Generator().manual_seed(0))
+    model = AdditionModel(2, "learned", "lenet")
+    total = values[:, None, None] + values[None, :, None] + torch.arange(2)
+    code = total % 10 * 2 + (total >= 10).long()  # [class a, class b, c_in] -> s * 2 + c_out
+    with torch.no_grad():
+        model.cell.table.copy_(F.one_hot(code, 20).float().view(10, 10, 2, 10, 2) * 10)
+    assert torch.equal(program_values(model), values)
+    with torch.no_grad():
+        model.cell.table[3, 4, 1] = model.cell.table[3, 4, 1].roll(2)
+    assert program_values(model) is None
+    assert torch.equal(program_values(AdditionModel(2, "exact", "lenet")), torch.arange(10))
+    assert program_values(AdditionModel(2, "neural", "lenet")) is None
+
+
+@pytest.mark.slow
+def test_relabelled_epochs_end_with_the_new_perception_and_the_same_program(tmp_path, mnist):
+    """A run with relabelled epochs: its model.pt holds the relabelled perception, its seconds count both trainings,
+    and the frozen model loads and answers as the run evaluated it. A learned model keeps its table; one whose table
+    is not addition on its classes is kept as it is, and says why."""
+    data = prepare_addition(2, seed=1, splits=mnist, train_pairs=1500)
+    run = fit_addition(small(tmp_path, relabel_epochs=2, relabel_perception="bn"), data, log=lambda line: None)
+    metrics, relabel = run["metrics"], run["metrics"]["relabel"]
+    assert relabel["images"] == 1500 * 4 and len(relabel["history"]) == 2
+    assert metrics["train_seconds"] == pytest.approx(sum(h["seconds"] for h in metrics["history"] + relabel["history"]))
+    assert metrics["final"]["sum_acc"] == relabel["history"][-1]["sum_acc"]
+    model, params = load_addition_model(tmp_path / "model.pt")
+    assert isinstance(model.network[0], torch.nn.Sequential)  # bn's backbone, not LeNet's first conv
+    assert evaluate_addition(model, data)["sum_acc"] == metrics["final"]["sum_acc"]
+
+    config = small(tmp_path, method="learned", relabel_epochs=1, relabel_perception="bn")
+    learned = AdditionModel(2, "learned", "lenet", cell_init=1.0)  # a random table: no addition to read digits by
+    assert relabelled(learned, config, data, log=lambda line: None) == (learned, {"skipped": ANY})
+    values = torch.randperm(10, generator=torch.Generator().manual_seed(1))
+    total = values[:, None, None] + values[None, :, None] + torch.arange(2)
+    with torch.no_grad():
+        learned.cell.table.copy_(F.one_hot(total % 10 * 2 + (total >= 10).long(), 20).float().view(10, 10, 2, 10, 2))
+    student, record = relabelled(learned, config, data, log=lambda line: None)
+    assert torch.equal(student.cell.table, learned.cell.table) and isinstance(student.network[0], torch.nn.Sequential)
+    assert len(record["history"]) == 1
+
+    with pytest.raises(ValueError, match="relabel_epochs needs a program"):
+        AdditionConfig(method="neural", relabel_epochs=1)
+    with pytest.raises(ValueError, match="relabel_perception must be one of"):
+        AdditionConfig(relabel_perception="resnet")

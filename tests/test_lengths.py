@@ -11,7 +11,8 @@ from helpers.mnist_addition.data import AdditionData, prepare_addition, protocol
 from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, predicted_sums,
                                             repairings)
 from helpers.mnist_addition.model import AdditionModel
-from helpers.mnist_addition.training import AdditionConfig, evaluate_addition, fit_addition
+from helpers.mnist_addition.evaluation import evaluate_addition
+from helpers.mnist_addition.training import AdditionConfig, fit_addition
 
 
 @pytest.mark.parametrize("digits", [4, 100, 500])
@@ -87,4 +88,4 @@ def test_lengths_py_evaluates_every_kept_model_and_writes_the_summary(tmp_path, 
     assert summary == lengths_summary([json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/lengths.json").read_text())
                                        for s in (1, 2)],
                                       [json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/metrics.json").read_text())
-                                       for s in (1, 2)], {})
+                                       for s in (1, 2)], {}, "NAME")  # a folder of no study

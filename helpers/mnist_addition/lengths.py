@@ -19,7 +19,8 @@ from ..core.stats import wilson
 from .data import AdditionData, addition_pairs, protocol_pairs, sum_digits
 from .model import AdditionModel
 from .results import PUBLISHED_RUNS, best_published, versus_published
-from .training import ADDITION_FORMAT, read_digits
+from .evaluation import read_digits
+from .training import ADDITION_FORMAT
 
 LENGTHS = (2, 4, 15, 100, 200, 500)  # the trained N first: its protocol number must be the run's own
 MIN_SUMS = 2000
@@ -30,7 +31,8 @@ def load_addition_model(path) -> tuple[AdditionModel, dict]:
     """A trained MNIST-addition model from its model.pt (read safely), in eval mode on the CPU, and its settings."""
     state = read_state(path, ADDITION_FORMAT)
     params = state["params"]
-    model = AdditionModel(params["digits"], params["method"], params["perception"], cell_init=params["cell_init"])
+    perception = params["relabel_perception"] if params.get("relabel_epochs") else params["perception"]
+    model = AdditionModel(params["digits"], params["method"], perception, cell_init=params["cell_init"])
     model.load_state_dict(state["model"])
     return model.eval(), params
 
@@ -118,18 +120,23 @@ def percent(values) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
 
 
-def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]) -> str:
+def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str], study: str = "addition-lengths") -> str:
     """<folder>/summary.md: the frozen models at every N against the best published result and `exact` trained at
-    that N (`exact`: N -> "mean ± std", from results/mnist_addition), then each run: its table and training."""
+    that N (`exact`: N -> "mean ± std", from results/mnist_addition), then each run: its table and training. `study`:
+    the sweep.py study that trained the runs."""
     rows, trained = length_rows(runs), runs[0]["trained_digits"]
     exact_tables = sum(m["cell"]["right"] == m["cell"]["entries"] for m in metrics)
     attempts = [1 + len(m["restarts"]) for m in metrics]
+    params = metrics[0]["params"]
+    relabel = (f" and then {params['relabel_epochs']} epochs of a fresh `{params['relabel_perception']}` perception on"
+               " the training images' digits as its own table reads them from the sums (`relabel_epochs`)"
+               if params.get("relabel_epochs") else "")
     lines = [
         f"# MNIST addition: learned at N = {trained}, frozen, evaluated at every N",
         "",
         "Written by `python lengths.py` from `*/lengths.json` (each run's `model.pt`, kept by `sweep.py --study",
-        f"addition-lengths --keep-models`). Every model trained at N = {trained} with the `learned` recipe (perception and",
-        "addition table from the sums alone), then frozen: no fine-tuning, curriculum or restart at any other N; the",
+        f"{study} --keep-models`). Every model trained at N = {trained} with the `learned` recipe (perception and",
+        f"addition table from the sums alone){relabel}, then frozen: no fine-tuning, curriculum or restart at any other N; the",
         "digit labels are read only to score. Sum accuracy (%), mean ± std over the runs: *protocol*, the test pairs a run",
         "at that N evaluates on (⌊10,000 / 2N⌋ of them); *re-paired*, the same model on re-pairings of the 10,000 test",
         "images (each image once per re-pairing, at least 2,000 sums per N), with the 95 % t-interval of the mean over",
@@ -148,7 +155,7 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         f"{exact_tables} of {len(metrics)} runs learned the exact table (all 200 entries addition's, read in digits after",
         f"the best matching of classes to digits); attempts per run (1 + restarts): {', '.join(map(str, attempts))}.",
         "",
-        "| seed | attempts | train s (all attempts) | table entries right | matched digit | "
+        "| seed | attempts | train s (all attempts" + (", relabelled epochs" if relabel else "") + ") | table entries right | matched digit | "
         + " | ".join(f"N = {n}" for n in runs[0]["lengths"]) + " |",
         "|---|---|---|---|---|" + "---|" * len(runs[0]["lengths"]),
         *[f"| {r['seed']} | {1 + len(m['restarts'])} | {m['train_seconds']:.0f} | {m['cell']['right']} / "

@@ -34,7 +34,8 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
     return accuracy ** (2 * digits)
 
 
-RECIPE_SETTINGS = ("cell_init", "balance", "lowest_first", "adjacent_first", "restarts")  # a start, a prior, a curriculum, fresh starts
+# a start, a prior, a curriculum, fresh starts, self-training
+RECIPE_SETTINGS = ("cell_init", "balance", "lowest_first", "adjacent_first", "restarts", "relabel_epochs")
 
 
 def recipe(params: dict) -> str:

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from ..core.augment import random_affine
 from ..core.backbones import DEFAULT_PRECISION
@@ -22,6 +21,8 @@ from ..core.settings import Settings, check_fields, setting
 from ..core.training import SCHEDULES, epoch_loss, make_optimizer, optimizer_step, seed_epoch
 from .data import AdditionData
 from .model import METHODS, PERCEPTIONS, AdditionModel
+from .evaluation import evaluate_addition
+from .relabel import relabelled
 
 ADDITION_FORMAT = "neural-network-on-steroids/mnist-addition/1"
 TASK = "mnist_addition"  # metrics.json and model.pt say which task wrote them
@@ -63,6 +64,12 @@ class AdditionConfig(Settings):
                                  read_with="restarts")
     restart_loss: float = setting(RESTART_LOSS, "the training loss per sum digit above which `restarts` starts again",
                                   read_with="restarts")
+    relabel_epochs: int = setting(0, "> 0: then that many epochs of a fresh perception trained on the training images' "
+                                     "digits as the program reads them from the sums (relabel.py)", before=0)
+    relabel_perception: str = setting("wide", "the perception those epochs train; the program stays the run's",
+                                      before="wide", read_with="relabel_epochs")
+    relabel_lr: float = setting(0.01, "peak learning rate of those epochs (one-cycle AdamW)", before=0.01,
+                                read_with="relabel_epochs")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -77,14 +84,16 @@ class AdditionConfig(Settings):
 
     def __post_init__(self):
         check_fields(self, positive=("digits", "epochs", "batch_size", "log_interval", "restart_epoch"),
-                     non_negative=("seed", "val_size", "lowest_first", "adjacent_first", "restarts"),
+                     non_negative=("seed", "val_size", "lowest_first", "adjacent_first", "restarts", "relabel_epochs"),
                      ranges={"lr": (math.inf, "a non-negative number"), "weight_decay": (math.inf, "a non-negative number"),
                              "cell_init": (math.inf, "a non-negative number"), "balance": (math.inf, "a non-negative number"),
                              "restart_loss": (math.inf, "a non-negative number"),
+                             "relabel_lr": (math.inf, "a non-negative number"),
                              "min_sum_acc": (1.0000001, "a number in [0, 1]")},
                      flags=("augment",), paths=("data_dir", "output_dir"), optional_positive=("train_pairs",))
         for key, value, choices in (("method", self.method, METHODS), ("perception", self.perception, PERCEPTIONS),
-                                    ("schedule", self.schedule, SCHEDULES)):
+                                    ("schedule", self.schedule, SCHEDULES),
+                                    ("relabel_perception", self.relabel_perception, PERCEPTIONS)):
             if value not in choices:
                 raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
         if self.restarts and self.restart_epoch > self.epochs:
@@ -93,6 +102,9 @@ class AdditionConfig(Settings):
         if self.precision == "fp64":
             raise ValueError("precision 'fp64' is the primary task's reference runs' (tests/README.md); MNIST addition "
                              "computes in 'fp32', 'bf16', 'bf16|fp32' or 'auto'")
+        if self.relabel_epochs and self.method == "neural":
+            raise ValueError("relabel_epochs needs a program that reads digits (method 'exact' or 'learned'): the "
+                             "neural baseline has none")
         if self.lowest_first and self.adjacent_first:
             raise ValueError("lowest_first and adjacent_first are two curricula: set one of them, not both")
 
@@ -174,54 +186,22 @@ def train_addition_epoch(model, data: AdditionData, optimizer, scheduler, epoch:
     return epoch_loss(losses, sizes), last_quarter, logged
 
 
-@torch.no_grad()
-def evaluate_addition(model, data: AdditionData, batch_pairs: int | None = None) -> dict:
-    """Exact-match sum accuracy over the evaluation pairs, the perception's digit accuracy over their images (read
-    with their labels, which training never saw; for the learned cell also after the best matching of its digit
-    classes to the digits, which it may have permuted), and the predictions."""
-    model.eval()
-    per_step = batch_pairs or max(1, 2048 // (2 * data.digits))
-    digit_logits, sums = [], []
-    for i in range(0, len(data.eval_pairs), per_step):
-        pairs = data.eval_pairs[i:i + per_step]
-        logits, predicted = model.predict(data.eval_x[pairs.flatten()].view(*pairs.shape, 1, 28, 28))
-        sums.append(predicted)
-        digit_logits.append(logits)
-    sums = torch.cat(sums).cpu()
-    result = {"sum_acc": (sums == data.eval_sums.cpu()).all(1).float().mean().item(), "pairs": len(sums),
-              "pred_sums": sums}
-    if digit_logits[0] is None:  # the neural baseline has no digit classifier to read
-        return {**result, "digit_acc": None}
-    predicted = torch.cat(digit_logits).argmax(-1).cpu().flatten()
-    return {**result, **read_digits(predicted, data.eval_digits.cpu()[data.eval_pairs.cpu().flatten()]),
-            "pred_digits": predicted}
-
-
-def read_digits(predicted: torch.Tensor, truth: torch.Tensor) -> dict:
-    """The perception's classes `predicted` scored against the digit labels `truth` (after training, never during):
-    digit accuracy, and after the best matching of classes to digits (a learned cell may have permuted them) the
-    matched accuracy, the confusion and the matching (digit d is class matching[d])."""
-    confusion = torch.zeros(10, 10, dtype=torch.long).index_put_((truth, predicted), torch.ones_like(truth), accumulate=True)
-    rows, cols = linear_sum_assignment(-confusion.numpy())  # the classes' best matching to the digits
-    return {"digit_acc": (predicted == truth).float().mean().item(),
-            "matched_digit_acc": confusion[rows, cols].sum().item() / len(truth), "confusion": confusion.tolist(),
-            "matching": cols.tolist()}
-
-
 def addition_metrics(config: AdditionConfig, run_versions: dict, history: list, train_log: list, data: AdditionData,
-                     result: dict, model, restarted: list = ()) -> dict:
+                     result: dict, model, restarted: list = (), relabel: dict | None = None) -> dict:
     """metrics.json of an MNIST-addition run: settings, `run_versions` (read when it started, with why its precision),
-    per-epoch history, the final sum and digit accuracy, training seconds (the restarted attempts' included), the
-    attempts restarted (each with its own history and log lines), and for the learned cell the table it learned (in
-    digits)."""
+    per-epoch history, the final sum and digit accuracy, training seconds (the restarted attempts' and the relabelled
+    epochs' included), the attempts restarted (each with its own history and log lines), the relabelled epochs
+    (`relabelled`'s record), and for the learned cell the table it learned (in digits)."""
     final = {k: result[k] for k in ("sum_acc", "digit_acc", "matched_digit_acc", "pairs") if k in result}
     metrics = {"task": TASK, "params": config.to_dict(),
                "versions": run_versions,
                "data": {"eval_set": data.eval_name, "train_pairs": len(data.train_pairs), "mean": data.mean,
                         "std": data.std},
                "history": history, "final": final, "restarts": list(restarted),
-               "train_seconds": sum(h["seconds"] for h in [*history, *(e for r in restarted for e in r["history"])]),
-               "confusion": result.get("confusion"), "train_log": train_log}
+               "train_seconds": sum(h["seconds"] for h in [*history, *(e for r in restarted for e in r["history"]),
+                                                           *(relabel or {}).get("history", [])]),
+               "confusion": result.get("confusion"), "train_log": train_log,
+               **({"relabel": relabel} if relabel is not None else {})}
     if model.cell is not None:
         metrics["cell"] = cell_report(model.cell, result["matching"])
     return metrics
@@ -242,6 +222,12 @@ def cell_report(cell, matching: list[int]) -> dict:
                 right += (s, out) == ((a + b + carry) % 10, int(a + b + carry >= 10))
                 table.append([a, b, carry, s, out])
     return {"table": table, "right": right, "entries": len(table)}
+
+
+def save(out, config: AdditionConfig, model, epoch: int, data: AdditionData) -> None:
+    """model.pt: the model's weights, the run's settings, its epoch and the normalization (atomically)."""
+    save_state(out / "model.pt", {"format": ADDITION_FORMAT, "task": TASK, "params": config.to_dict(),
+                                  "model": model.state_dict(), "epoch": epoch, "mean": data.mean, "std": data.std})
 
 
 def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
@@ -282,9 +268,14 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
                 attempt, epoch, history, train_log = attempt + 1, 0, [], []
                 model, optimizer, scheduler = make_addition_training(config, data, device, attempt)
                 continue
-            save_state(out / "model.pt", {"format": ADDITION_FORMAT, "task": TASK, "params": config.to_dict(),
-                                          "model": model.state_dict(), "epoch": epoch, "mean": data.mean, "std": data.std})
-    metrics = addition_metrics(config, run_versions, history, train_log, data, result, model, restarted)
+            save(out, config, model, epoch, data)
+        relabel = None
+        if config.relabel_epochs:
+            model, relabel = relabelled(model, config, data, log)
+            if "skipped" not in relabel:
+                result = evaluate_addition(model, data)
+                save(out, config, model, epoch, data)
+    metrics = addition_metrics(config, run_versions, history, train_log, data, result, model, restarted, relabel)
     write_json(out / "metrics.json", metrics)
     return {"model": model, "metrics": metrics, "result": result}
 
@@ -292,4 +283,4 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
 __all__ = ["ADDITION_FORMAT", "TASK", "RESTART_EPOCH", "RESTART_LOSS", "AdditionConfig", "make_addition_training",
            "pairs_per_step", "part_trained", "scored_digits",
            "train_addition_epoch",
-           "evaluate_addition", "read_digits", "addition_metrics", "cell_report", "fit_addition"]
+           "addition_metrics", "cell_report", "save", "fit_addition"]

@@ -44,6 +44,10 @@ STUDIES = {
        for n, seeds in ((4, 4), (15, 5))},  # N = 4: 4 seeds, as time allowed
     "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
                          "results": "results/mnist_addition/lengths"},
+    # the same with self-training (`add-learned-mid-n2-relabel`, chosen on the validation split, seeds 301-303), on
+    # seeds 111-120, which played no part in any choice
+    "addition-lengths-relabel": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(111, 121)),
+                                 "results": "results/mnist_addition/lengths-relabel"},
 }
 
 
