@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     lengths = [json.loads(p.read_text()) for p in runs]
     metrics = [json.loads((p.parent / "metrics.json").read_text()) for p in runs]
     study = next((name for name, plan in STUDIES.items() if (ROOT / plan["results"]).resolve() == args.folder.resolve()),
-                 "NAME")
+                 None)
     summary = lengths_summary(lengths, metrics, exact_at_n(args.exact), study)
     (args.folder / "summary.md").write_text(summary)
     print(summary)

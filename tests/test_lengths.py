@@ -88,4 +88,4 @@ def test_lengths_py_evaluates_every_kept_model_and_writes_the_summary(tmp_path, 
     assert summary == lengths_summary([json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/lengths.json").read_text())
                                        for s in (1, 2)],
                                       [json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/metrics.json").read_text())
-                                       for s in (1, 2)], {}, "NAME")  # a folder of no study
+                                       for s in (1, 2)], {}, None)  # a folder of no study

@@ -28,10 +28,12 @@ REPAIRING_SEED = 1_000_003  # the re-pairings' generator is seeded with seed + t
 
 
 def load_addition_model(path) -> tuple[AdditionModel, dict]:
-    """A trained MNIST-addition model from its model.pt (read safely), in eval mode on the CPU, and its settings."""
+    """A trained MNIST-addition model from its model.pt (read safely), in eval mode on the CPU, and its settings. Its
+    perception is the one model.pt names (files from before it named one: the settings' `perception`, or after
+    relabelled epochs `relabel_perception`)."""
     state = read_state(path, ADDITION_FORMAT)
     params = state["params"]
-    perception = params["relabel_perception"] if params.get("relabel_epochs") else params["perception"]
+    perception = state.get("perception") or params[("relabel_" if params.get("relabel_epochs") else "") + "perception"]
     model = AdditionModel(params["digits"], params["method"], perception, cell_init=params["cell_init"])
     model.load_state_dict(state["model"])
     return model.eval(), params
@@ -120,22 +122,24 @@ def percent(values) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
 
 
-def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str], study: str = "addition-lengths") -> str:
+def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str],
+                    study: str | None = "addition-lengths") -> str:
     """<folder>/summary.md: the frozen models at every N against the best published result and `exact` trained at
     that N (`exact`: N -> "mean ± std", from results/mnist_addition), then each run: its table and training. `study`:
-    the sweep.py study that trained the runs."""
+    the sweep.py study that trained the runs (None: a folder of no study)."""
     rows, trained = length_rows(runs), runs[0]["trained_digits"]
     exact_tables = sum(m["cell"]["right"] == m["cell"]["entries"] for m in metrics)
     attempts = [1 + len(m["restarts"]) for m in metrics]
-    params = metrics[0]["params"]
-    relabel = (f" and then {params['relabel_epochs']} epochs of a fresh `{params['relabel_perception']}` perception on"
-               " the training images' digits as its own table reads them from the sums (`relabel_epochs`)"
-               if params.get("relabel_epochs") else "")
+    relabelled = [m for m in metrics if m.get("relabel", {}).get("history")]
+    relabel = (f"; then, in {len(relabelled)} of the {len(metrics)} runs, {len(relabelled[0]['relabel']['history'])}"
+               f" epochs of a fresh `{relabelled[0]['relabel']['perception']}` perception on the training images' digits"
+               " as its own table reads them from the sums (`relabel_epochs`)" if relabelled else "")
     lines = [
         f"# MNIST addition: learned at N = {trained}, frozen, evaluated at every N",
         "",
-        "Written by `python lengths.py` from `*/lengths.json` (each run's `model.pt`, kept by `sweep.py --study",
-        f"{study} --keep-models`). Every model trained at N = {trained} with the `learned` recipe (perception and",
+        "Written by `python lengths.py` from `*/lengths.json` (each run's `model.pt`, kept by `sweep.py"
+        + (" --study" if study else ""),
+        f"{study + ' ' if study else ''}--keep-models`). Every model trained at N = {trained} with the `learned` recipe (perception and",
         f"addition table from the sums alone){relabel}, then frozen: no fine-tuning, curriculum or restart at any other N; the",
         "digit labels are read only to score. Sum accuracy (%), mean ± std over the runs: *protocol*, the test pairs a run",
         "at that N evaluates on (⌊10,000 / 2N⌋ of them); *re-paired*, the same model on re-pairings of the 10,000 test",

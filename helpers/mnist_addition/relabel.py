@@ -51,18 +51,20 @@ def program_values(model) -> torch.Tensor | None:
 def constrained_labels(log_p: torch.Tensor, pairs: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
     """The most probable digits of each pair whose sum is the observed one, under exact addition: `log_p` (M, 10) the
     images' log probabilities over digit values, `pairs` (P, 2, N) image indices, `sums` (P, N + 1) digits, most
-    significant first. Max-product (Viterbi) over the carry from the least significant position, no carry into it
-    and the last carry the sum's top digit: O(N) per pair, any N. -> (M,) digit values, -1 for images in no pair."""
+    significant first, all on one device. Max-product (Viterbi) over the carry: at each position the best digit pair
+    for each (carry in, carry out), chained from the least significant position (no carry into it) to the last carry,
+    which is the sum's top digit: O(N) per pair, any N. -> (M,) digit values, -1 for images in no pair."""
+    device = log_p.device
     lp = log_p[pairs]  # (P, 2, N, 10)
     both = lp[:, 0, :, :, None] + lp[:, 1, :, None, :]  # (P, N, 10, 10): log P(a) + log P(b)
-    flat, total_of = both.flatten(2), SUM_OF_TWO_DIGITS.flatten()
+    flat, total_of = both.flatten(2), SUM_OF_TWO_DIGITS.flatten().to(device)
     maxes = [flat.masked_fill(total_of != t, -torch.inf).max(-1) for t in range(19)]  # the best (a, b) per a + b
     best_pair, where = (torch.stack([m[k] for m in maxes], -1) for k in (0, 1))  # (P, N, 19) each
-    carry = torch.arange(2)
+    carry = torch.arange(2, device=device)
     needed = sums[:, 1:, None, None] - carry[:, None] + 10 * carry  # (P, N, c_in, c_out): a + b
     valid = (needed >= 0) & (needed <= 18)
     step = best_pair.gather(2, needed.clamp(0, 18).flatten(2)).view_as(needed).masked_fill(~valid, -torch.inf)
-    score = torch.tensor([0.0, -torch.inf]).expand(len(pairs), 2)  # no carry into the lowest position
+    score = torch.tensor([0.0, -torch.inf], device=device).expand(len(pairs), 2)  # no carry into the lowest position
     back = []
     for i in reversed(range(pairs.shape[-1])):
         options = score[:, :, None] + step[:, i]  # (P, c_in, c_out)
@@ -72,11 +74,12 @@ def constrained_labels(log_p: torch.Tensor, pairs: torch.Tensor, sums: torch.Ten
     chosen = []
     for i, came in zip(range(pairs.shape[-1]), reversed(back)):  # most significant first
         c_in = came.gather(1, c_out[:, None])[:, 0]
-        t = needed[torch.arange(len(pairs)), i, c_in, c_out].clamp(0, 18)
-        chosen.append(where[torch.arange(len(pairs)), i, t])
+        rows = torch.arange(len(pairs), device=device)
+        t = needed[rows, i, c_in, c_out].clamp(0, 18)
+        chosen.append(where[rows, i, t])
         c_out = c_in
     code = torch.stack(chosen, 1)  # (P, N): a * 10 + b
-    labels = torch.full((len(log_p),), -1)
+    labels = torch.full((len(log_p),), -1, device=device)
     labels[pairs.flatten()] = torch.stack([code // 10, code % 10], 1).flatten()
     return labels
 
@@ -94,10 +97,10 @@ def relabelled(model, config, data: AdditionData, log=print) -> tuple[AdditionMo
         return model, {"skipped": "the learned table is not addition on a permutation of the digits"}
     device, background = data.train_x.device, (0 - data.mean) / data.std
     model.eval()
-    with torch.no_grad(), autocast(device, config.precision):
+    with torch.no_grad():  # the reading in fp32 (as on validation), whatever precision the training ran in
         logits = torch.cat([model.network(data.train_x[i:i + 2048].contiguous(memory_format=model.memory_format))
                             for i in range(0, len(data.train_x), 2048)])
-    log_p = at_least_fp32(logits).log_softmax(-1).cpu()[:, values.argsort()]  # column v: the class whose value is v
+    log_p = logits.float().log_softmax(-1).cpu()[:, values.argsort()]  # column v: the class whose value is v
     labels = constrained_labels(log_p, data.train_pairs.cpu(), data.train_sums.cpu())
     classes = to_device(torch.where(labels >= 0, values.argsort()[labels.clamp(min=0)], -1), device)
     read = (labels >= 0).nonzero()[:, 0]

@@ -66,8 +66,8 @@ class AdditionConfig(Settings):
                                   read_with="restarts")
     relabel_epochs: int = setting(0, "> 0: then that many epochs of a fresh perception trained on the training images' "
                                      "digits as the program reads them from the sums (relabel.py)", before=0)
-    relabel_perception: str = setting("wide", "the perception those epochs train; the program stays the run's",
-                                      before="wide", read_with="relabel_epochs")
+    relabel_perception: str = setting("mid", "the perception those epochs train; the program stays the run's",
+                                      before="mid", read_with="relabel_epochs")
     relabel_lr: float = setting(0.01, "peak learning rate of those epochs (one-cycle AdamW)", before=0.01,
                                 read_with="relabel_epochs")
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
@@ -224,10 +224,12 @@ def cell_report(cell, matching: list[int]) -> dict:
     return {"table": table, "right": right, "entries": len(table)}
 
 
-def save(out, config: AdditionConfig, model, epoch: int, data: AdditionData) -> None:
-    """model.pt: the model's weights, the run's settings, its epoch and the normalization (atomically)."""
+def save(out, config: AdditionConfig, model, epoch: int, data: AdditionData, perception: str | None = None) -> None:
+    """model.pt: the model's weights, the run's settings, its perception (`perception`, else the settings'), its epoch
+    and the normalization (atomically)."""
     save_state(out / "model.pt", {"format": ADDITION_FORMAT, "task": TASK, "params": config.to_dict(),
-                                  "model": model.state_dict(), "epoch": epoch, "mean": data.mean, "std": data.std})
+                                  "perception": perception or config.perception, "model": model.state_dict(),
+                                  "epoch": epoch, "mean": data.mean, "std": data.std})
 
 
 def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
@@ -274,7 +276,7 @@ def fit_addition(config: AdditionConfig, data: AdditionData, log=print) -> dict:
             model, relabel = relabelled(model, config, data, log)
             if "skipped" not in relabel:
                 result = evaluate_addition(model, data)
-                save(out, config, model, epoch, data)
+                save(out, config, model, epoch, data, config.relabel_perception)
     metrics = addition_metrics(config, run_versions, history, train_log, data, result, model, restarted, relabel)
     write_json(out / "metrics.json", metrics)
     return {"model": model, "metrics": metrics, "result": result}
