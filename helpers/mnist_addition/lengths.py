@@ -33,7 +33,9 @@ def load_addition_model(path) -> tuple[AdditionModel, dict]:
     relabelled epochs `relabel_perception`)."""
     state = read_state(path, ADDITION_FORMAT)
     params = state["params"]
-    perception = state.get("perception") or params[("relabel_" if params.get("relabel_epochs") else "") + "perception"]
+    perception = state.get("perception")
+    if perception is None:  # a model.pt from before it named its perception
+        perception = params["relabel_perception"] if params.get("relabel_epochs") else params["perception"]
     model = AdditionModel(params["digits"], params["method"], perception, cell_init=params["cell_init"])
     model.load_state_dict(state["model"])
     return model.eval(), params

@@ -71,10 +71,9 @@ def constrained_labels(log_p: torch.Tensor, pairs: torch.Tensor, sums: torch.Ten
         score, came = options.max(1)
         back.append(came)
     c_out = sums[:, 0].long()  # the top digit is the last carry
-    chosen = []
+    chosen, rows = [], torch.arange(len(pairs), device=device)
     for i, came in zip(range(pairs.shape[-1]), reversed(back)):  # most significant first
         c_in = came.gather(1, c_out[:, None])[:, 0]
-        rows = torch.arange(len(pairs), device=device)
         t = needed[rows, i, c_in, c_out].clamp(0, 18)
         chosen.append(where[rows, i, t])
         c_out = c_in

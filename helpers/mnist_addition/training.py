@@ -20,8 +20,8 @@ from ..core.provenance import versions
 from ..core.settings import Settings, check_fields, setting
 from ..core.training import SCHEDULES, epoch_loss, make_optimizer, optimizer_step, seed_epoch
 from .data import AdditionData
-from .model import METHODS, PERCEPTIONS, AdditionModel
 from .evaluation import evaluate_addition
+from .model import METHODS, PERCEPTIONS, AdditionModel
 from .relabel import relabelled
 
 ADDITION_FORMAT = "neural-network-on-steroids/mnist-addition/1"
