@@ -30,11 +30,8 @@ ADDITION_SWEEPS = {f"add-{method}-{perception}-n{n}": {"digits": n, "method": me
 # them from the sums (`relabel_epochs`, self-training). Validation, seeds 301-303 (probes/self_training.py): digit
 # accuracy 99.51 % as trained; a fresh `mid` on the constrained reading 99.60 %, a fresh `wide` 99.62 % at 2.7x the
 # seconds (about 330 s, over the 10 minutes with the first training on this AMD EPYC); fine-tuning the model 99.50 %.
-# Relabelling needs an exact table, and up to 3 attempts left test seed 120 of 111-120 without one: across the 34
-# attempts of seeds 101-120, 19 found the table (56 %), so a run of 3 attempts fails about 0.44^3 = 9 % of the time
-# and one of 6 attempts 0.7 %; this recipe restarts up to 5 times (each abandoned attempt costs 8 epochs, about 80 s).
 ADDITION_SWEEPS["add-learned-mid-n2-relabel"] = {**ADDITION_SWEEPS["add-learned-mid-n2"], "relabel_epochs": 15,
-                                                 "relabel_perception": "mid", "restarts": 5}
+                                                 "relabel_perception": "mid"}
 
 
 __all__ = ["ADDITION_DIGITS", "ADDITION_RECIPES", "ADDITION_RESTARTS", "ADDITION_METHOD_RECIPES", "ADDITION_SWEEPS"]

