@@ -2,10 +2,12 @@
 model at another N answering as that N's model would and reading no label to do so, and lengths.py end to end."""
 import json
 
+import papermill as pm
 import pytest
 import torch
 
 import lengths as lengths_script
+from helpers.core.paths import ROOT
 from helpers.core.stats import welch_p
 from helpers.mnist_addition.data import AdditionData, prepare_addition, protocol_pairs
 from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, predicted_sums,
@@ -89,3 +91,23 @@ def test_lengths_py_evaluates_every_kept_model_and_writes_the_summary(tmp_path, 
                                        for s in (1, 2)],
                                       [json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/metrics.json").read_text())
                                        for s in (1, 2)], {}, None)  # a folder of no study
+
+
+@pytest.mark.slow
+def test_the_notebook_evaluates_the_model_it_trained_at_other_n(tmp_path):
+    """papermill's `frozen_at`: the notebook's model trained at N = 1, frozen, adds 2- and 30-digit numbers into
+    lengths.json (both test sets per N), and prints them; a neural run asked to stops at the parameters."""
+    out = tmp_path / "run"
+    pm.execute_notebook(str(ROOT / "notebooks/mnist_addition.ipynb"), str(tmp_path / "executed.ipynb"),
+                        parameters={"epochs": 1, "perception": "lenet", "train_pairs": 2000, "precision": "fp32",
+                                    "frozen_at": [2, 30], "output_dir": str(out)},
+                        kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+    result = json.loads((out / "lengths.json").read_text())
+    assert result["trained_digits"] == 1 and list(result["lengths"]) == ["2", "30"]
+    assert result["lengths"]["30"]["protocol_pairs"] == 10_000 // 60 and result["lengths"]["30"]["repaired_sums"] >= 2000
+    low, high = result["lengths"]["2"]["repaired_interval"]
+    assert low <= result["lengths"]["2"]["repaired_sum_acc"] <= high
+    assert "N = 30: " in (tmp_path / "executed.ipynb").read_text()
+    for bad, message in (([0], "frozen_at must be a list of positive ints"), ([4], "neural baseline has none")):
+        with pytest.raises(ValueError, match=message):
+            AdditionConfig(method="neural" if bad == [4] else "exact", frozen_at=bad)
