@@ -112,3 +112,19 @@ def test_the_notebook_evaluates_the_model_it_trained_at_other_n(tmp_path):
     for bad, message in (([0], "frozen_at must be a list of positive ints"), ([4], "neural baseline has none")):
         with pytest.raises(ValueError, match=message):
             AdditionConfig(method="neural" if bad == [4] else "exact", frozen_at=bad)
+
+
+def test_the_summary_sets_the_runs_that_learned_the_table_apart_only_where_some_did_not():
+    """Three runs, one of which learned no exact table: the summary adds a table over the other two, named as a subset
+    picked after the fact; where every run learned it, no such table."""
+    def run(seed, acc):
+        return {"trained_digits": 2, "seed": seed, "matched_digit_acc": 0.99,
+                "lengths": {"4": {"protocol_sum_acc": acc, "protocol_pairs": 1250, "repaired_sum_acc": acc,
+                                  "repaired_sums": 2500, "composed": 0.9}}}
+    def metrics(right):
+        return {"cell": {"right": right, "entries": 200}, "restarts": [], "train_seconds": 100.0}
+    runs, tables = [run(1, 0.97), run(2, 0.96), run(3, 0.40)], [metrics(200), metrics(200), metrics(150)]
+    summary = lengths_summary(runs, tables, {}, None)
+    assert "2 of 3 runs learned the exact table" in summary and "The 2 runs that learned the exact table alone" in summary
+    assert "| 4 | **96.50 ± 0.71** (2500) |" in summary  # the two, not the three (77.67)
+    assert "learned the exact table alone" not in lengths_summary(runs[:2], tables[:2], {}, None)

@@ -127,11 +127,20 @@ def percent(values) -> str:
 def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str],
                     study: str | None = "addition-lengths") -> str:
     """<folder>/summary.md: the frozen models at every N against the best published result and `exact` trained at
-    that N (`exact`: N -> "mean ± std", from results/mnist_addition), then each run: its table and training. `study`:
-    the sweep.py study that trained the runs (None: a folder of no study)."""
+    that N (`exact`: N -> "mean ± std", from results/mnist_addition), the same over the runs that learned the exact
+    table where only some did, then each run: its table and training. `study`: the sweep.py study that trained the
+    runs (None: a folder of no study)."""
     rows, trained = length_rows(runs), runs[0]["trained_digits"]
     exact_tables = sum(m["cell"]["right"] == m["cell"]["entries"] for m in metrics)
     attempts = [1 + len(m["restarts"]) for m in metrics]
+    learned = [r for r, m in zip(runs, metrics) if m["cell"]["right"] == m["cell"]["entries"]]
+    subset = [] if not 1 < len(learned) < len(runs) else [
+        "", f"The {len(learned)} runs that learned the exact table alone (a subset picked after the fact, by the table "
+        "each run learned):", "",
+        "| N | re-paired (sums) | 95 % interval | best published | vs published |", "|---|---|---|---|---|",
+        *[f"| {r['digits']} | **{percent(r['repaired'])}** ({r['repaired_sums']}) | {100 * r['interval'][0]:.2f}–"
+          f"{100 * r['interval'][1]:.2f} | {best_published(r['digits'])} | {versus_published(r['repaired'], r['digits'])} |"
+          for r in length_rows(learned)]]
     relabelled = [m for m in metrics if m.get("relabel", {}).get("history")]
     relabel = (f"; then, in {len(relabelled)} of the {len(metrics)} runs, {len(relabelled[0]['relabel']['history'])}"
                f" epochs of a fresh `{relabelled[0]['relabel']['perception']}` perception on the training images' digits"
@@ -160,6 +169,7 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         "",
         f"{exact_tables} of {len(metrics)} runs learned the exact table (all 200 entries addition's, read in digits after",
         f"the best matching of classes to digits); attempts per run (1 + restarts): {', '.join(map(str, attempts))}.",
+        *subset,
         "",
         "| seed | attempts | train s (all attempts" + (", relabelled epochs" if relabel else "") + ") | table entries right | matched digit | "
         + " | ".join(f"N = {n}" for n in runs[0]["lengths"]) + " |",
