@@ -1,4 +1,4 @@
-"""Length generalization: re-paired test sets deterministic per seed and each image once per re-pairing, a frozen
+"""Length generalization: re-paired test sets deterministic per seed and each image at most once per re-pairing, a frozen
 model at another N answering as that N's model would and reading no label to do so, and lengths.py end to end."""
 import json
 

@@ -4,8 +4,8 @@ Each evaluation image's class is read once (the perception's argmax, in eval mod
 the batch), and a sum of any length is the model's own program applied to those classes (`AdditionModel.add`:
 exact addition, or the learned table). Predicting reads no label; the labels only score the predictions. Two test
 sets per N: the protocol's (`protocol_pairs`: the pairs a run at that N with the same seed is evaluated on,
-⌊10,000 / 2N⌋ of them: 10 at N = 500) and `repairings` of the same images, each image used once per re-pairing,
-enough re-pairings for at least `min_sums` sums, deterministic per seed.
+⌊10,000 / 2N⌋ of them: 10 at N = 500) and `repairings` of the same images, each image used at most once per
+re-pairing, enough re-pairings for at least `min_sums` sums, deterministic per seed.
 """
 from __future__ import annotations
 
@@ -154,8 +154,8 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         f"addition table from the sums alone){relabel}, then frozen: no fine-tuning, curriculum or restart at any other N; the",
         "digit labels are read only to score. Sum accuracy (%), mean ± std over the runs: *protocol*, the test pairs a run",
         "at that N evaluates on (⌊10,000 / 2N⌋ of them); *re-paired*, the same model on re-pairings of the 10,000 test",
-        "images (each image once per re-pairing, at least 2,000 sums per N), with the 95 % t-interval of the mean over",
-        f"the runs. *Best published*: systems given the program (`PUBLISHED`); *vs published*: Welch's t-test of the runs'",
+        "images (each image at most once per re-pairing, at least 2,000 sums per N), with the 95 % t-interval of the mean",
+        f"over the runs. *Best published*: systems given the program (`PUBLISHED`); *vs published*: Welch's t-test of the runs'",
         f"re-paired values against its mean ± std, taken as over {PUBLISHED_RUNS} runs. *Exact at N*: the exact program",
         "trained at that N (results/mnist_addition/summary.md). *Composed*: the runs' matched digit accuracy to the power",
         "2N (every digit right); *0.996^(2N)*: a 99.6 % digit classifier's.",
