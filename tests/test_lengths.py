@@ -1,5 +1,6 @@
-"""Length generalization: re-paired test sets deterministic per seed and each image at most once per re-pairing, a frozen
-model at another N answering as that N's model would and reading no label to do so, and lengths.py end to end."""
+"""Length generalization: re-paired test sets deterministic per seed and each image at most once per re-pairing, a
+frozen model at another N answering as that N's model would and reading no label to do so, lengths.py end to end, and
+the notebook's frozen_at."""
 import json
 
 import papermill as pm
