@@ -96,8 +96,8 @@ def test_lengths_py_evaluates_every_kept_model_and_writes_the_summary(tmp_path, 
 
 @pytest.mark.slow
 def test_the_notebook_evaluates_the_model_it_trained_at_other_n(tmp_path):
-    """papermill's `frozen_at`: the notebook's model trained at N = 1, frozen, adds 2- and 30-digit numbers into
-    lengths.json (both test sets per N), and prints them; a neural run asked to stops at the parameters."""
+    """papermill's `frozen_at` (a list, as `-y` gives it): the notebook's model trained at N = 1, frozen, adds 2- and
+    30-digit numbers into lengths.json (both test sets per N), and prints them."""
     out = tmp_path / "run"
     pm.execute_notebook(str(ROOT / "notebooks/mnist_addition.ipynb"), str(tmp_path / "executed.ipynb"),
                         parameters={"epochs": 1, "perception": "lenet", "train_pairs": 2000, "precision": "fp32",
@@ -110,9 +110,6 @@ def test_the_notebook_evaluates_the_model_it_trained_at_other_n(tmp_path):
     low, high = result["lengths"]["2"]["repaired_interval"]
     assert low <= result["lengths"]["2"]["repaired_sum_acc"] <= high
     assert "N = 30: " in (tmp_path / "executed.ipynb").read_text()
-    for bad, message in (([0], "frozen_at must be a list of positive ints"), ([4], "neural baseline has none")):
-        with pytest.raises(ValueError, match=message):
-            AdditionConfig(method="neural" if bad == [4] else "exact", frozen_at=bad)
 
 
 def test_the_summary_sets_the_runs_that_learned_the_table_apart_only_where_some_did_not():
@@ -126,6 +123,7 @@ def test_the_summary_sets_the_runs_that_learned_the_table_apart_only_where_some_
         return {"cell": {"right": right, "entries": 200}, "restarts": [], "train_seconds": 100.0}
     runs, tables = [run(1, 0.97), run(2, 0.96), run(3, 0.40)], [metrics(200), metrics(200), metrics(150)]
     summary = lengths_summary(runs, tables, {}, None)
-    assert "2 of 3 runs learned the exact table" in summary and "The 2 runs that learned the exact table alone" in summary
+    assert "2 of 3 runs learned the exact table" in summary
+    assert "Only the 2 runs that learned the exact table" in summary
     assert "| 4 | **96.50 ± 0.71** (2500) |" in summary  # the two, not the three (77.67)
-    assert "learned the exact table alone" not in lengths_summary(runs[:2], tables[:2], {}, None)
+    assert "Only the" not in lengths_summary(runs[:2], tables[:2], {}, None)

@@ -63,7 +63,7 @@ def image_classes(model: AdditionModel, images: torch.Tensor, batch: int = 2048)
 def predicted_sums(model: AdditionModel, classes: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """The model's sums (..., N + 1) for `pairs` (..., 2, N) of images whose classes are `classes`: no label read."""
     flat = pairs.reshape(-1, *pairs.shape[-2:])
-    return model.add(classes[flat]).view(*pairs.shape[:-2], -1)
+    return model.add(classes[flat]).view(*pairs.shape[:-2], -1).cpu()  # a learned table on a GPU answers there
 
 
 def sums_right(model: AdditionModel, classes: torch.Tensor, labels: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -135,12 +135,12 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
     attempts = [1 + len(m["restarts"]) for m in metrics]
     learned = [r for r, m in zip(runs, metrics) if m["cell"]["right"] == m["cell"]["entries"]]
     subset = [] if not 1 < len(learned) < len(runs) else [
-        "", f"The {len(learned)} runs that learned the exact table alone (a subset picked after the fact, by the table "
+        "", f"Only the {len(learned)} runs that learned the exact table (a subset picked after the fact, by the table "
         "each run learned):", "",
         "| N | re-paired (sums) | 95 % interval | best published | vs published |", "|---|---|---|---|---|",
         *[f"| {r['digits']} | **{percent(r['repaired'])}** ({r['repaired_sums']}) | {100 * r['interval'][0]:.2f}–"
-          f"{100 * r['interval'][1]:.2f} | {best_published(r['digits'])} | {versus_published(r['repaired'], r['digits'])} |"
-          for r in length_rows(learned)]]
+          f"{100 * r['interval'][1]:.2f} | {best_published(r['digits'])} | "
+          f"{versus_published(r['repaired'], r['digits'])} |" for r in length_rows(learned)]]
     relabelled = [m for m in metrics if m.get("relabel", {}).get("history")]
     relabel = (f"; then, in {len(relabelled)} of the {len(metrics)} runs, {len(relabelled[0]['relabel']['history'])}"
                f" epochs of a fresh `{relabelled[0]['relabel']['perception']}` perception on the training images' digits"

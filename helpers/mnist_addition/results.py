@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import fields
 from pathlib import Path
 
 from ..core.stats import mean_std, rate, welch_p
-from .training import RESTART_EPOCH, RESTART_LOSS, TASK
+from .training import RESTART_EPOCH, RESTART_LOSS, TASK, AdditionConfig
 
 # Published exact-match sum accuracy (%), mean and std where given, of systems that are given the addition program
 # and use DeepProbLog's LeNet-style perception, as compiled in DeepProofLog's MNIST-addition table (arXiv:2511.08581,
@@ -23,7 +24,7 @@ PUBLISHED = {
     15: [("DeepProofLog (DP)", 80.8, 1.1, "arXiv:2511.08581, AAAI 2026"),
          ("PLIA", 79.0, 0.73, "De Smet & Zuidberg Dos Martires, NeurIPS 2024; from NeSyDM's table"),
          ("DeepSoftLog", 77.1, 1.6, "Maene & De Raedt, NeurIPS 2023"), ("A-NeSI", 75.9, 2.2, "van Krieken et al., NeurIPS 2023"),
-         ("EXAL", 73.3, 2.1, "Verreet et al., arXiv:2408.08133, 2024")],
+         ("EXAL", 73.3, 2.1, "Verreet et al., arXiv:2408.08133; from DeepProofLog's table")],
     100: [("DeepProofLog (DP)", 37.8, 2.9, "arXiv:2511.08581, AAAI 2026")],
     200: [("DeepProofLog (DP)", 23.2, 3.0, "arXiv:2511.08581, AAAI 2026")],
     500: [("DeepProofLog (DP)", 6.0, 4.9, "arXiv:2511.08581, AAAI 2026")],
@@ -37,7 +38,8 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
 # a start, a prior, a curriculum, fresh starts, self-training
 RECIPE_SETTINGS = ("cell_init", "balance", "lowest_first", "adjacent_first", "restarts", "relabel_epochs")
 # the training every named recipe shares; a run that trained otherwise (the papers' training) names what differed
-TRAINING = {"schedule": "onecycle", "lr": 0.01, "batch_size": 512, "weight_decay": 0.01, "augment": True}
+TRAINING = {f.name: f.default for f in fields(AdditionConfig)
+            if f.name in ("schedule", "lr", "batch_size", "weight_decay", "augment")}
 
 
 def recipe(params: dict) -> str:

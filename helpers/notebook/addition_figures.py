@@ -111,7 +111,9 @@ def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = 
         shift = 1 + 0.03 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
         ax.errorbar([r["digits"] * shift for r in points], [r["sum_mean"] for r in points], stds, fmt="o-",
                     capsize=3, color=f"C{j if j < 7 else j + 1}", label=f"{method}, {perception}")
-    for (label, lengths), color in zip((frozen or {}).items(), ("crimson", "teal", "saddlebrown")):
+    colors = ("crimson", "teal", "saddlebrown", "black")
+    for i, (label, lengths) in enumerate((frozen or {}).items()):
+        color = colors[i % len(colors)]
         means = [100 * statistics.mean(r["repaired"]) for r in lengths]
         errors = np.array([[m - 100 * r["interval"][0], 100 * r["interval"][1] - m] for m, r in zip(means, lengths)]).T
         ax.errorbar([r["digits"] for r in lengths], means, errors, fmt="s-", lw=2, capsize=3, color=color, label=label)
