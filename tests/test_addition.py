@@ -17,7 +17,8 @@ from helpers.core.settings import parameter_table, parameters_cell
 from helpers.mnist_addition.data import AdditionData, prepare_addition, sum_digits
 from helpers.mnist_addition.model import AdditionModel, LearnedCell, exact_log_likelihood
 from helpers.mnist_addition.lengths import load_addition_model
-from helpers.mnist_addition.results import addition_summary, load_addition_results
+from helpers.mnist_addition.recipes import ADDITION_SWEEPS
+from helpers.mnist_addition.results import addition_summary, load_addition_results, recipe
 from helpers.mnist_addition.evaluation import evaluate_addition
 from helpers.mnist_addition.relabel import constrained_labels, program_values, relabelled
 from helpers.mnist_addition.training import ADDITION_FORMAT, AdditionConfig, cell_report, fit_addition, part_trained
@@ -229,6 +230,24 @@ def test_bad_settings_fail_clearly():
         AdditionConfig(epochs=3, restarts=2, restart_epoch=4)
     with pytest.raises(ValueError, match="perception must be one of"):
         AdditionConfig(perception="resnet")
+    with pytest.raises(ValueError, match="frozen_at must be a list of positive ints"):
+        AdditionConfig(frozen_at="[4, 15]")  # papermill's -p gives a string; -y a list
+    with pytest.raises(ValueError, match="neural baseline has none"):
+        AdditionConfig(method="neural", frozen_at=[4])
+    with pytest.raises(ValueError, match="needs 1200 evaluation images; the evaluation split has 1000"):
+        AdditionConfig(frozen_at=[4, 600], val_size=1000)
+    assert AdditionConfig(frozen_at=[4, 15]) == AdditionConfig(frozen_at=(4, 15))  # a tuple, however it came
+
+
+def test_a_run_trained_otherwise_than_the_recipes_names_how_in_the_summary():
+    """The papers' training (addition-papers-training-n4) is named in the summary's recipe; a named recipe's own
+    training is not."""
+    papers = {**ADDITION_SWEEPS["add-exact-lenet-n4"], "epochs": 100, "lr": 0.001, "weight_decay": 0.0,
+              "schedule": "constant", "augment": False, "batch_size": 128, "restarts": 0}
+    assert recipe(papers) == "batch_size 128, lr 0.001, weight_decay 0.0, schedule constant, augment False"
+    assert recipe(ADDITION_SWEEPS["add-exact-lenet-n4"]) == ""
+    assert recipe(ADDITION_SWEEPS["add-learned-mid-n2"]) == ("cell_init 1.0, balance 1.0, restarts 2 after epoch 8 "
+                                                             "above 0.25")
 
 
 def small(tmp_path, **changes):

@@ -1,11 +1,14 @@
-"""Length generalization: re-paired test sets deterministic per seed and each image once per re-pairing, a frozen
-model at another N answering as that N's model would and reading no label to do so, and lengths.py end to end."""
+"""Length generalization: re-paired test sets deterministic per seed and each image at most once per re-pairing, a
+frozen model at another N answering as that N's model would and reading no label to do so, lengths.py end to end, and
+the notebook's frozen_at."""
 import json
 
+import papermill as pm
 import pytest
 import torch
 
 import lengths as lengths_script
+from helpers.core.paths import ROOT
 from helpers.core.stats import welch_p
 from helpers.mnist_addition.data import AdditionData, prepare_addition, protocol_pairs
 from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, predicted_sums,
@@ -89,3 +92,38 @@ def test_lengths_py_evaluates_every_kept_model_and_writes_the_summary(tmp_path, 
                                        for s in (1, 2)],
                                       [json.loads((tmp_path / f"add-learned-lenet-n2-seed{s}/metrics.json").read_text())
                                        for s in (1, 2)], {}, None)  # a folder of no study
+
+
+@pytest.mark.slow
+def test_the_notebook_evaluates_the_model_it_trained_at_other_n(tmp_path):
+    """papermill's `frozen_at` (a list, as `-y` gives it): the notebook's model trained at N = 1, frozen, adds 2- and
+    30-digit numbers into lengths.json (both test sets per N), and prints them."""
+    out = tmp_path / "run"
+    pm.execute_notebook(str(ROOT / "notebooks/mnist_addition.ipynb"), str(tmp_path / "executed.ipynb"),
+                        parameters={"epochs": 1, "perception": "lenet", "train_pairs": 2000, "precision": "fp32",
+                                    "frozen_at": [2, 30], "output_dir": str(out)},
+                        kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+    result = json.loads((out / "lengths.json").read_text())
+    assert result["trained_digits"] == 1 and list(result["lengths"]) == ["2", "30"]
+    at_30 = result["lengths"]["30"]
+    assert at_30["protocol_pairs"] == 10_000 // 60 and at_30["repaired_sums"] >= 2000
+    low, high = result["lengths"]["2"]["repaired_interval"]
+    assert low <= result["lengths"]["2"]["repaired_sum_acc"] <= high
+    assert "N = 30: " in (tmp_path / "executed.ipynb").read_text()
+
+
+def test_the_summary_sets_the_runs_that_learned_the_table_apart_only_where_some_did_not():
+    """Three runs, one of which learned no exact table: the summary adds a table over the other two, named as a subset
+    picked after the fact; where every run learned it, no such table."""
+    def run(seed, acc):
+        return {"trained_digits": 2, "seed": seed, "matched_digit_acc": 0.99,
+                "lengths": {"4": {"protocol_sum_acc": acc, "protocol_pairs": 1250, "repaired_sum_acc": acc,
+                                  "repaired_sums": 2500, "composed": 0.9}}}
+    def metrics(right):
+        return {"cell": {"right": right, "entries": 200}, "restarts": [], "train_seconds": 100.0}
+    runs, tables = [run(1, 0.97), run(2, 0.96), run(3, 0.40)], [metrics(200), metrics(200), metrics(150)]
+    summary = lengths_summary(runs, tables, {}, None)
+    assert "2 of 3 runs learned the exact table" in summary
+    assert "Only the 2 runs that learned the exact table" in summary
+    assert "| 4 | **96.50 ± 0.71** (2500) |" in summary  # the two, not the three (77.67)
+    assert "Only the" not in lengths_summary(runs[:2], tables[:2], {}, None)

@@ -4,8 +4,8 @@ Each evaluation image's class is read once (the perception's argmax, in eval mod
 the batch), and a sum of any length is the model's own program applied to those classes (`AdditionModel.add`:
 exact addition, or the learned table). Predicting reads no label; the labels only score the predictions. Two test
 sets per N: the protocol's (`protocol_pairs`: the pairs a run at that N with the same seed is evaluated on,
-⌊10,000 / 2N⌋ of them: 10 at N = 500) and `repairings` of the same images, each image used once per re-pairing,
-enough re-pairings for at least `min_sums` sums, deterministic per seed.
+⌊10,000 / 2N⌋ of them: 10 at N = 500) and `repairings` of the same images, each image used at most once per
+re-pairing, enough re-pairings for at least `min_sums` sums, deterministic per seed.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def image_classes(model: AdditionModel, images: torch.Tensor, batch: int = 2048)
 def predicted_sums(model: AdditionModel, classes: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """The model's sums (..., N + 1) for `pairs` (..., 2, N) of images whose classes are `classes`: no label read."""
     flat = pairs.reshape(-1, *pairs.shape[-2:])
-    return model.add(classes[flat]).view(*pairs.shape[:-2], -1)
+    return model.add(classes[flat]).view(*pairs.shape[:-2], -1).cpu()  # a learned table on a GPU answers there
 
 
 def sums_right(model: AdditionModel, classes: torch.Tensor, labels: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -127,11 +127,20 @@ def percent(values) -> str:
 def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str],
                     study: str | None = "addition-lengths") -> str:
     """<folder>/summary.md: the frozen models at every N against the best published result and `exact` trained at
-    that N (`exact`: N -> "mean ± std", from results/mnist_addition), then each run: its table and training. `study`:
-    the sweep.py study that trained the runs (None: a folder of no study)."""
+    that N (`exact`: N -> "mean ± std", from results/mnist_addition), the same over the runs that learned the exact
+    table where only some did, then each run: its table and training. `study`: the sweep.py study that trained the
+    runs (None: a folder of no study)."""
     rows, trained = length_rows(runs), runs[0]["trained_digits"]
     exact_tables = sum(m["cell"]["right"] == m["cell"]["entries"] for m in metrics)
     attempts = [1 + len(m["restarts"]) for m in metrics]
+    learned = [r for r, m in zip(runs, metrics) if m["cell"]["right"] == m["cell"]["entries"]]
+    subset = [] if not 1 < len(learned) < len(runs) else [
+        "", f"Only the {len(learned)} runs that learned the exact table (a subset picked after the fact, by the table "
+        "each run learned):", "",
+        "| N | re-paired (sums) | 95 % interval | best published | vs published |", "|---|---|---|---|---|",
+        *[f"| {r['digits']} | **{percent(r['repaired'])}** ({r['repaired_sums']}) | {100 * r['interval'][0]:.2f}–"
+          f"{100 * r['interval'][1]:.2f} | {best_published(r['digits'])} | "
+          f"{versus_published(r['repaired'], r['digits'])} |" for r in length_rows(learned)]]
     relabelled = [m for m in metrics if m.get("relabel", {}).get("history")]
     relabel = (f"; then, in {len(relabelled)} of the {len(metrics)} runs, {len(relabelled[0]['relabel']['history'])}"
                f" epochs of a fresh `{relabelled[0]['relabel']['perception']}` perception on the training images' digits"
@@ -145,8 +154,8 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         f"addition table from the sums alone){relabel}, then frozen: no fine-tuning, curriculum or restart at any other N; the",
         "digit labels are read only to score. Sum accuracy (%), mean ± std over the runs: *protocol*, the test pairs a run",
         "at that N evaluates on (⌊10,000 / 2N⌋ of them); *re-paired*, the same model on re-pairings of the 10,000 test",
-        "images (each image once per re-pairing, at least 2,000 sums per N), with the 95 % t-interval of the mean over",
-        f"the runs. *Best published*: systems given the program (`PUBLISHED`); *vs published*: Welch's t-test of the runs'",
+        "images (each image at most once per re-pairing, at least 2,000 sums per N), with the 95 % t-interval of the mean",
+        f"over the runs. *Best published*: systems given the program (`PUBLISHED`); *vs published*: Welch's t-test of the runs'",
         f"re-paired values against its mean ± std, taken as over {PUBLISHED_RUNS} runs. *Exact at N*: the exact program",
         "trained at that N (results/mnist_addition/summary.md). *Composed*: the runs' matched digit accuracy to the power",
         "2N (every digit right); *0.996^(2N)*: a 99.6 % digit classifier's.",
@@ -160,6 +169,7 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         "",
         f"{exact_tables} of {len(metrics)} runs learned the exact table (all 200 entries addition's, read in digits after",
         f"the best matching of classes to digits); attempts per run (1 + restarts): {', '.join(map(str, attempts))}.",
+        *subset,
         "",
         "| seed | attempts | train s (all attempts" + (", relabelled epochs" if relabel else "") + ") | table entries right | matched digit | "
         + " | ".join(f"N = {n}" for n in runs[0]["lengths"]) + " |",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import fields
 from pathlib import Path
 
 from ..core.stats import mean_std, rate, welch_p
-from .training import RESTART_EPOCH, RESTART_LOSS, TASK
+from .training import RESTART_EPOCH, RESTART_LOSS, TASK, AdditionConfig
 
 # Published exact-match sum accuracy (%), mean and std where given, of systems that are given the addition program
 # and use DeepProbLog's LeNet-style perception, as compiled in DeepProofLog's MNIST-addition table (arXiv:2511.08581,
@@ -21,9 +22,9 @@ PUBLISHED = {
     4: [("DeepProofLog (DP)", 94.0, 0.3, "arXiv:2511.08581, AAAI 2026"), ("DeepSoftLog", 93.5, 0.6, "Maene & De Raedt, NeurIPS 2023"),
         ("DeepStochLog", 92.7, 0.6, "Winters et al., AAAI 2022"), ("A-NeSI", 92.6, 0.8, "van Krieken et al., NeurIPS 2023")],
     15: [("DeepProofLog (DP)", 80.8, 1.1, "arXiv:2511.08581, AAAI 2026"),
-         ("PLIA", 79.0, 0.73, "as compiled in NeSyDM's table, NeurIPS 2025"),
+         ("PLIA", 79.0, 0.73, "De Smet & Zuidberg Dos Martires, NeurIPS 2024; from NeSyDM's table"),
          ("DeepSoftLog", 77.1, 1.6, "Maene & De Raedt, NeurIPS 2023"), ("A-NeSI", 75.9, 2.2, "van Krieken et al., NeurIPS 2023"),
-         ("EXAL", 73.3, 2.1, "as compiled by DeepProofLog")],
+         ("EXAL", 73.3, 2.1, "Verreet et al., arXiv:2408.08133; from DeepProofLog's table")],
     100: [("DeepProofLog (DP)", 37.8, 2.9, "arXiv:2511.08581, AAAI 2026")],
     200: [("DeepProofLog (DP)", 23.2, 3.0, "arXiv:2511.08581, AAAI 2026")],
     500: [("DeepProofLog (DP)", 6.0, 4.9, "arXiv:2511.08581, AAAI 2026")],
@@ -36,19 +37,25 @@ def composed(digits: int, accuracy: float = 0.99) -> float:
 
 # a start, a prior, a curriculum, fresh starts, self-training
 RECIPE_SETTINGS = ("cell_init", "balance", "lowest_first", "adjacent_first", "restarts", "relabel_epochs")
+# the training every named recipe shares; a run that trained otherwise (the papers' training) names what differed
+TRAINING = {f.name: f.default for f in fields(AdditionConfig)
+            if f.name in ("schedule", "lr", "batch_size", "weight_decay", "augment")}
 
 
 def recipe(params: dict) -> str:
-    """What a run did beyond its schedule, as the summary names it: "cell_init 1.0", "lowest_first 6", "adjacent_first
-    6, restarts 2", "restarts 20 after epoch 1" (read after an epoch other than RESTART_EPOCH, which runs from before
-    that setting read), "restarts 2 after epoch 8 above 0.25" (a threshold other than RESTART_LOSS) or "" (nothing)."""
+    """What a run did beyond the shared training, as the summary names it: training settings other than `TRAINING`'s
+    ("schedule constant, lr 0.001, batch_size 128, weight_decay 0.0, augment False"), then "cell_init 1.0",
+    "lowest_first 6", "adjacent_first 6, restarts 2", "restarts 20 after epoch 1" (read after an epoch other than
+    RESTART_EPOCH, which runs from before that setting read), "restarts 2 after epoch 8 above 0.25" (a threshold other
+    than RESTART_LOSS), or "" (nothing)."""
     def named(name: str) -> str:
         if name != "restarts":
             return f"{name} {params[name]}"
         epoch, loss = params.get("restart_epoch", RESTART_EPOCH), params.get("restart_loss", RESTART_LOSS)
         return (f"restarts {params[name]}" + (f" after epoch {epoch}" if epoch != RESTART_EPOCH else "")
                 + (f" above {loss}" if loss != RESTART_LOSS else ""))
-    return ", ".join(named(name) for name in RECIPE_SETTINGS if params.get(name))
+    trained = [f"{name} {params[name]}" for name, shared in TRAINING.items() if params.get(name, shared) != shared]
+    return ", ".join([*trained, *(named(name) for name in RECIPE_SETTINGS if params.get(name))])
 
 
 def load_addition_results(results) -> dict[str, list[dict]]:
@@ -145,7 +152,8 @@ def addition_summary(groups: dict) -> str:
         "Written by `python sweep.py` from `*/metrics.json`. Exact-match accuracy (%) of the predicted sum over the",
         f"{split} pairs (⌊images / 2N⌋ of them), mean ± std over seeds; *digit*: the perception's accuracy on those",
         "pairs' images, read with their labels (never trained on; for the learned cell after the best matching of its",
-        "classes to the digits); *recipe*: a curriculum (`part_trained`) or restarts; *train s*:",
+        "classes to the digits); *recipe*: what a run did beyond the shared training (training settings other",
+        "than `TRAINING`'s, a start, a prior, a curriculum, restarts, self-training); *train s*:",
         "seconds of training per run on this machine (evaluation not counted). *published*: the best published mean",
         "(`PUBLISHED`, sources in docs/mnist_addition.md); *vs published*: Welch's t-test of the runs against it, its std",
         f"taken as over {PUBLISHED_RUNS} runs; *0.99^(2N)*: a 99 % digit classifier composed exactly.",
@@ -176,6 +184,6 @@ def addition_summary(groups: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["PUBLISHED", "composed", "RECIPE_SETTINGS", "recipe", "load_addition_results",
+__all__ = ["PUBLISHED", "composed", "RECIPE_SETTINGS", "TRAINING", "recipe", "load_addition_results",
            "addition_rows", "FOUND", "restart_rows", "best_published", "PUBLISHED_RUNS",
            "versus_published", "seed_list", "addition_summary"]

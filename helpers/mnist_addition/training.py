@@ -70,6 +70,8 @@ class AdditionConfig(Settings):
                                       before="mid", read_with="relabel_epochs")
     relabel_lr: float = setting(0.01, "peak learning rate of those epochs (one-cycle AdamW)", before=0.01,
                                 read_with="relabel_epochs")
+    frozen_at: tuple = setting((), "N at which to evaluate the trained model, frozen, e.g. [4, 15, 100] "
+                                   "(papermill -y): lengths.py's test sets, into lengths.json", computes=False)
     precision: str = setting("bf16|fp32", '"fp32", "bf16", "bf16|fp32" or "auto": as in the primary notebook')
     device: str = setting("auto", '"auto": the accelerator if there is one, else the CPU; or "cpu", "cuda:1" ...',
                           computes=False)
@@ -105,6 +107,16 @@ class AdditionConfig(Settings):
         if self.relabel_epochs and self.method == "neural":
             raise ValueError("relabel_epochs needs a program that reads digits (method 'exact' or 'learned'): the "
                              "neural baseline has none")
+        if not isinstance(self.frozen_at, (list, tuple)) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.frozen_at):
+            raise ValueError(f"frozen_at must be a list of positive ints (the N to add at), got {self.frozen_at!r}")
+        object.__setattr__(self, "frozen_at", tuple(self.frozen_at))  # papermill and JSON give lists
+        if self.frozen_at and self.method == "neural":
+            raise ValueError("frozen_at needs a program to apply at another N (method 'exact' or 'learned'): the "
+                             "neural baseline has none")
+        if self.frozen_at and 2 * max(self.frozen_at) > (self.val_size or 10_000):
+            raise ValueError(f"frozen_at {max(self.frozen_at)} needs {2 * max(self.frozen_at)} evaluation images; the "
+                             f"evaluation split has {self.val_size or 10_000}")
         if self.lowest_first and self.adjacent_first:
             raise ValueError("lowest_first and adjacent_first are two curricula: set one of them, not both")
 

@@ -89,10 +89,10 @@ def current_rows(rows: list[dict]) -> list[dict]:
     return [max(group, key=lambda r: (r["recipe"] == named.get(key), r["n"])) for key, group in chosen.items()]
 
 
-def plot_addition_vs_n(rows: list[dict], frozen: list[dict] = (), image_dir=None):
+def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = None, image_dir=None):
     """Sum accuracy against N (log axis): ours per method and perception, each at its named recipe (mean, whiskers
-    ± std over seeds), the learned program trained at N = 2 and frozen (`frozen`: `length_rows`, re-paired test sums,
-    whiskers the 95 % interval of the mean), the published results (stars: the best at each N), and a digit
+    ± std over seeds), models trained at N = 2 and frozen (`frozen`: a label per study's `length_rows`, re-paired test
+    sums, whiskers the 95 % interval of the mean), the published results (stars: the best at each N), and a digit
     classifier of 99.6 % composed exactly."""
     fig, ax = plt.subplots(figsize=(9, 5))
     ns = np.geomspace(1, 500, 60)
@@ -111,11 +111,12 @@ def plot_addition_vs_n(rows: list[dict], frozen: list[dict] = (), image_dir=None
         shift = 1 + 0.03 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
         ax.errorbar([r["digits"] * shift for r in points], [r["sum_mean"] for r in points], stds, fmt="o-",
                     capsize=3, color=f"C{j if j < 7 else j + 1}", label=f"{method}, {perception}")
-    if frozen:
-        means = [100 * statistics.mean(r["repaired"]) for r in frozen]
-        errors = np.array([[m - 100 * r["interval"][0], 100 * r["interval"][1] - m] for m, r in zip(means, frozen)]).T
-        ax.errorbar([r["digits"] for r in frozen], means, errors, fmt="s-", lw=2, capsize=3, color="crimson",
-                    label="learned at N = 2, frozen")
+    colors = ("crimson", "teal", "saddlebrown", "black")
+    for i, (label, lengths) in enumerate((frozen or {}).items()):
+        color = colors[i % len(colors)]
+        means = [100 * statistics.mean(r["repaired"]) for r in lengths]
+        errors = np.array([[m - 100 * r["interval"][0], 100 * r["interval"][1] - m] for m, r in zip(means, lengths)]).T
+        ax.errorbar([r["digits"] for r in lengths], means, errors, fmt="s-", lw=2, capsize=3, color=color, label=label)
     ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
            title="MNIST addition: exact-match sum accuracy against N")
     ax.set_xticks(sorted(PUBLISHED), [str(n) for n in sorted(PUBLISHED)])

@@ -28,20 +28,21 @@ STUDIES = {
     "addition-n15-lenet": {"configs": ["add-exact-lenet-n15"], "seeds": list(range(1, 11)), "params": {"restarts": 0},
                            "results": "results/mnist_addition"},
     "addition-n100": {"configs": ["add-exact-mid-n100"], "seeds": list(range(16, 26)), "results": "results/mnist_addition"},
-    # length generalization (docs/mnist_addition.md): learned at N = 2 with its recipe, on seeds 101-110, which played
-    # no part in any choice; each run's weights are kept (--keep-models) for `python lengths.py` to evaluate at N = 4-500
     # the control for `learned`'s prior: the exact program with the same `balance`, on learned's seeds (6-10)
     "addition-balance-control": {"configs": ["add-exact-mid-n1", "add-exact-mid-n2"], "seeds": list(range(6, 11)),
                                  "params": {"balance": 1.0}, "results": "results/mnist_addition"},
-    # like for like: DeepProbLog's LeNet trained as A-NeSI's paper configuration trains it (anesi/experiments/mnist_op/
-    # configs/paper.yaml, anesi/anesi.py: Adam at lr 1e-3, no schedule or weight decay, batch 16 pairs, 100 epochs,
-    # no augmentation, 5 runs), on the seeds of the repository's own lenet rows (1-10)
+    # like for like: DeepProbLog's LeNet trained as A-NeSI's paper configuration trains it
+    # (anesi/experiments/mnist_op/repeat/test_add_predict_only.yaml, anesi/anesi.py: Adam at lr 1e-3, no schedule or
+    # weight decay, batch 16 pairs, 100 epochs, no augmentation, 5 runs), on the seeds of the repository's own lenet
+    # rows (1-10)
     **{f"addition-papers-training-n{n}": {"configs": [f"add-exact-lenet-n{n}"], "seeds": list(range(1, 11)),
                                           "params": {"epochs": 100, "lr": 0.001, "weight_decay": 0.0,
                                                      "schedule": "constant", "augment": False, "batch_size": 32 * n,
                                                      "restarts": 0},
                                           "results": "results/mnist_addition/papers-training"}
        for n in (4, 15)},
+    # length generalization (docs/mnist_addition.md): learned at N = 2 with its recipe, on seeds 101-110, which played
+    # no part in any choice; each run's weights are kept (--keep-models) for `python lengths.py` to evaluate at N = 4-500
     "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
                          "results": "results/mnist_addition/lengths"},
     # the same with self-training (`add-learned-mid-n2-relabel`, chosen on the validation split, seeds 301-303), on
