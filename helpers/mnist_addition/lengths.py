@@ -63,7 +63,7 @@ def image_classes(model: AdditionModel, images: torch.Tensor, batch: int = 2048)
 def predicted_sums(model: AdditionModel, classes: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """The model's sums (..., N + 1) for `pairs` (..., 2, N) of images whose classes are `classes`: no label read."""
     flat = pairs.reshape(-1, *pairs.shape[-2:])
-    return model.add(classes[flat]).view(*pairs.shape[:-2], -1).cpu()  # a learned table on a GPU answers there
+    return model.add(classes[flat]).view(*pairs.shape[:-2], -1)
 
 
 def sums_right(model: AdditionModel, classes: torch.Tensor, labels: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -131,9 +131,8 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
     table where only some did, then each run: its table and training. `study`: the sweep.py study that trained the
     runs (None: a folder of no study)."""
     rows, trained = length_rows(runs), runs[0]["trained_digits"]
-    exact_tables = sum(m["cell"]["right"] == m["cell"]["entries"] for m in metrics)
-    attempts = [1 + len(m["restarts"]) for m in metrics]
     learned = [r for r, m in zip(runs, metrics) if m["cell"]["right"] == m["cell"]["entries"]]
+    exact_tables, attempts = len(learned), [1 + len(m["restarts"]) for m in metrics]
     subset = [] if not 1 < len(learned) < len(runs) else [
         "", f"Only the {len(learned)} runs that learned the exact table (a subset picked after the fact, by the table "
         "each run learned):", "",

@@ -141,8 +141,8 @@ class LearnedCell(nn.Module):
     @torch.no_grad()
     def add(self, digits: torch.Tensor) -> torch.Tensor:
         """The learned program's answer for digits (B, 2, N): the most probable (sum digit, carry out) at each position
-        from the least significant, the last carry as the top digit."""
-        best = self.probabilities().flatten(3).argmax(-1)  # [a, b, c_in] -> s * 2 + c_out
+        from the least significant, the last carry as the top digit, on the digits' device."""
+        best = self.probabilities().flatten(3).argmax(-1).to(digits.device)  # [a, b, c_in] -> s * 2 + c_out
         carry, out = torch.zeros_like(digits[:, 0, 0]), []
         for i in reversed(range(digits.shape[-1])):
             code = best[digits[:, 0, i], digits[:, 1, i], carry]
