@@ -7,11 +7,13 @@ pair's most probable digits under the model's perception that its own learned ta
 (`helpers.mnist_addition.relabel.constrained_labels`; a digit read wrong mostly changes the sum, so the sum corrects
 it). Then a perception trains
 on those labels with cross-entropy and the same augmentation and one-cycle AdamW: fine-tuned from the model
-(`--from model`) or from a fresh initialisation (`--from scratch`). Digit labels only score: the pseudo-labels'
-accuracy and the validation images' digit accuracy after every epoch. Appends a variant to self-training.json and
+(`--from model`) or from a fresh initialisation (`--from scratch`), `--members K` fresh ones on other seeds read as
+an ensemble (their digit probabilities averaged). Digit labels only score: the pseudo-labels' accuracy and the
+validation images' digit accuracy after every epoch. Appends a variant to self-training.json and
 rewrites summary.md under results/validation/mnist_addition/self-training/.
 
     python probes/self_training.py 301 302 303 --from model --epochs 5 --lr 0.003
+    python probes/self_training.py 301 302 303 --from scratch --epochs 15 --lr 0.01 --smoothing 0.1 --members 2
 """
 import argparse
 import json
@@ -66,9 +68,13 @@ def self_train(network, images, labels, seed: int, epochs: int, lr: float, backg
     return history
 
 
-def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic: float, smoothing: float) -> None:
+def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic: float, smoothing: float,
+         members: int = 1) -> None:
+    if members > 1 and start != "scratch":
+        raise SystemExit("--members needs --from scratch: the model itself is one network")
     name = (f"from {start}" + (f" ({net})" if start == "scratch" else "") + f", {epochs} epochs, lr {lr}"
-            + (f", elastic {elastic}" if elastic else "") + (f", smoothing {smoothing}" if smoothing else ""))
+            + (f", elastic {elastic}" if elastic else "") + (f", smoothing {smoothing}" if smoothing else "")
+            + (f", ensemble of {members}" if members > 1 else ""))
     variant = {"name": name, "seeds": {}}
     for seed in seeds:
         model, _ = load_addition_model(MODELS / f"seed{seed}" / "model.pt")
@@ -89,12 +95,18 @@ def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic
                "label_acc": (labels[used] == data.train_digits[used]).float().mean().item(),
                "changed": (labels[used] != log_p.argmax(-1)[used]).sum().item()}
         print(seed, row, flush=True)
-        torch.manual_seed(seed)
-        network = model.network if start == "model" else perception(net).to(memory_format=torch.channels_last)
         classes = torch.where(used, values.argsort()[labels.clamp(0)], -1)  # the model's classes stay its own
-        row["history"] = self_train(network, data.train_x, classes, seed, epochs, lr, background, evaluate, elastic,
-                                    smoothing)
-        row["after"], row["seconds"] = row["history"][-1]["digit_acc"], sum(h["seconds"] for h in row["history"])
+        row["members"], ensemble = [], 0
+        for k in range(members):  # member 0 on the seed itself: the variant without members, repeated
+            torch.manual_seed(seed + 1000 * k)
+            network = model.network if start == "model" else perception(net).to(memory_format=torch.channels_last)
+            history = self_train(network, data.train_x, classes, seed + 1000 * k, epochs, lr, background, evaluate,
+                                 elastic, smoothing)
+            row["members"].append({"history": history, "digit_acc": history[-1]["digit_acc"],
+                                   "seconds": sum(h["seconds"] for h in history)})
+            ensemble = ensemble + value_log_probabilities(network, data.eval_x, values).exp() / members
+        row["after"] = (ensemble.argmax(-1) == truth).float().mean().item()
+        row["seconds"] = sum(m["seconds"] for m in row["members"])
         variant["seeds"][seed] = row
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "self-training.json"
@@ -115,6 +127,12 @@ def summary(report: list) -> str:
         rows.append(f"| {v['name']} | " + " | ".join(f"{100 * a:.2f}" for a in after)
                     + f" | {100 * statistics.mean(after):.2f} | "
                     + f"{statistics.mean(v['seeds'][s]['seconds'] for s in seeds):.0f} |")
+        if len(v["seeds"][seeds[0]].get("members", [])) > 1:  # an ensemble: its members alone, beside it
+            for k in range(len(v["seeds"][seeds[0]]["members"])):
+                alone = [v["seeds"][s]["members"][k]["digit_acc"] for s in seeds]
+                rows.append(f"| {v['name']}: member {k + 1} alone | " + " | ".join(f"{100 * a:.2f}" for a in alone)
+                            + f" | {100 * statistics.mean(alone):.2f} | "
+                            + f"{statistics.mean(v['seeds'][s]['members'][k]['seconds'] for s in seeds):.0f} |")
     first = report[0]["seeds"]
     return "\n".join([
         "# Training again on the program's own reading of the sums (validation split)", "",
@@ -122,7 +140,8 @@ def summary(report: list) -> str:
         " Pseudo-labels of the training images from the sums alone: each pair's most probable digits that the model's"
         " own table adds to the observed sum. Digit accuracy (%) on the 10,000 validation images; labels only score.", "",
         "Each row: `python probes/self_training.py " + " ".join(map(str, first)) + " --from model|scratch [--net NET]"
-        " --epochs E --lr LR [--smoothing S]` (seconds: the second training's, mean per seed).", "",
+        " --epochs E --lr LR [--smoothing S] [--members K]` (seconds: the second training's, mean per seed; an"
+        " ensemble's, every member's).", "",
         "| seed | before | training images read right: plain | constrained | changed by the sum |", "|---|---|---|---|---|",
         *(f"| {s} | {100 * r['before']:.2f} | {100 * r['plain_label_acc']:.3f} | {100 * r['label_acc']:.3f} | "
           f"{r['changed']} |" for s, r in first.items()), "",
@@ -139,5 +158,8 @@ if __name__ == "__main__":
     parser.add_argument("--net", default="mid", help="the perception trained from scratch")
     parser.add_argument("--elastic", type=float, default=0.0, help="random_affine's elastic bends, pixels")
     parser.add_argument("--smoothing", type=float, default=0.0, help="label smoothing")
+    parser.add_argument("--members", type=int, default=1, help="fresh perceptions read as an ensemble (--from scratch)")
     args = parser.parse_args()
-    main(args.seeds, args.start, args.epochs, args.lr, args.net, args.elastic, args.smoothing)
+    if args.members < 1:
+        parser.error("--members must be at least 1")
+    main(args.seeds, args.start, args.epochs, args.lr, args.net, args.elastic, args.smoothing, args.members)
