@@ -70,8 +70,6 @@ def self_train(network, images, labels, seed: int, epochs: int, lr: float, backg
 
 def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic: float, smoothing: float,
          members: int = 1) -> None:
-    if members > 1 and start != "scratch":
-        raise SystemExit("--members needs --from scratch: the model itself is one network")
     name = (f"from {start}" + (f" ({net})" if start == "scratch" else "") + f", {epochs} epochs, lr {lr}"
             + (f", elastic {elastic}" if elastic else "") + (f", smoothing {smoothing}" if smoothing else "")
             + (f", ensemble of {members}" if members > 1 else ""))
@@ -162,4 +160,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.members < 1:
         parser.error("--members must be at least 1")
+    if args.members > 1 and args.start != "scratch":
+        parser.error("--members needs --from scratch: the model itself is one network")
     main(args.seeds, args.start, args.epochs, args.lr, args.net, args.elastic, args.smoothing, args.members)
