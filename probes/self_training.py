@@ -118,19 +118,18 @@ def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic
 
 def summary(report: list) -> str:
     """Every variant's digit accuracy before and after, per seed and mean, as a Markdown table."""
+    def row(label: str, accuracies: list, seconds: list) -> str:
+        return (f"| {label} | " + " | ".join(f"{100 * a:.2f}" for a in accuracies)
+                + f" | {100 * statistics.mean(accuracies):.2f} | {statistics.mean(seconds):.0f} |")
+
     rows = []
     for v in report:
-        seeds = list(v["seeds"])
-        after = [v["seeds"][s]["after"] for s in seeds]
-        rows.append(f"| {v['name']} | " + " | ".join(f"{100 * a:.2f}" for a in after)
-                    + f" | {100 * statistics.mean(after):.2f} | "
-                    + f"{statistics.mean(v['seeds'][s]['seconds'] for s in seeds):.0f} |")
-        if len(v["seeds"][seeds[0]].get("members", [])) > 1:  # an ensemble: its members alone, beside it
-            for k in range(len(v["seeds"][seeds[0]]["members"])):
-                alone = [v["seeds"][s]["members"][k]["digit_acc"] for s in seeds]
-                rows.append(f"| {v['name']}: member {k + 1} alone | " + " | ".join(f"{100 * a:.2f}" for a in alone)
-                            + f" | {100 * statistics.mean(alone):.2f} | "
-                            + f"{statistics.mean(v['seeds'][s]['members'][k]['seconds'] for s in seeds):.0f} |")
+        runs = list(v["seeds"].values())
+        rows.append(row(v["name"], [r["after"] for r in runs], [r["seconds"] for r in runs]))
+        members = len(runs[0].get("members", []))
+        for k in range(members if members > 1 else 0):  # an ensemble: its members alone, beside it
+            rows.append(row(f"{v['name']}: member {k + 1} alone", [r["members"][k]["digit_acc"] for r in runs],
+                            [r["members"][k]["seconds"] for r in runs]))
     first = report[0]["seeds"]
     return "\n".join([
         "# Training again on the program's own reading of the sums (validation split)", "",
