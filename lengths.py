@@ -16,23 +16,10 @@ from pathlib import Path
 from helpers.core.checkpoints import write_json
 from helpers.core.mnist import MNISTDataError, load_mnist
 from helpers.core.paths import ROOT
-from helpers.core.stats import mean_std
 from helpers.mnist_addition.data import prepare_addition
-from helpers.mnist_addition.lengths import LENGTHS, MIN_SUMS, evaluate_lengths, lengths_summary, load_addition_model
-from helpers.mnist_addition.recipes import ADDITION_SWEEPS
-from helpers.mnist_addition.results import addition_rows, load_addition_results, recipe
+from helpers.mnist_addition.lengths import (LENGTHS, MIN_SUMS, evaluate_lengths, exact_at_n, lengths_summary,
+                                            load_addition_model)
 from helpers.studies.plans import STUDIES
-
-
-def exact_at_n(results: Path) -> dict[int, str]:
-    """N -> the named `exact`, `mid` recipe's sum accuracy "mean ± std" over its runs in `results`."""
-    rows = {r["config"]: r for r in addition_rows(load_addition_results(results))}
-    out = {}
-    for name, params in ADDITION_SWEEPS.items():
-        key = f"{name} ({recipe(params)})" if recipe(params) else name
-        if params["method"] == "exact" and params["perception"] == "mid" and key in rows:
-            out[params["digits"]] = f"{rows[key]['sum']} ({len(rows[key]['seeds'])} seeds)"
-    return out
 
 
 def main(argv=None) -> int:

@@ -8,14 +8,17 @@ import pytest
 import torch
 
 import lengths as lengths_script
+from probes import ensemble_lengths
+from helpers.core.checkpoints import read_state, save_state
 from helpers.core.paths import ROOT
 from helpers.core.stats import welch_p
 from helpers.mnist_addition.data import AdditionData, prepare_addition, protocol_pairs
 from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, predicted_sums,
                                             repairings)
-from helpers.mnist_addition.model import AdditionModel
+from helpers.mnist_addition.model import AdditionModel, Ensemble
+from helpers.mnist_addition.relabel import relabelled
 from helpers.mnist_addition.evaluation import evaluate_addition
-from helpers.mnist_addition.training import AdditionConfig, fit_addition
+from helpers.mnist_addition.training import ADDITION_FORMAT, AdditionConfig, fit_addition
 
 
 @pytest.mark.parametrize("digits", [4, 100, 500])
@@ -127,3 +130,55 @@ def test_the_summary_sets_the_runs_that_learned_the_table_apart_only_where_some_
     assert "Only the 2 runs that learned the exact table" in summary
     assert "| 4 | **96.50 ± 0.71** (2500) |" in summary  # the two, not the three (77.67)
     assert "Only the" not in lengths_summary(runs[:2], tables[:2], {}, None)
+
+
+def test_an_ensemble_reads_its_members_mean_probabilities():
+    """One member: its own log probabilities; two: the log of their mean."""
+    first, second = torch.nn.Linear(3, 4), torch.nn.Linear(3, 4)
+    x = torch.randn(64, 3)
+    assert torch.allclose(Ensemble([first])(x), first(x).log_softmax(-1), atol=1e-6)
+    mean = (first(x).softmax(-1) + second(x).softmax(-1)) / 2
+    assert torch.allclose(Ensemble([first, second])(x).exp(), mean, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_ensemble_lengths_adds_members_on_the_kept_models_reading(tmp_path, mnist):
+    """probes/ensemble_lengths.py on two tiny kept `learned` runs with relabelled epochs, their tables set to addition
+    on a permutation of the classes (as a run that learned it): each gets one more perception on its own seed (member
+    1, not the run's own relabelled one again), its lengths.json and metrics.json go to the out folder, the run's
+    folder is left as it was, and the summary counts the members' seconds."""
+    runs = tmp_path / "runs"
+    for seed in (1, 2):
+        folder = runs / f"add-learned-lenet-n2-seed{seed}"
+        config = AdditionConfig(digits=2, method="learned", perception="lenet", seed=seed, epochs=1, batch_size=256,
+                                device="cpu", precision="fp32", train_pairs=600, log_interval=10**6, cell_init=1.0,
+                                relabel_epochs=1, relabel_perception="lenet", output_dir=str(folder))
+        fit_addition(config, prepare_addition(2, seed, splits=mnist, train_pairs=600), log=lambda line: None)
+        state = read_state(folder / "model.pt", ADDITION_FORMAT)
+        values = torch.randperm(10, generator=torch.Generator().manual_seed(seed))
+        total = values[:, None, None] + values[None, :, None] + torch.arange(2)
+        code = total % 10 * 2 + (total >= 10).long()  # [class a, class b, c_in] -> s * 2 + c_out
+        state["model"]["cell.table"] = torch.nn.functional.one_hot(code, 20).float().view(10, 10, 2, 10, 2) * 10
+        save_state(folder / "model.pt", state)
+    kept = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    assert ensemble_lengths.main([str(runs), "--members", "2", "--digits", "2", "4", "--min-sums", "300",
+                                  "--out", str(out)]) == 0
+    assert kept == {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+    for seed in (1, 2):
+        result, metrics = (json.loads((out / f"add-learned-lenet-n2-seed{seed}" / name).read_text())
+                           for name in ("lengths.json", "metrics.json"))
+        ensemble = metrics["ensemble"]
+        assert ensemble["members"] == 2 and [r["member"] for r in ensemble["trained"]] == [1]
+        assert ensemble["seconds"] == pytest.approx(ensemble["trained"][0]["history"][0]["seconds"])
+        assert result["seed"] == seed and list(result["lengths"]) == ["2", "4"]
+    model, params = lengths_script.load_addition_model(runs / "add-learned-lenet-n2-seed1" / "model.pt")
+    data = prepare_addition(2, 1, train_pairs=600, splits=mnist)
+    config = AdditionConfig(**params)
+    own, member = (relabelled(model, config, data, log=lambda line: None, member=k) for k in (0, 1))
+    assert not torch.equal(member[0].network[0].weight, own[0].network[0].weight)  # member 1: a seed of its own
+    trained = json.loads((out / "add-learned-lenet-n2-seed1" / "metrics.json").read_text())["ensemble"]["trained"][0]
+    assert member[1]["history"][0]["digit_acc"] == trained["history"][0]["digit_acc"]  # the probe's member 1
+    summary = (out / "summary.md").read_text()
+    assert "1 more such perception(s)" in summary and "further members" in summary
+    assert f"probes/ensemble_lengths.py {runs} --members 2" in summary

@@ -18,7 +18,8 @@ from ..core.checkpoints import read_state
 from ..core.stats import wilson
 from .data import AdditionData, addition_pairs, protocol_pairs, sum_digits
 from .model import AdditionModel
-from .results import PUBLISHED_RUNS, best_published, versus_published
+from .recipes import ADDITION_SWEEPS
+from .results import PUBLISHED_RUNS, addition_rows, best_published, load_addition_results, recipe, versus_published
 from .evaluation import read_digits
 from .training import ADDITION_FORMAT
 
@@ -124,12 +125,24 @@ def percent(values) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
 
 
+def exact_at_n(results) -> dict[int, str]:
+    """N -> the named `exact`, `mid` recipe's sum accuracy "mean ± std" over its runs in the results folder `results`."""
+    rows = {r["config"]: r for r in addition_rows(load_addition_results(results))}
+    out = {}
+    for name, params in ADDITION_SWEEPS.items():
+        key = f"{name} ({recipe(params)})" if recipe(params) else name
+        if params["method"] == "exact" and params["perception"] == "mid" and key in rows:
+            out[params["digits"]] = f"{rows[key]['sum']} ({len(rows[key]['seeds'])} seeds)"
+    return out
+
+
 def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str],
-                    study: str | None = "addition-lengths") -> str:
+                    study: str | None = "addition-lengths", command: str = "python lengths.py") -> str:
     """<folder>/summary.md: the frozen models at every N against the best published result and `exact` trained at
     that N (`exact`: N -> "mean ± std", from results/mnist_addition), the same over the runs that learned the exact
     table where only some did, then each run: its table and training. `study`: the sweep.py study that trained the
-    runs (None: a folder of no study)."""
+    runs (None: a folder of no study); `command`: what wrote the lengths.json files. A run whose metrics carry an
+    `ensemble` (probes/ensemble_lengths.py) is its kept model and further members read together."""
     rows, trained = length_rows(runs), runs[0]["trained_digits"]
     learned = [r for r, m in zip(runs, metrics) if m["cell"]["right"] == m["cell"]["entries"]]
     exact_tables, attempts = len(learned), [1 + len(m["restarts"]) for m in metrics]
@@ -144,10 +157,15 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
     relabel = (f"; then, in {len(relabelled)} of the {len(metrics)} runs, {len(relabelled[0]['relabel']['history'])}"
                f" epochs of a fresh `{relabelled[0]['relabel']['perception']}` perception on the training images' digits"
                " as its own table reads them from the sums (`relabel_epochs`)" if relabelled else "")
+    ensembles = [m["ensemble"]["members"] for m in metrics if "ensemble" in m]
+    if ensembles:
+        relabel += (f"; then, in {sum(k > 1 for k in ensembles)} of the {len(metrics)} runs, {max(ensembles) - 1} more"
+                    " such perception(s) on the kept model's own reading of the sums, on their own seeds, all read as"
+                    " one ensemble (mean probabilities)")
     lines = [
         f"# MNIST addition: learned at N = {trained}, frozen, evaluated at every N",
         "",
-        "Written by `python lengths.py` from `*/lengths.json` (each run's `model.pt`, kept by `sweep.py"
+        f"Written by `{command}` from `*/lengths.json` (each run's `model.pt`, kept by `sweep.py"
         + (" --study" if study else ""),
         f"{study + ' ' if study else ''}--keep-models`). Every model trained at N = {trained} with the `learned` recipe (perception and",
         f"addition table from the sums alone){relabel}, then frozen: no fine-tuning, curriculum or restart at any other N; the",
@@ -170,10 +188,12 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         f"the best matching of classes to digits); attempts per run (1 + restarts): {', '.join(map(str, attempts))}.",
         *subset,
         "",
-        "| seed | attempts | train s (all attempts" + (", relabelled epochs" if relabel else "") + ") | table entries right | matched digit | "
+        "| seed | attempts | train s (all attempts" + (", relabelled epochs" if relabelled else "")
+        + (", further members" if ensembles else "") + ") | table entries right | matched digit | "
         + " | ".join(f"N = {n}" for n in runs[0]["lengths"]) + " |",
         "|---|---|---|---|---|" + "---|" * len(runs[0]["lengths"]),
-        *[f"| {r['seed']} | {1 + len(m['restarts'])} | {m['train_seconds']:.0f} | {m['cell']['right']} / "
+        *[f"| {r['seed']} | {1 + len(m['restarts'])} | {m['train_seconds'] + m.get('ensemble', {}).get('seconds', 0):.0f} | "
+          f"{m['cell']['right']} / "
           f"{m['cell']['entries']} | {100 * r['matched_digit_acc']:.2f} | "
           + " | ".join(f"{100 * v['repaired_sum_acc']:.2f}" for v in r["lengths"].values()) + " |"
           for r, m in zip(runs, metrics)],
@@ -182,5 +202,5 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
 
 
 __all__ = ["LENGTHS", "MIN_SUMS", "REPAIRING_SEED", "load_addition_model", "repairings", "image_classes",
-           "predicted_sums", "sums_right", "evaluate_lengths", "length_rows", "t_quantile",
+           "predicted_sums", "sums_right", "evaluate_lengths", "length_rows", "t_quantile", "exact_at_n",
            "percent", "lengths_summary"]

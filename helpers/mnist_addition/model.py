@@ -14,6 +14,8 @@ The digit labels of the training images are never read in training (tests/test_a
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,6 +42,19 @@ def perception(name: str) -> nn.Sequential:
 
 
 PERCEPTIONS = ("lenet", *BACKBONES)
+
+
+class Ensemble(nn.Module):
+    """Perceptions with the same classes read as one: the log of their mean class probabilities (its argmax is the
+    class the members together find most probable)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        log_p = torch.stack([at_least_fp32(m(images)).log_softmax(-1) for m in self.members])
+        return log_p.logsumexp(0) - math.log(len(self.members))
 
 # -------------------------------------------------------------------------------------------------- methods
 # Each method maps the digit logits of a batch of pairs, (B, 2, N, 10), and the observed sums (B, N + 1) to the log
@@ -235,7 +250,7 @@ class AdditionModel(nn.Module):
         return sum_digits(digits) if self.method == "exact" else self.cell.add(digits)
 
 
-__all__ = ["lenet", "perception", "PERCEPTIONS",
+__all__ = ["lenet", "perception", "PERCEPTIONS", "Ensemble",
            "SUM_OF_TWO", "carry_chain", "lowest_digits", "adjacent_digits", "sum_log_likelihood", "exact_steps",
            "digit_probabilities", "exact_log_likelihood", "LearnedCell",
            "NeuralAdder", "METHODS", "AdditionModel"]

@@ -23,8 +23,9 @@ from .evaluation import evaluate_addition
 from .model import AdditionModel
 
 # The relabelled epochs: their own seeds, apart from the run's, and label smoothing 0.1 (validation, learned mid at N = 2,
-# seeds 301-303: results/validation/mnist_addition/self-training/).
-RELABEL_SEED, RELABEL_SMOOTHING = 200_003, 0.1
+# seeds 301-303: results/validation/mnist_addition/self-training/). Further members of an ensemble (`member` k > 0) seed
+# with k * MEMBER_SEED more, as probes/self_training.py's members do.
+RELABEL_SEED, RELABEL_SMOOTHING, MEMBER_SEED = 200_003, 0.1, 1000
 
 SUM_OF_TWO_DIGITS = torch.arange(10)[:, None] + torch.arange(10)  # [a, b] -> a + b
 
@@ -83,13 +84,14 @@ def constrained_labels(log_p: torch.Tensor, pairs: torch.Tensor, sums: torch.Ten
     return labels
 
 
-def relabelled(model, config, data: AdditionData, log=print) -> tuple[AdditionModel, dict]:
+def relabelled(model, config, data: AdditionData, log=print, member: int = 0) -> tuple[AdditionModel, dict]:
     """`relabel_epochs` of self-training: the training images' digits as the model's program reads them from the
     sums (`relabel.constrained_labels`: each pair's most probable digits that add up to its observed sum; no digit
     label is read), then a fresh `relabel_perception` trained on them for `relabel_epochs` (cross-entropy with label
     smoothing, the run's augmentation and batch size, one-cycle AdamW at `relabel_lr`), evaluated after each epoch.
     The program, a learned table included, stays the model's, and the new perception's classes are the old one's.
-    Returns the new model and the record (the model unchanged and why, where its program reads no digits)."""
+    `member` > 0: the same on other seeds (an ensemble's further members). Returns the new model and the record (the
+    model unchanged and why, where its program reads no digits)."""
     values = program_values(model)
     if values is None:
         log("Relabel: the learned table is not addition on a permutation of the digits; the model is kept")
@@ -103,9 +105,10 @@ def relabelled(model, config, data: AdditionData, log=print) -> tuple[AdditionMo
     labels = constrained_labels(log_p, data.train_pairs.cpu(), data.train_sums.cpu())
     classes = to_device(torch.where(labels >= 0, values.argsort()[labels.clamp(min=0)], -1), device)
     read = (labels >= 0).nonzero()[:, 0]
+    seed = config.seed + RELABEL_SEED + MEMBER_SEED * member
     record = {"perception": config.relabel_perception, "images": len(read),
               "changed": (labels[read] != log_p[read].argmax(-1)).sum().item(), "history": []}
-    torch.manual_seed(config.seed + RELABEL_SEED)
+    torch.manual_seed(seed)
     student = AdditionModel(data.digits, config.method, config.relabel_perception, cell_init=config.cell_init).to(device)
     if model.cell is not None:
         student.cell.load_state_dict(model.cell.state_dict())
@@ -115,7 +118,7 @@ def relabelled(model, config, data: AdditionData, log=print) -> tuple[AdditionMo
     log(f"Relabel: {len(read):,} training images read by the program from their sums ({record['changed']} changed "
         f"from the perception's own reading); {config.relabel_epochs} epochs of the {config.relabel_perception} perception")
     for epoch in range(1, config.relabel_epochs + 1):
-        generator, elapsed = seed_epoch(config.seed + RELABEL_SEED, epoch), stopwatch(device)
+        generator, elapsed = seed_epoch(seed, epoch), stopwatch(device)
         order = to_device(read[torch.randperm(len(read), generator=generator)], device)
         student.train()
         losses = []
@@ -135,4 +138,4 @@ def relabelled(model, config, data: AdditionData, log=print) -> tuple[AdditionMo
     return student, record
 
 
-__all__ = ["RELABEL_SEED", "RELABEL_SMOOTHING", "program_values", "constrained_labels", "relabelled"]
+__all__ = ["RELABEL_SEED", "RELABEL_SMOOTHING", "MEMBER_SEED", "program_values", "constrained_labels", "relabelled"]
