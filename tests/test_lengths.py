@@ -8,13 +8,12 @@ import pytest
 import torch
 
 import lengths as lengths_script
-from probes import ensemble_lengths
 from helpers.core.checkpoints import read_state, save_state
 from helpers.core.paths import ROOT
 from helpers.core.stats import welch_p
 from helpers.mnist_addition.data import AdditionData, prepare_addition, protocol_pairs
-from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, predicted_sums,
-                                            repairings)
+from helpers.mnist_addition.lengths import (evaluate_lengths, image_classes, lengths_summary, load_addition_model,
+                                            predicted_sums, repairings)
 from helpers.mnist_addition.model import AdditionModel, Ensemble
 from helpers.mnist_addition.relabel import relabelled
 from helpers.mnist_addition.evaluation import evaluate_addition
@@ -146,7 +145,8 @@ def test_ensemble_lengths_adds_members_on_the_kept_models_reading(tmp_path, mnis
     """probes/ensemble_lengths.py on two tiny kept `learned` runs with relabelled epochs, their tables set to addition
     on a permutation of the classes (as a run that learned it): each gets one more perception on its own seed (member
     1, not the run's own relabelled one again), its lengths.json and metrics.json go to the out folder, the run's
-    folder is left as it was, and the summary counts the members' seconds."""
+    folder is left as it was, and the summary counts the members' seconds. Fewer than 2 members is refused."""
+    from probes import ensemble_lengths
     runs = tmp_path / "runs"
     for seed in (1, 2):
         folder = runs / f"add-learned-lenet-n2-seed{seed}"
@@ -172,7 +172,7 @@ def test_ensemble_lengths_adds_members_on_the_kept_models_reading(tmp_path, mnis
         assert ensemble["members"] == 2 and [r["member"] for r in ensemble["trained"]] == [1]
         assert ensemble["seconds"] == pytest.approx(ensemble["trained"][0]["history"][0]["seconds"])
         assert result["seed"] == seed and list(result["lengths"]) == ["2", "4"]
-    model, params = lengths_script.load_addition_model(runs / "add-learned-lenet-n2-seed1" / "model.pt")
+    model, params = load_addition_model(runs / "add-learned-lenet-n2-seed1" / "model.pt")
     data = prepare_addition(2, 1, train_pairs=600, splits=mnist)
     config = AdditionConfig(**params)
     own, member = (relabelled(model, config, data, log=lambda line: None, member=k) for k in (0, 1))
@@ -180,5 +180,13 @@ def test_ensemble_lengths_adds_members_on_the_kept_models_reading(tmp_path, mnis
     trained = json.loads((out / "add-learned-lenet-n2-seed1" / "metrics.json").read_text())["ensemble"]["trained"][0]
     assert member[1]["history"][0]["digit_acc"] == trained["history"][0]["digit_acc"]  # the probe's member 1
     summary = (out / "summary.md").read_text()
-    assert "1 more such perception(s)" in summary and "further members" in summary
-    assert f"probes/ensemble_lengths.py {runs} --members 2" in summary
+    assert "1 more fresh `lenet` perception" in summary and "an ensemble of 2" in summary
+    assert "further members" in summary
+    assert f"probes/ensemble_lengths.py {runs} --members 2 --digits 2 4 --min-sums 300" in summary
+    (out / "summary.md").unlink()
+    assert ensemble_lengths.main([str(runs), "--members", "2", "--digits", "2", "4", "--min-sums", "300",
+                                  "--out", str(out), "--summary-only"]) == 0
+    assert (out / "summary.md").read_text() == summary
+    with pytest.raises(SystemExit) as refused:
+        ensemble_lengths.main([str(runs), "--members", "1"])
+    assert refused.value.code == 2

@@ -126,7 +126,7 @@ def percent(values) -> str:
 
 
 def exact_at_n(results) -> dict[int, str]:
-    """N -> the named `exact`, `mid` recipe's sum accuracy "mean ± std" over its runs in the results folder `results`."""
+    """N -> the named `exact`, `mid` recipe's sum accuracy "mean ± std" over its runs in the results folder."""
     rows = {r["config"]: r for r in addition_rows(load_addition_results(results))}
     out = {}
     for name, params in ADDITION_SWEEPS.items():
@@ -137,7 +137,8 @@ def exact_at_n(results) -> dict[int, str]:
 
 
 def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str],
-                    study: str | None = "addition-lengths", command: str = "python lengths.py") -> str:
+                    study: str | None = "addition-lengths",
+                    command: str = "python lengths.py") -> str:
     """<folder>/summary.md: the frozen models at every N against the best published result and `exact` trained at
     that N (`exact`: N -> "mean ± std", from results/mnist_addition), the same over the runs that learned the exact
     table where only some did, then each run: its table and training. `study`: the sweep.py study that trained the
@@ -157,11 +158,13 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
     relabel = (f"; then, in {len(relabelled)} of the {len(metrics)} runs, {len(relabelled[0]['relabel']['history'])}"
                f" epochs of a fresh `{relabelled[0]['relabel']['perception']}` perception on the training images' digits"
                " as its own table reads them from the sums (`relabel_epochs`)" if relabelled else "")
-    ensembles = [m["ensemble"]["members"] for m in metrics if "ensemble" in m]
+    ensembles = [m["ensemble"]["trained"] for m in metrics if m.get("ensemble", {}).get("trained")]
     if ensembles:
-        relabel += (f"; then, in {sum(k > 1 for k in ensembles)} of the {len(metrics)} runs, {max(ensembles) - 1} more"
-                    " such perception(s) on the kept model's own reading of the sums, on their own seeds, all read as"
-                    " one ensemble (mean probabilities)")
+        more = len(ensembles[0])
+        relabel += (f"; then, in {len(ensembles)} of the {len(metrics)} runs, {more} more fresh "
+                    f"`{ensembles[0][0]['perception']}` perception{'s' if more > 1 else ''} trained the same way on the"
+                    f" kept model's own reading of the sums, on {'their' if more > 1 else 'its'} own seed"
+                    f"{'s' if more > 1 else ''}: an ensemble of {more + 1} (mean probabilities)")
     lines = [
         f"# MNIST addition: learned at N = {trained}, frozen, evaluated at every N",
         "",
@@ -192,8 +195,8 @@ def lengths_summary(runs: list[dict], metrics: list[dict], exact: dict[int, str]
         + (", further members" if ensembles else "") + ") | table entries right | matched digit | "
         + " | ".join(f"N = {n}" for n in runs[0]["lengths"]) + " |",
         "|---|---|---|---|---|" + "---|" * len(runs[0]["lengths"]),
-        *[f"| {r['seed']} | {1 + len(m['restarts'])} | {m['train_seconds'] + m.get('ensemble', {}).get('seconds', 0):.0f} | "
-          f"{m['cell']['right']} / "
+        *[f"| {r['seed']} | {1 + len(m['restarts'])} | "
+          f"{m['train_seconds'] + m.get('ensemble', {}).get('seconds', 0):.0f} | {m['cell']['right']} / "
           f"{m['cell']['entries']} | {100 * r['matched_digit_acc']:.2f} | "
           + " | ".join(f"{100 * v['repaired_sum_acc']:.2f}" for v in r["lengths"].values()) + " |"
           for r, m in zip(runs, metrics)],
