@@ -8,7 +8,8 @@ pair's most probable digits under the model's perception that its own learned ta
 it). Then a perception trains
 on those labels with cross-entropy and the same augmentation and one-cycle AdamW: fine-tuned from the model
 (`--from model`) or from a fresh initialisation (`--from scratch`), `--members K` fresh ones on other seeds read as
-an ensemble (their digit probabilities averaged). Digit labels only score: the pseudo-labels' accuracy and the
+an ensemble (their digit probabilities averaged; `--chained`: those after the first train on the first one's reading
+of the sums, as probes/ensemble_lengths.py's train on a kept model's). Digit labels only score: the pseudo-labels' accuracy and the
 validation images' digit accuracy after every epoch. Appends a variant to self-training.json and
 rewrites summary.md under results/validation/mnist_addition/self-training/.
 
@@ -69,10 +70,11 @@ def self_train(network, images, labels, seed: int, epochs: int, lr: float, backg
 
 
 def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic: float, smoothing: float,
-         members: int = 1) -> None:
+         members: int = 1, chained: bool = False) -> None:
     name = (f"from {start}" + (f" ({net})" if start == "scratch" else "") + f", {epochs} epochs, lr {lr}"
             + (f", elastic {elastic}" if elastic else "") + (f", smoothing {smoothing}" if smoothing else "")
-            + (f", ensemble of {members}" if members > 1 else ""))
+            + (f", ensemble of {members}" if members > 1 else "")
+            + (", the others on the first member's reading" if chained else ""))
     variant = {"name": name, "seeds": {}}
     for seed in seeds:
         model, _ = load_addition_model(MODELS / f"seed{seed}" / "model.pt")
@@ -102,6 +104,12 @@ def main(seeds: list[int], start: str, epochs: int, lr: float, net: str, elastic
                                  elastic, smoothing)
             row["members"].append({"history": history, "digit_acc": history[-1]["digit_acc"],
                                    "seconds": sum(h["seconds"] for h in history)})
+            if chained and k == 0:  # the others read the sums through this member, as ensemble_lengths.py's do
+                read = constrained_labels(value_log_probabilities(network, data.train_x, values), data.train_pairs,
+                                          data.train_sums)
+                row["member_label_acc"] = (read[used] == data.train_digits[used]).float().mean().item()
+                row["member_changed"] = (read[used] != labels[used]).sum().item()
+                classes = torch.where(read >= 0, values.argsort()[read.clamp(0)], -1)
             ensemble = ensemble + value_log_probabilities(network, data.eval_x, values).exp() / members
         row["after"] = (ensemble.argmax(-1) == truth).float().mean().item()
         row["seconds"] = sum(m["seconds"] for m in row["members"])
@@ -137,13 +145,22 @@ def summary(report: list) -> str:
         " Pseudo-labels of the training images from the sums alone: each pair's most probable digits that the model's"
         " own table adds to the observed sum. Digit accuracy (%) on the 10,000 validation images; labels only score.", "",
         "Each row: `python probes/self_training.py " + " ".join(map(str, first)) + " --from model|scratch [--net NET]"
-        " --epochs E --lr LR [--smoothing S] [--members K]` (seconds: the second training's, mean per seed; an"
-        " ensemble's, every member's).", "",
+        " --epochs E --lr LR [--smoothing S] [--members K [--chained]]` (seconds: the second training's, mean per seed;"
+        " an ensemble's, every member's).", "",
         "| seed | before | training images read right: plain | constrained | changed by the sum |", "|---|---|---|---|---|",
         *(f"| {s} | {100 * r['before']:.2f} | {100 * r['plain_label_acc']:.3f} | {100 * r['label_acc']:.3f} | "
           f"{r['changed']} |" for s, r in first.items()), "",
         "| second training | " + " | ".join(f"seed {s}" for s in first) + " | mean | seconds |",
-        "|---|" + "---|" * (len(first) + 2), *rows, ""])
+        "|---|" + "---|" * (len(first) + 2), *rows, "", *chained_reading(report)])
+
+
+def chained_reading(report: list) -> list[str]:
+    """For each `--chained` variant, how well its first member read the training images through the sums."""
+    return [f"{v['name']}: the first member's constrained reading has "
+            + ", ".join(f"{100 * r['member_label_acc']:.3f} %" for r in v["seeds"].values())
+            + " of the training images right (" + ", ".join(str(r["member_changed"]) for r in v["seeds"].values())
+            + " labels other than the model's reading).\n" for v in report
+            if all("member_label_acc" in r for r in v["seeds"].values())]
 
 
 if __name__ == "__main__":
@@ -156,9 +173,15 @@ if __name__ == "__main__":
     parser.add_argument("--elastic", type=float, default=0.0, help="random_affine's elastic bends, pixels")
     parser.add_argument("--smoothing", type=float, default=0.0, help="label smoothing")
     parser.add_argument("--members", type=int, default=1, help="fresh perceptions read as an ensemble (--from scratch)")
+    parser.add_argument("--chained", action="store_true",
+                        help="members after the first train on the first member's constrained reading (as "
+                             "probes/ensemble_lengths.py's read a kept model's), not the model's")
     args = parser.parse_args()
     if args.members < 1:
         parser.error("--members must be at least 1")
     if args.members > 1 and args.start != "scratch":
         parser.error("--members needs --from scratch: the model itself is one network")
-    main(args.seeds, args.start, args.epochs, args.lr, args.net, args.elastic, args.smoothing, args.members)
+    if args.chained and args.members < 2:
+        parser.error("--chained needs --members 2 or more")
+    main(args.seeds, args.start, args.epochs, args.lr, args.net, args.elastic, args.smoothing, args.members,
+         args.chained)
