@@ -3,12 +3,14 @@ self-trained perception, `add-learned-mid-n2-relabel`) with K - 1 further percep
 epochs trained its own (`relabel.relabelled`, `member` 1 .. K - 1: their own seeds) on the training images' digits as
 the kept model's program reads them from the sums, all K read as one (`model.Ensemble`: mean probabilities), and
 evaluated at every N as lengths.py evaluates a model. The ensemble was chosen on the validation split
-(probes/self_training.py --members, seeds 301-303), where the members trained on the first perception's reading; that
-perception is not kept with a run, so here they read the kept one's. Digit labels are read only to score.
+(probes/self_training.py --members, seeds 301-303), where the members trained on the reading of the learned model's own
+perception (before any relabelling); that perception is not kept with a run, so here they read the kept one's
+(`--chained` there checks the difference). Digit labels are read only to score.
 
     python probes/ensemble_lengths.py results/mnist_addition/lengths-relabel-r5 --members 2
 
-Writes <out>/<run>/lengths.json and metrics.json (the run's own, with the members' training under "ensemble") and
+Writes <out>/<run>/lengths.json and metrics.json (the run's own, its `final` and `versions` the kept model's; the
+members' training, with this probe's versions, under "ensemble") and
 <out>/summary.md (`lengths_summary`; `--summary-only` writes it again from those files). <out>:
 <folder>-ensemble<K>.
 """
@@ -23,6 +25,7 @@ from helpers.core.checkpoints import write_json
 from helpers.core.device import full_fp32
 from helpers.core.mnist import MNISTDataError, load_mnist
 from helpers.core.paths import ROOT
+from helpers.core.provenance import versions
 from helpers.mnist_addition.data import prepare_addition
 from helpers.mnist_addition.lengths import (LENGTHS, MIN_SUMS, evaluate_lengths, exact_at_n, lengths_summary,
                                             load_addition_model)
@@ -40,7 +43,7 @@ def with_members(path: Path, members: int, splits, lengths=LENGTHS, min_sums: in
     model, params = load_addition_model(path)
     if not params.get("relabel_epochs"):
         raise ValueError(f"{path}: a run without relabelled epochs has no recipe for further members")
-    config, why = AdditionConfig(**{**params, "device": device or params["device"]}).resolution()
+    config, _ = AdditionConfig(**{**params, "device": device or params["device"]}).resolution()
     metrics, on = json.loads((path.parent / "metrics.json").read_text()), torch.device(config.device)
     data = prepare_addition(params["digits"], params["seed"], params["val_size"], train_pairs=params["train_pairs"],
                             splits=splits).to(on)
@@ -55,7 +58,7 @@ def with_members(path: Path, members: int, splits, lengths=LENGTHS, min_sums: in
         model.network = Ensemble([model.network, *(student.network for student, _ in students)]).eval()
         records = [{**record, "member": k} for k, (_, record) in enumerate(students, 1)]
         metrics["ensemble"] = {"members": members, "labels": "the kept model's reading", "trained": records,
-                               "device": config.device, "precision": config.precision,
+                               "precision": config.precision, "versions": versions(config.device),
                                "seconds": sum(h["seconds"] for r in records for h in r["history"])}
     return evaluate_lengths(model, data, params["seed"], lengths, min_sums), metrics
 

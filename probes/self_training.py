@@ -155,7 +155,8 @@ def summary(report: list) -> str:
 
 
 def chained_reading(report: list) -> list[str]:
-    """For each `--chained` variant, how well its first member read the training images through the sums."""
+    """For each `--chained` variant, how well its first member read the training images through the sums (over the
+    images in a training pair, as the model's own reading is scored)."""
     return [f"{v['name']}: the first member's constrained reading has "
             + ", ".join(f"{100 * r['member_label_acc']:.3f} %" for r in v["seeds"].values())
             + " of the training images right (" + ", ".join(str(r["member_changed"]) for r in v["seeds"].values())

@@ -170,6 +170,7 @@ def test_ensemble_lengths_adds_members_on_the_kept_models_reading(tmp_path, mnis
                            for name in ("lengths.json", "metrics.json"))
         ensemble = metrics["ensemble"]
         assert ensemble["members"] == 2 and [r["member"] for r in ensemble["trained"]] == [1]
+        assert ensemble["precision"] == "fp32" and ensemble["versions"]["torch"] == torch.__version__
         assert ensemble["seconds"] == pytest.approx(ensemble["trained"][0]["history"][0]["seconds"])
         assert result["seed"] == seed and list(result["lengths"]) == ["2", "4"]
     model, params = load_addition_model(runs / "add-learned-lenet-n2-seed1" / "model.pt")
