@@ -54,6 +54,11 @@ STUDIES = {
     # played no part in any choice
     "addition-lengths-relabel-r5": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(121, 131)),
                                     "params": {"restarts": 5}, "results": "results/mnist_addition/lengths-relabel-r5"},
+    # the final recipe (the r5 study's, each kept model then read as an ensemble of 2 by probes/ensemble_lengths.py,
+    # chosen on validation seeds 301-303 after seeds 121-130 missed the goals), on seeds 131-140, which played no part
+    # in any choice
+    "addition-lengths-final": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(131, 141)),
+                               "params": {"restarts": 5}, "results": "results/mnist_addition/lengths-final"},
 }
 
 
