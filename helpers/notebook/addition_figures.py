@@ -111,12 +111,15 @@ def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = 
         shift = 1 + 0.03 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
         ax.errorbar([r["digits"] * shift for r in points], [r["sum_mean"] for r in points], stds, fmt="o-",
                     capsize=3, color=f"C{j if j < 7 else j + 1}", label=f"{method}, {perception}")
-    colors = ("crimson", "teal", "saddlebrown", "black")
-    for i, (label, lengths) in enumerate((frozen or {}).items()):
+    colors = ("crimson", "teal", "saddlebrown", "black", "gold")
+    frozen = frozen or {}
+    for i, (label, lengths) in enumerate(frozen.items()):
         color = colors[i % len(colors)]
         means = [100 * statistics.mean(r["repaired"]) for r in lengths]
         errors = np.array([[m - 100 * r["interval"][0], 100 * r["interval"][1] - m] for m, r in zip(means, lengths)]).T
-        ax.errorbar([r["digits"] for r in lengths], means, errors, fmt="s-", lw=2, capsize=3, color=color, label=label)
+        shift = 1 + 0.02 * (i - (len(frozen) - 1) / 2)  # whiskers side by side where the lines meet
+        ax.errorbar([r["digits"] * shift for r in lengths], means, errors, fmt="s-", lw=2, capsize=3, color=color,
+                    label=label)
     ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
            title="MNIST addition: exact-match sum accuracy against N")
     ax.set_xticks(sorted(PUBLISHED), [str(n) for n in sorted(PUBLISHED)])
