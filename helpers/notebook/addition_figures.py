@@ -89,6 +89,11 @@ def current_rows(rows: list[dict]) -> list[dict]:
     return [max(group, key=lambda r: (r["recipe"] == named.get(key), r["n"])) for key, group in chosen.items()]
 
 
+def side_by_side(i: int, count: int, step: float) -> float:
+    """The factor that moves the i-th of `count` series at one N apart from the others, on a log axis."""
+    return 1 + step * (i - (count - 1) / 2)
+
+
 def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = None, image_dir=None):
     """Sum accuracy against N (log axis): ours per method and perception, each at its named recipe (mean, whiskers
     ± std over seeds), models trained at N = 2 and frozen (`frozen`: a label per study's `length_rows`, re-paired test
@@ -108,7 +113,7 @@ def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = 
     for j, ((method, perception), points) in enumerate(sorted(series.items())):
         points = sorted(points, key=lambda r: r["digits"])
         stds = [statistics.stdev(r["sum_values"]) * 100 if len(r["sum_values"]) > 1 else 0 for r in points]
-        shift = 1 + 0.03 * (j - (len(series) - 1) / 2)  # side by side around N, on the log axis
+        shift = side_by_side(j, len(series), 0.03)
         ax.errorbar([r["digits"] * shift for r in points], [r["sum_mean"] for r in points], stds, fmt="o-",
                     capsize=3, color=f"C{j if j < 7 else j + 1}", label=f"{method}, {perception}")
     colors = ("crimson", "teal", "saddlebrown", "black", "gold")
@@ -117,7 +122,7 @@ def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = 
         color = colors[i % len(colors)]
         means = [100 * statistics.mean(r["repaired"]) for r in lengths]
         errors = np.array([[m - 100 * r["interval"][0], 100 * r["interval"][1] - m] for m, r in zip(means, lengths)]).T
-        shift = 1 + 0.02 * (i - (len(frozen) - 1) / 2)  # whiskers side by side where the lines meet
+        shift = side_by_side(i, len(frozen), 0.02)  # whiskers apart where the lines meet
         ax.errorbar([r["digits"] * shift for r in lengths], means, errors, fmt="s-", lw=2, capsize=3, color=color,
                     label=label)
     ax.set(xscale="log", xlabel="N (digits per number)", ylabel="sum accuracy (%)", ylim=(-2, 101),
@@ -130,4 +135,4 @@ def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = 
 
 
 __all__ = ["number_strip", "plot_addition_pairs", "plot_addition_history", "plot_learned_cell", "current_rows",
-           "plot_addition_vs_n"]
+           "side_by_side", "plot_addition_vs_n"]
