@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from helpers.core.paths import MODELS, ROOT
-from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.model import load_checkpoint
 from helpers.digit_and_sum.inference import image_file_to_mnist, predict
 
 DEFAULT_MODEL = MODELS / "robust.pt"

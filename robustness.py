@@ -25,7 +25,7 @@ from helpers.core.mnist import load_mnist
 from helpers.core.paths import IMAGES, MODELS, RESULTS, ROOT, relative_to_root
 from helpers.core.provenance import versions
 from helpers.core.shifts import SHIFTS, shift
-from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.model import load_checkpoint
 from helpers.digit_and_sum.evaluation import eval_numbers
 from helpers.digit_and_sum.inference import image_file_to_mnist, predict
 from helpers.studies.robustness import load_robustness, robustness_table
@@ -106,7 +106,7 @@ def compare(names: list[str], out: Path = OUT, image_dir: Path | None = IMAGES) 
         f"Written by `python robustness.py --compare {' '.join(names)}` from results/robustness/*/robustness.json.\n\n"
         + table)
     if image_dir:
-        from helpers.notebook import study_figures
+        from helpers.figures import studies as study_figures
         study_figures.plot_robustness_comparison(groups, image_dir)
     return table
 
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
           f"{results['mean_shifted_joint_acc']:.2%}; worst at middle severity {results['min_middle_severity'][1]} "
           f"{results['min_middle_severity'][0]:.2%}; wrote {out / 'robustness.json'}")
     if args.image_dir:
-        from helpers.notebook import study_figures
+        from helpers.figures import studies as study_figures
         study_figures.plot_robustness(results, args.image_dir)
     return 0
 

@@ -1,19 +1,21 @@
-"""Sweeps: the primary notebook through papermill for configurations x seeds, on a Dask cluster, then a summary.
+"""Sweeps: a task's notebook through papermill for recipes x seeds, on a Dask cluster, then a summary.
 
-    python sweep.py default softmax                    # those configurations, seeds 1 2 3, one local worker
+    python sweep.py default softmax                    # those recipes, seeds 1 2 3, one local worker
     python sweep.py '*-k*' --workers 2                 # shell-style patterns; a local cluster of 2 workers
     python sweep.py '*-k*' --scheduler tcp://HOST:8786 # an existing cluster (dask scheduler / dask worker)
     python sweep.py default -p epochs 1 -p train_size 2000 --results runs/smoke   # a smoke sweep
-    python sweep.py --study fresh-draws --workers 2    # a named sweep: its configurations, seeds and folder
+    python sweep.py --study fresh-draws --workers 2    # a named sweep: its recipes, seeds and folder
+    python sweep.py add-exact-mid-n1                   # an MNIST-addition recipe: into results/mnist_addition
 
-Run `<config>-seed<k>` is one Dask task: a worker executes the notebook in a temporary folder and returns
+Run `<recipe>-seed<k>` is one Dask task: a worker executes its task's notebook in a temporary folder and returns
 its metrics and executed notebook (and with --keep-models its trained weights); the client writes
 <results>/<run>/metrics.json and runs/sweep/<run>.ipynb (and <results>/<run>/model.pt) as each run arrives, so workers need the repository and MNIST (MNIST_DATA_DIR, or a
 download) but no shared filesystem; a local cluster's sweep checks (or downloads) MNIST once before it starts, and
 stops with the loader's message without it. A run whose metrics.json is complete is not repeated (--force repeats
 it; one that finished with other settings stops the sweep before it starts, naming them); a run that fails is reported with its error at the end while the others finish, and the next
-invocation repeats only the missing and failed runs. Last, <results>/summary.md is written from
-everything in <results>/, so re-running the command regenerates the tables the README shows.
+invocation repeats only the missing and failed runs. A results folder holds one task's runs (each task has its
+own: results/ and results/mnist_addition/). Last, <results>/summary.md is written from everything in <results>/
+by the task's own summary (helpers.studies.tasks), so re-running the command regenerates the tables the docs show.
 """
 import argparse
 import ast
@@ -32,19 +34,12 @@ import cloudpickle
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
-from helpers.core.checkpoints import atomic_write, write_json
+from helpers.core.files import atomic_write, write_json
 from helpers.core.mnist import MNISTDataError, ensure_mnist
-from helpers.core.paths import ADDITION_NOTEBOOK, NOTEBOOK, RESULTS, ROOT, RUNS, relative_to_root
-from helpers.digit_and_sum.checkpoints import TASK
-from helpers.digit_and_sum.configs import SWEEPS
-from helpers.digit_and_sum.results import load_results, upgrade_metrics
-from helpers.digit_and_sum.runs import PARAMS, Config
-from helpers.mnist_addition.recipes import ADDITION_SWEEPS
-from helpers.mnist_addition.results import addition_summary, load_addition_results
-from helpers.mnist_addition.training import TASK as ADDITION_TASK
-from helpers.mnist_addition.training import AdditionConfig
-from helpers.studies.holdout import summary as sweep_summary
+from helpers.core.paths import RESULTS, ROOT, RUNS, relative_to_root
+from helpers.core.runs import load_runs
 from helpers.studies.plans import STUDIES
+from helpers.studies.tasks import TASKS, task_of
 
 NOTEBOOKS = RUNS / "sweep"
 
@@ -82,8 +77,8 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
     from distributed import get_worker
 
     from helpers.core.device import available_devices
-    from helpers.core.paths import NOTEBOOK, ROOT
-    from helpers.digit_and_sum.checkpoints import export_model
+    from helpers.core.paths import ROOT
+    from helpers.studies.tasks import TASKS
     index, workers = slots[get_worker().address]
     device = worker_device(parameters.get("device", "auto"), index, available_devices())
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -92,17 +87,17 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
     os.environ.update({f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "MKL", "OPENBLAS")})
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     parameters = dict(parameters)
-    notebook = ROOT / parameters.pop("notebook")
+    task = TASKS[parameters.pop("task")]
     with tempfile.TemporaryDirectory() as tmp:
         executed, out = Path(tmp) / "executed.ipynb", Path(tmp) / "run"
         try:
-            papermill.execute_notebook(str(notebook), str(executed), cwd=str(ROOT), progress_bar=False,
+            papermill.execute_notebook(str(task.notebook), str(executed), cwd=str(ROOT), progress_bar=False,
                                        parameters={**parameters, "device": device, "output_dir": str(out)})
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{error.ename}: {error.evalue}") from None
         result = {"metrics": json.loads((out / "metrics.json").read_text()), "notebook": executed.read_text()}
         if keep_model:  # the weights (without the optimizer's state, where the checkpoint has one), as bytes
-            slim = export_model(out / "model.pt", out / "slim.pt") if notebook == NOTEBOOK else out / "model.pt"
+            slim = task.export(out / "model.pt", out / "slim.pt") if task.export else out / "model.pt"
             result["model"] = slim.read_bytes()
         return result
 
@@ -111,13 +106,12 @@ def execute(parameters: dict, slots: dict, keep_model: bool = False) -> dict:
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def differences(metrics: dict, parameters: dict) -> dict[str, tuple]:
-    """The settings a run recorded that differ from the ones asked for: name -> (recorded, asked). Only settings
-    that change what a run computes count, and not the precision ("auto" or "bf16|fp32" is recorded as what it
-    resolved to), nor one neither run reads (its `read_with` setting off in both: when to restart, without restarts);
-    a setting newer than the run counts as the value it ran with."""
-    recorded, settings = (metrics["params"], AdditionConfig) if metrics.get("task") == ADDITION_TASK else \
-        (upgrade_metrics(metrics)["params"], Config)
+def differences(metrics: dict, parameters: dict, task) -> dict[str, tuple]:
+    """The settings a run of `task` recorded that differ from the ones asked for: name -> (recorded, asked). Only
+    settings that change what a run computes count, and not the precision ("auto" or "bf16|fp32" is recorded as what
+    it resolved to), nor one neither run reads (its `read_with` setting off in both: when to restart, without
+    restarts); a setting newer than the run counts as the value it ran with."""
+    recorded, settings = task.upgrade(metrics)["params"], task.settings
 
     def read(f) -> bool:
         by = f.metadata.get("read_with")
@@ -129,18 +123,19 @@ def differences(metrics: dict, parameters: dict) -> dict[str, tuple]:
 
 
 def complete(run_dir: Path, parameters: dict | None = None) -> bool:
-    """Whether a run finished: its metrics.json holds what the run writes at its end (the primary notebook's
-    exhaustive evaluation; an MNIST-addition run's final evaluation). A finished run with other settings than
-    `parameters` is not the run asked for, and replacing it would lose a result: that is an error."""
+    """Whether a run finished: its metrics.json holds what its task's run writes at its end (`Task.finished`). A
+    finished run with other settings than `parameters` is not the run asked for, and replacing it would lose a
+    result: that is an error."""
     path = run_dir / "metrics.json"
     if not path.exists():
         return False
     metrics = json.loads(path.read_text())
-    if metrics.get("task") not in (TASK, ADDITION_TASK):
-        raise ValueError(f"{relative_to_root(path)} names no task ({TASK!r} or {ADDITION_TASK!r}): not a run of this "
+    task = TASKS.get(metrics.get("task"))
+    if task is None:
+        raise ValueError(f"{relative_to_root(path)} names no task ({' or '.join(map(repr, TASKS))}): not a run of this "
                          "project's notebooks")
-    done = bool(metrics.get("exhaustive") if metrics["task"] == TASK else metrics.get("final"))
-    if done and parameters and (changed := differences(metrics, parameters)):
+    done = task.finished(metrics)
+    if done and parameters and (changed := differences(metrics, parameters, task)):
         said = ", ".join(f"{name} {was!r} there, {asked!r} asked" for name, (was, asked) in changed.items())
         raise ValueError(f"{relative_to_root(run_dir)} finished with other settings ({said}): "
                          "name another --results folder, or --force to replace it")
@@ -198,25 +193,18 @@ def dask_client(scheduler: str | None, workers: int):
         yield client
 
 
-def notebook_of(config: str) -> tuple[dict, str, dict, tuple]:
-    """A named configuration's parameters, the notebook that runs it (relative to the repository), what every sweep
-    run of it sets (no failing assertion: a poor run is a result too) and the parameters that notebook has."""
-    if config in ADDITION_SWEEPS:
-        return (ADDITION_SWEEPS[config], relative_to_root(ADDITION_NOTEBOOK), {"min_sum_acc": 0.0},
-                tuple(f.name for f in dataclasses.fields(AdditionConfig)))
-    return SWEEPS[config], relative_to_root(NOTEBOOK), {"min_joint_acc": 0.0, "image_dir": None}, \
-        PARAMS
-
-
 def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[str, dict]:
-    """Run name -> notebook parameters (with "notebook": which one runs it), for every configuration x seed."""
+    """Run name -> notebook parameters (with "task": which task's notebook runs it), for every recipe x seed; what
+    every sweep run of its task sets (`Task.fixed`) last."""
     runs = {}
     for seed in seeds:
         for config in configs:
-            parameters, notebook, fixed, names = notebook_of(config)
+            task = task_of(config)
+            names = [f.name for f in dataclasses.fields(task.settings)]
             if unknown := set(overrides) - set(names):
                 raise ValueError(f"unknown parameter {sorted(unknown)} for {config}; its notebook's are {', '.join(names)}")
-            runs[f"{config}-seed{seed}"] = {**parameters, **overrides, "seed": seed, **fixed, "notebook": notebook}
+            runs[f"{config}-seed{seed}"] = {**task.recipes[config], **overrides, "seed": seed, **task.fixed,
+                                            "task": task.name}
     return runs
 
 
@@ -234,19 +222,18 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
     """The command line read: its arguments and the runs it names (run name -> notebook parameters), checked
     (unknown names and parameters, and finished runs with other settings, stop it here with the reason)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("configs", nargs="*", help="names or shell patterns of SWEEPS and ADDITION_SWEEPS "
-                                                    "(default: all of the primary notebook's)")
+    parser.add_argument("configs", nargs="*", metavar="RECIPE",
+                        help="names or shell patterns of the tasks' RECIPES (default: all of the primary task's)")
     parser.add_argument("--study", choices=sorted(STUDIES),
-                        help="a named sweep (STUDIES): its configurations, seeds, results folder and any "
-                                                       "parameters it sets")
+                        help="a named sweep (STUDIES): its recipes, seeds, results folder and any parameters it sets")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3, or the study's")
     parser.add_argument("--keep-models", action="store_true", help="also write each run's weights to <results>/<run>/model.pt")
     parser.add_argument("--force", action="store_true", help="repeat runs that have results already")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a notebook parameter for every run, e.g. -p val_size 10000")
     parser.add_argument("--device", help="the notebook's device for every run (default: its own, 'auto')")
-    parser.add_argument("--results", type=Path, help="where the runs' metrics go (default: results/ in the repository, or "
-                                                     "the study's folder there)")
+    parser.add_argument("--results", type=Path, help="where the runs' metrics go (default: the study's folder, else the "
+                                                     "task's: results/ or results/mnist_addition/ in the repository)")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="where executed notebooks go (default: runs/sweep/ in the repository)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, default=1, help="local Dask workers (default 1)")
@@ -255,11 +242,19 @@ def plan(argv=None) -> tuple[argparse.Namespace, dict[str, dict]]:
     study = STUDIES.get(args.study, {})
     args.configs = args.configs or study.get("configs", [])
     args.seeds = args.seeds or study.get("seeds", [1, 2, 3])
-    args.results = args.results or ROOT / study.get("results", "results")
-    named = [*SWEEPS, *ADDITION_SWEEPS]
-    configs = [c for c in named if any(fnmatch.fnmatchcase(c, p) for p in args.configs)] if args.configs else list(SWEEPS)
+    named = [name for task in TASKS.values() for name in task.recipes]
+    configs = ([c for c in named if any(fnmatch.fnmatchcase(c, p) for p in args.configs)] if args.configs
+               else list(TASKS["digit_and_sum"].recipes))
     if unmatched := [p for p in args.configs if not any(fnmatch.fnmatchcase(c, p) for c in named)]:
-        parser.error(f"unknown configuration {unmatched}; choose from {', '.join(named)}")
+        parser.error(f"unknown recipe {unmatched}; choose from {', '.join(named)}")
+    if len(tasks := {task_of(c).name for c in configs}) > 1:
+        parser.error(f"{', '.join(configs)} are recipes of {' and '.join(sorted(tasks))}: a results folder holds one "
+                     "task's runs, so sweep each task on its own")
+    task = task_of(configs[0])
+    args.task, args.results = task.name, args.results or ROOT / study.get("results", task.results)
+    if other := [name for name in TASKS if name != task.name and load_runs(args.results, name)]:
+        parser.error(f"{relative_to_root(args.results)} holds runs of {other[0]}: a results folder holds one task's "
+                     f"runs (the {task.name} runs' own is {task.results})")
     overrides = {**study.get("params", {}), **{name: parse_value(value) for name, value in args.p}}
     if args.device:
         overrides["device"] = args.device
@@ -286,14 +281,11 @@ def main(argv=None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     with dask_client(args.scheduler, args.workers) as client:
         failures = run_sweep(runs, client, args.results, args.notebooks, args.force, args.keep_models)
-    if addition := load_addition_results(args.results):
-        summary = addition_summary(addition)
-    elif groups := load_results(args.results):
-        summary = sweep_summary(groups)
-    else:  # an empty table would read as a result
-        summary = None
+    command = "python sweep.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    summary = TASKS[args.task].summary(args.results, command)
+    if summary is None:  # an empty table would read as a result
         print(f"sweep.py: no finished run in {relative_to_root(args.results)}: no summary written", file=sys.stderr)
-    if summary:
+    else:
         (args.results / "summary.md").write_text(summary)
         print(summary)
     for name, error in failures.items():

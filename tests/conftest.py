@@ -13,7 +13,7 @@ if "MNIST_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "MN
 
 from helpers.core.device import device_name
 from helpers.core.mnist import load_mnist, prepare_data
-from helpers.digit_and_sum.runs import Config
+from helpers.digit_and_sum.settings import Config
 
 
 def pytest_collection_modifyitems(items):

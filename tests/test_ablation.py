@@ -4,19 +4,20 @@ import torch
 import torch.nn.functional as F
 
 from helpers.core.mnist import prepare_data
-from helpers.digit_and_sum import training as digit_training
+from helpers.digit_and_sum import train as digit_training
 from helpers.digit_and_sum.encoding import (
     ENCODINGS,
     decode_outputs,
     encode_targets,
     int_to_bits,
     output_loss,
+    target_bits,
     target_code,
 )
 from helpers.digit_and_sum.model import Net, number_features
 from helpers.digit_and_sum.pairs import FIXED_HOLDOUT, MAX_HOLDOUT, held_out_pairs
-from helpers.digit_and_sum.runs import Config, make_training
-from helpers.digit_and_sum.training import train_epoch
+from helpers.digit_and_sum.settings import Config
+from helpers.digit_and_sum.train import make_training, train_epoch
 
 DIGITS, NUMBERS = torch.tensor([(d, n) for d in range(10) for n in range(10)]).T
 
@@ -102,15 +103,15 @@ def test_a_bad_holdout_is_refused(holdout):
 @pytest.mark.parametrize("holdout", [0, "3d+7", 30])
 def test_training_never_sees_a_held_out_pair(tmp_path, monkeypatch, holdout):
     seen = set()
-    real_loss = output_loss
+    real_targets = target_bits
 
-    def recording_loss(encoding, logits, digits, numbers, *rest):
+    def recording_targets(encoding, digits, numbers, *rest):
         seen.update(zip(digits.tolist(), numbers.tolist()))
-        return real_loss(encoding, logits, digits, numbers, *rest)
+        return real_targets(encoding, digits, numbers, *rest)
 
-    monkeypatch.setattr(digit_training, "output_loss", recording_loss)
+    monkeypatch.setattr(digit_training, "target_bits", recording_targets)
     data = prepare_data(train_size=3000, download=False)
-    config = Config(epochs=1, train_size=3000, holdout=holdout, output_dir=str(tmp_path), seed=4).resolved()
+    config = Config(epochs=1, train_size=3000, holdout=holdout, output_dir=str(tmp_path), seed=4).resolve()[0]
     model, optimizer, scheduler = make_training(config, len(data.train_x))
     train_epoch(model, data, optimizer, scheduler, 1, config, log=lambda line: None)
     held = pairs(held_out_pairs(holdout, 4))

@@ -11,17 +11,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.core.checkpoints import read_state
+from helpers.core.checkpoints import read_checkpoint
 from helpers.core.paths import ADDITION_NOTEBOOK, ROOT
 from helpers.core.settings import parameter_table, parameters_cell
 from helpers.mnist_addition.data import AdditionData, prepare_addition, sum_digits
-from helpers.mnist_addition.model import AdditionModel, LearnedCell, exact_log_likelihood
-from helpers.mnist_addition.lengths import load_addition_model
-from helpers.mnist_addition.recipes import ADDITION_SWEEPS
-from helpers.mnist_addition.results import addition_summary, load_addition_results, recipe
 from helpers.mnist_addition.evaluation import evaluate_addition
-from helpers.mnist_addition.relabel import constrained_labels, program_values, relabelled
-from helpers.mnist_addition.training import ADDITION_FORMAT, AdditionConfig, cell_report, fit_addition, part_trained
+from helpers.mnist_addition.model import (CHECKPOINT_FORMAT, AdditionModel, LearnedCell, exact_log_likelihood,
+                                          load_addition_model)
+from helpers.mnist_addition.recipes import RECIPES
+from helpers.mnist_addition.relabel import constrained_labels, program_values
+from helpers.mnist_addition.results import addition_summary, beyond_shared, load_addition_results
+from helpers.mnist_addition.settings import AdditionConfig
+from helpers.mnist_addition.train import cell_report, fit, part_trained, relabel
 
 
 def every_assignment(digits: int) -> torch.Tensor:
@@ -204,7 +205,7 @@ def test_a_validation_split_pairs_images_training_never_sees(mnist):
 def test_every_method_gives_a_likelihood_per_pair_and_a_sum(method, perception):
     model = AdditionModel(3, method, perception).eval()
     images, sums = torch.randn(5, 2, 3, 1, 28, 28), sum_digits(torch.randint(0, 10, (5, 2, 3)))
-    assert model.log_likelihood(images, sums).shape == (5,)
+    assert model.log_likelihood(model(images), sums).shape == (5,)
     logits, predicted = model.predict(images)
     assert predicted.shape == (5, 4) and ((predicted >= 0) & (predicted <= 9)).all()
     assert (logits is None) == (method == "neural")
@@ -230,24 +231,28 @@ def test_bad_settings_fail_clearly():
         AdditionConfig(epochs=3, restarts=2, restart_epoch=4)
     with pytest.raises(ValueError, match="perception must be one of"):
         AdditionConfig(perception="resnet")
-    with pytest.raises(ValueError, match="frozen_at must be a list of positive ints"):
-        AdditionConfig(frozen_at="[4, 15]")  # papermill's -p gives a string; -y a list
+    with pytest.raises(ValueError, match="lengths must be a list of positive ints"):
+        AdditionConfig(lengths="[4, 15]")  # papermill's -p gives a string; -y a list
     with pytest.raises(ValueError, match="neural baseline has none"):
-        AdditionConfig(method="neural", frozen_at=[4])
+        AdditionConfig(method="neural", lengths=[4])
     with pytest.raises(ValueError, match="needs 1200 evaluation images; the evaluation split has 1000"):
-        AdditionConfig(frozen_at=[4, 600], val_size=1000)
-    assert AdditionConfig(frozen_at=[4, 15]) == AdditionConfig(frozen_at=(4, 15))  # a tuple, however it came
+        AdditionConfig(lengths=[4, 600], val_size=1000)
+    with pytest.raises(ValueError, match="needs 10002 evaluation images; the evaluation split has 10000"):
+        AdditionConfig(lengths=[5001])
+    with pytest.raises(ValueError, match="members > 1 are perceptions of the relabelled epochs"):
+        AdditionConfig(members=2)
+    assert AdditionConfig(lengths=[4, 15]) == AdditionConfig(lengths=(4, 15))  # a tuple, however it came
 
 
 def test_a_run_trained_otherwise_than_the_recipes_names_how_in_the_summary():
     """The papers' training (addition-papers-training-n4) is named in the summary's recipe; a named recipe's own
     training is not."""
-    papers = {**ADDITION_SWEEPS["add-exact-lenet-n4"], "epochs": 100, "lr": 0.001, "weight_decay": 0.0,
+    papers = {**RECIPES["add-exact-lenet-n4"], "epochs": 100, "lr": 0.001, "weight_decay": 0.0,
               "schedule": "constant", "augment": False, "batch_size": 128, "restarts": 0}
-    assert recipe(papers) == "batch_size 128, lr 0.001, weight_decay 0.0, schedule constant, augment False"
-    assert recipe(ADDITION_SWEEPS["add-exact-lenet-n4"]) == ""
-    assert recipe(ADDITION_SWEEPS["add-learned-mid-n2"]) == ("cell_init 1.0, balance 1.0, restarts 2 after epoch 8 "
-                                                             "above 0.25")
+    assert beyond_shared(papers) == "batch_size 128, lr 0.001, weight_decay 0.0, schedule constant, augment False"
+    assert beyond_shared(RECIPES["add-exact-lenet-n4"]) == ""
+    assert beyond_shared(RECIPES["add-learned-mid-n2"]) == ("cell_init 1.0, balance 1.0, restarts 2 after epoch 8 "
+                                                            "above 0.25")
 
 
 def small(tmp_path, **changes):
@@ -278,7 +283,7 @@ def test_digit_labels_never_reach_training(tmp_path, mnist, recipe):
     strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
     runs = []
     for name, d in (("a", data), ("b", scrambled)):
-        metrics = fit_addition(small(tmp_path / name, digits=digits, **changes), d, log=lambda line: None)["metrics"]
+        metrics = fit(small(tmp_path / name, digits=digits, **changes), d, log=lambda line: None)["metrics"]
         relabel = metrics.get("relabel", {})
         runs.append([strip(metrics["history"]), [strip(r["history"]) for r in metrics["restarts"]], metrics["final"],
                      strip(relabel.get("history", [])), relabel.get("changed")])
@@ -293,9 +298,9 @@ def test_the_exact_method_learns_digits_from_sums_alone(tmp_path):
     chance (10 %). Thresholds, so any CPU: this Xeon reads 90.7 % of digits and 68.3 % of sums, and another CPU's
     drift (tests/README.md) moves them by far less than the margin. It records its task, in metrics.json and model.pt."""
     data = prepare_addition(2, seed=1, download=False, train_pairs=3000)
-    run = fit_addition(small(tmp_path, train_pairs=3000), data, log=lambda line: None)
+    run = fit(small(tmp_path, train_pairs=3000), data, log=lambda line: None)
     assert run["metrics"]["final"]["digit_acc"] > 0.8 and run["metrics"]["final"]["sum_acc"] > 0.4
-    saved = read_state(tmp_path / "model.pt", ADDITION_FORMAT)
+    saved = read_checkpoint(tmp_path / "model.pt", CHECKPOINT_FORMAT)
     assert saved["params"]["digits"] == 2 and saved["task"] == run["metrics"]["task"] == "mnist_addition"
 
 
@@ -331,13 +336,13 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
     without restarts, bit for bit."""
     data = prepare_addition(2, seed=1, download=False, train_pairs=600)
     quiet = lambda line: None  # noqa: E731
-    plain = fit_addition(small(tmp_path / "plain", epochs=3, train_pairs=600), data, log=quiet)["metrics"]
-    kept = fit_addition(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2, restart_loss=1e9), data,
+    plain = fit(small(tmp_path / "plain", epochs=3, train_pairs=600), data, log=quiet)["metrics"]
+    kept = fit(small(tmp_path / "kept", epochs=3, train_pairs=600, restarts=2, restart_loss=1e9), data,
                                 log=quiet)["metrics"]  # every run "found its digits"
     strip = lambda history: [{k: v for k, v in h.items() if k != "seconds"} for h in history]  # noqa: E731
     assert kept["restarts"] == [] and strip(kept["history"]) == strip(plain["history"])
     lines = []
-    again = fit_addition(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2, restart_loss=0.0), data,
+    again = fit(small(tmp_path / "again", epochs=3, train_pairs=600, restarts=2, restart_loss=0.0), data,
                                  log=lines.append)["metrics"]  # every run "found no digits"
     assert [r["attempt"] for r in again["restarts"]] == [0, 1] and sum("Restart" in line for line in lines) == 2
     assert all(len(r["history"]) == 2 for r in again["restarts"]) and len(again["history"]) == 3
@@ -347,7 +352,7 @@ def test_a_run_whose_loss_shows_no_digits_starts_again_and_a_run_that_learns_doe
     assert again["restarts"][1]["history"][0]["train_loss"] != plain["history"][0]["train_loss"]  # a new start
     every = [h["seconds"] for h in again["history"]] + [h["seconds"] for r in again["restarts"] for h in r["history"]]
     assert again["train_seconds"] == pytest.approx(sum(every))
-    early = fit_addition(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1,
+    early = fit(small(tmp_path / "early", epochs=3, train_pairs=600, restarts=1, restart_epoch=1,
                                        restart_loss=0.0),
                                  data, log=quiet)["metrics"]  # read after epoch 1: an abandoned attempt costs 1 epoch
     assert [len(r["history"]) for r in early["restarts"]] == [1] and len(early["history"]) == 3
@@ -395,7 +400,7 @@ def test_relabelled_epochs_end_with_the_new_perception_and_the_same_program(tmp_
     and the frozen model loads and answers as the run evaluated it. A learned model keeps its table; one whose table
     is not addition on its classes is kept as it is, and says why."""
     data = prepare_addition(2, seed=1, splits=mnist, train_pairs=1500)
-    run = fit_addition(small(tmp_path, relabel_epochs=2, relabel_perception="bn"), data, log=lambda line: None)
+    run = fit(small(tmp_path, relabel_epochs=2, relabel_perception="bn"), data, log=lambda line: None)
     metrics, relabel = run["metrics"], run["metrics"]["relabel"]
     assert relabel["images"] == 1500 * 4 and len(relabel["history"]) == 2
     assert metrics["train_seconds"] == pytest.approx(sum(h["seconds"] for h in metrics["history"] + relabel["history"]))
@@ -406,16 +411,16 @@ def test_relabelled_epochs_end_with_the_new_perception_and_the_same_program(tmp_
 
     config = small(tmp_path, method="learned", relabel_epochs=1, relabel_perception="bn")
     learned = AdditionModel(2, "learned", "lenet", cell_init=1.0)  # a random table: no addition to read digits by
-    assert relabelled(learned, config, data, log=lambda line: None) == (learned, {"skipped": ANY})
+    assert relabel(learned, config, data, log=lambda line: None) == (learned, {"skipped": ANY})
     values = torch.randperm(10, generator=torch.Generator().manual_seed(1))
     total = values[:, None, None] + values[None, :, None] + torch.arange(2)
     with torch.no_grad():
         learned.cell.table.copy_(F.one_hot(total % 10 * 2 + (total >= 10).long(), 20).float().view(10, 10, 2, 10, 2))
-    student, record = relabelled(learned, config, data, log=lambda line: None)
+    student, record = relabel(learned, config, data, log=lambda line: None)
     assert torch.equal(student.cell.table, learned.cell.table) and isinstance(student.network[0], torch.nn.Sequential)
     assert len(record["history"]) == 1
 
-    with pytest.raises(ValueError, match="relabel_epochs needs a program"):
+    with pytest.raises(ValueError, match="relabel_epochs and lengths need a program"):
         AdditionConfig(method="neural", relabel_epochs=1)
     with pytest.raises(ValueError, match="relabel_perception must be one of"):
         AdditionConfig(relabel_perception="resnet")

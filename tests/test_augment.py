@@ -3,8 +3,8 @@ images as the code before them (the stored fixture); tests/test_gpu_path.py chec
 import torch
 
 from helpers.core.augment import random_affine
-from helpers.digit_and_sum import robust
-from helpers.digit_and_sum.robust import robust_augment
+from helpers.digit_and_sum import corruptions as robust
+from helpers.digit_and_sum.corruptions import robust_augment
 
 from conftest import ROOT
 
@@ -30,7 +30,7 @@ def test_every_corruption_is_a_named_function_and_changes_its_images():
     x = (synthetic_batch() * 0.3081 + 0.1307).clamp(0, 1)[:8]
     draws = robust.draw_corruptions(8, torch.Generator().manual_seed(0))
     for corruption in robust.CORRUPTIONS:
-        changed = corruption(x, robust.Picked(draws, torch.arange(8)))
+        changed = corruption(x, robust.DrawsOf(draws, torch.arange(8)))
         assert changed.shape == x.shape and not torch.equal(changed, x), corruption.__name__
         assert 0 <= changed.min() and changed.max() <= 1, corruption.__name__
 

@@ -10,14 +10,14 @@ import psutil
 import pytest
 from distributed import Client
 
-from helpers.digit_and_sum.configs import HOLDOUT_COUNTS, SWEEPS
+from helpers.digit_and_sum.recipes import HOLDOUT_COUNTS, RECIPES
 from helpers.digit_and_sum.results import load_results
 from helpers.studies.holdout import summary
 
 import sweep
 from conftest import ROOT, free_port
 
-TINY = {"epochs": 1, "train_size": 2000, "log_interval": 10}
+TINY = {"epochs": 1, "train_size": 2000, "eval_size": 500, "log_interval": 10}
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -109,7 +109,7 @@ def test_a_local_cluster_starts_its_workers_on_127_0_0_1_and_stops_them():
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("argv, message", [(["nosuch"], "unknown configuration"),
+@pytest.mark.parametrize("argv, message", [(["nosuch"], "unknown recipe"),
                                            (["default", "-p", "epoch", "3"], "unknown parameter"),
                                            (["default", "--workers", "0"], "--workers must be at least 1")])
 def test_bad_command_lines_fail_before_anything_runs(argv, message, capsys):
@@ -119,13 +119,13 @@ def test_bad_command_lines_fail_before_anything_runs(argv, message, capsys):
 
 
 def test_patterns_and_parameters():
-    assert [c for c in SWEEPS if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in HOLDOUT_COUNTS]
+    assert [c for c in RECIPES if c.startswith("softmax-k")] == [f"softmax-k{k}" for k in HOLDOUT_COUNTS]
     assert sweep.parse_value("10") == 10 and sweep.parse_value("True") is True and sweep.parse_value("3d+7") == "3d+7"
     assert sweep.sweep_runs(["input-scalar-k50"], [2], {"epochs": 1}) == {
         "input-scalar-k50-seed2": {"number_input": "scalar", "holdout": 50, "epochs": 1, "seed": 2, "min_joint_acc": 0.0,
-                                   "image_dir": None, "notebook": "notebooks/neural_network_on_steroids.ipynb"}}
+                                   "image_dir": None, "task": "digit_and_sum"}}
     assert sweep.sweep_runs(["add-exact-lenet-n4"], [7], {"epochs": 2}) == {
         "add-exact-lenet-n4-seed7": {"digits": 4, "method": "exact", "perception": "lenet", "epochs": 2, "lr": 0.01,
-                                     "seed": 7, "min_sum_acc": 0.0, "notebook": "notebooks/mnist_addition.ipynb"}}
+                                     "seed": 7, "min_sum_acc": 0.0, "task": "mnist_addition"}}
     with pytest.raises(ValueError, match="unknown parameter \\['holdout'\\] for add-exact-lenet-n4"):
         sweep.sweep_runs(["add-exact-lenet-n4"], [1], {"holdout": 3})  # a parameter of the other notebook

@@ -9,15 +9,16 @@ from helpers.core import device as core_device
 from helpers.core.backbones import DEFAULT_PRECISION
 from helpers.core.device import available_devices, choose_precision, device_name, full_fp32, resolve_device
 from helpers.core.mnist import prepare_data
-from helpers.digit_and_sum import runs as digit_runs
-from helpers.digit_and_sum.checkpoints import load_checkpoint
-from helpers.digit_and_sum.configs import CONFIGS, SWEEPS
+from helpers.digit_and_sum import train as digit_runs
+from helpers.digit_and_sum.model import load_checkpoint
+from helpers.digit_and_sum.recipes import RECIPES
 from helpers.digit_and_sum.evaluation import pair_logits
 from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.inference import predict
-from helpers.digit_and_sum.runs import Config, fit
-from helpers.mnist_addition.recipes import ADDITION_SWEEPS
-from helpers.mnist_addition.training import AdditionConfig
+from helpers.digit_and_sum.settings import Config
+from helpers.digit_and_sum.train import fit
+from helpers.mnist_addition.recipes import RECIPES as ADDITION_RECIPES
+from helpers.mnist_addition.settings import AdditionConfig
 
 from conftest import Interrupt, interrupt_at, outcome, params
 
@@ -65,7 +66,7 @@ def test_a_malformed_device_is_a_clear_error(device):
 
 def test_the_notebook_parameters_reject_a_bad_device_before_training():
     with pytest.raises(ValueError, match="device must be 'auto' or a device name"):
-        Config(device="tpu:7").resolved()
+        Config(device="tpu:7").resolve()
 
 
 def test_precision_auto_takes_the_backbones_measured_default(monkeypatch):
@@ -172,7 +173,7 @@ def test_auto_and_bf16_or_fp32_run_bf16_only_where_it_is_native_and_say_why(monk
         precision, why = choose_precision(asked, cpu, DEFAULT_PRECISION[backbone], f"the {backbone} backbone's default")
         assert precision == ("bf16" if native else "fp32")
         assert ("computed natively" if native else "only by emulation") in why and asked.split(":")[0] in why
-    assert Config(backbone="bn", device="cpu").resolution()[1] == "auto: the bn backbone's default is fp32"
+    assert Config(backbone="bn", device="cpu").resolve()[1] == "auto: the bn backbone's default is fp32"
 
 
 def test_bf16_asked_for_where_it_is_emulated_runs_and_says_what_it_costs(monkeypatch):
@@ -213,13 +214,13 @@ def test_fp32_on_cuda_turns_tf32_off_and_back_and_fit_runs_inside_it(monkeypatch
     assert entered == [(torch.device("cpu"), "fp32")]
 
 
-@pytest.mark.parametrize("name", sorted({*CONFIGS, *SWEEPS, *ADDITION_SWEEPS}))
+@pytest.mark.parametrize("name", sorted({*RECIPES, *ADDITION_RECIPES}))
 def test_no_named_configuration_forces_a_precision_the_device_may_only_emulate(monkeypatch, name):
     """On a CPU without native bf16 (AMD EPYC with AVX2 only) every named run trains in fp32, without a warning."""
     monkeypatch.setattr(core_device, "cpu_has_native_bf16", lambda: False)
-    settings = {**CONFIGS, **SWEEPS, **ADDITION_SWEEPS}[name]
-    config = (AdditionConfig if name in ADDITION_SWEEPS else Config)(**settings, device="cpu")
+    settings = {**RECIPES, **ADDITION_RECIPES}[name]
+    config = (AdditionConfig if name in ADDITION_RECIPES else Config)(**settings, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        resolved, why = config.resolution()  # what the run itself asks
+        resolved, why = config.resolve()  # what the run itself asks
     assert resolved.precision == "fp32", why

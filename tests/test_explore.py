@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from helpers.core.backbones import BACKBONES
-from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.model import load_checkpoint
 from helpers.digit_and_sum.encoding import target_code
 from helpers.digit_and_sum.evaluation import evaluate
 from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.model import Net
 from helpers.digit_and_sum.sampler import RandomSampler
-from helpers.digit_and_sum.training import train_epoch
-from helpers.notebook import explore
+from helpers.digit_and_sum.train import train_epoch
+from helpers.figures import explore
 
 from conftest import ROOT
 

@@ -7,15 +7,15 @@ import torch
 from helpers.core import augment as core_augment
 from helpers.core import training as core_training
 from helpers.core.mnist import prepare_data
-from helpers.digit_and_sum import robust
-from helpers.digit_and_sum import training as digit_training
+from helpers.digit_and_sum import corruptions as robust
+from helpers.digit_and_sum import train as digit_training
 from helpers.digit_and_sum.evaluation import eval_numbers, evaluate, evaluate_exhaustive
 from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.inference import predict
 from helpers.digit_and_sum.model import Net
-from helpers.digit_and_sum.robust import robust_augment
-from helpers.digit_and_sum.runs import Config, make_training
-from helpers.digit_and_sum.training import train_epoch
+from helpers.digit_and_sum.corruptions import robust_augment
+from helpers.digit_and_sum.settings import Config
+from helpers.digit_and_sum.train import make_training, train_epoch
 
 
 class OnDevice(torch.Tensor):
@@ -122,7 +122,7 @@ def test_an_epoch_on_cuda_syncs_only_for_its_log_lines():
 
     data = prepare_data(train_size=1024, download=False).to("cuda")
     config = Config(epochs=1, augment="robust", centre_input=True, holdout=30, device="cuda",
-                            log_interval=3).resolved()
+                            log_interval=3).resolve()[0]
     model, optimizer, scheduler = make_training(config, len(data.train_x), device="cuda")
     torch.cuda.set_sync_debug_mode("warn")
     try:
@@ -161,7 +161,9 @@ def trained():
 def test_every_function_that_takes_a_model_runs_it_on_its_device(meta, trained, images):
     import matplotlib.pyplot as plt
 
-    from helpers.notebook import explore, figures, study_figures
+    from helpers.figures import digit_and_sum as figures
+    from helpers.figures import explore
+    from helpers.figures import studies as study_figures
     model = trained.to(meta)
     digits, numbers = images.eval_y[:50], eval_numbers(50)
     plt.close(figures.plot_architecture(model))
@@ -177,7 +179,7 @@ def test_every_function_that_takes_a_model_runs_it_on_its_device(meta, trained, 
 
 
 def test_the_drawing_pad_runs_its_model_on_its_device(meta, trained):
-    from helpers.notebook.draw import DrawPad
+    from helpers.figures.draw import DrawPad
     pad = DrawPad({"trained": trained.to(meta)})
     pad.start(100, 60), pad.move(140, 200), pad.finish(150, 220)
     state = pad.state()

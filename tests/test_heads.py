@@ -7,19 +7,21 @@ import torch
 
 from helpers.core.mnist import prepare_data
 from helpers.core.paths import RESULTS, ROOT
-from helpers.digit_and_sum.checkpoints import load_checkpoint, read_checkpoint
+from helpers.core.checkpoints import read_checkpoint
+from helpers.digit_and_sum.model import CHECKPOINT_FORMAT, load_checkpoint
 from helpers.digit_and_sum.encoding import bits_to_int, decode_outputs, encode_targets, int_to_bits
 from helpers.digit_and_sum.evaluation import cell_metrics, evaluate_exhaustive, pair_logits, unseen_numbers
 from helpers.digit_and_sum.heads import ADDER_HEADS, CELL_INPUTS, FULL_ADDER, HEADS, SymmetricAdderHead
 from helpers.digit_and_sum.inference import predict
 from helpers.digit_and_sum.pairs import cell_coverage, held_out_pairs
-from helpers.digit_and_sum.runs import Config, fit
+from helpers.digit_and_sum.settings import Config
+from helpers.digit_and_sum.train import fit
 
 
 @pytest.mark.slow
 def test_a_checkpoint_records_its_head_and_loads_it(small_run):
     path = small_run["symadder"]["dir"] / "model.pt"
-    assert read_checkpoint(path)["head"] == "symadder"
+    assert read_checkpoint(path, CHECKPOINT_FORMAT)["head"] == "symadder"
     model = load_checkpoint(path)
     assert model.head_name == "symadder" and isinstance(model.head, SymmetricAdderHead) and model.head.symmetric
     trained = small_run["symadder"]["model"].state_dict()
@@ -28,7 +30,7 @@ def test_a_checkpoint_records_its_head_and_loads_it(small_run):
 
 def test_an_old_checkpoint_without_a_head_loads_as_the_mlp():
     assert load_checkpoint(ROOT / "models" / "default.pt").head_name == "mlp"
-    assert "head" not in read_checkpoint(ROOT / "models" / "default.pt")
+    assert "head" not in read_checkpoint(ROOT / "models" / "default.pt", CHECKPOINT_FORMAT)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist
     image of the first 2,000 with each of the held-out numbers for its digit, and with the numbers 10..15. A fixed
     model, no training: a threshold that holds on every CPU (it reads about 99 %)."""
     path = ROOT / "models" / "symadder-k81.pt"
-    params = read_checkpoint(path)["params"]
+    params = read_checkpoint(path, CHECKPOINT_FORMAT)["params"]
     assert (params["head"], params["holdout"], params["seed"]) == ("symadder", 81, 1)
     model, held = load_checkpoint(path), held_out_pairs(81, 1)
     images, digits = mnist["test"][0][:2000], mnist["test"][1][:2000]
@@ -93,7 +95,7 @@ def test_the_shipped_adder_trained_on_19_pairs_answers_the_81_it_never_saw(mnist
 def test_the_shipped_adder_is_the_committed_run():
     """models/symadder-k81.pt is results/symadder-k81-seed1's model: the same commit, settings and history as the
     run's metrics.json (what the README's numbers and cell figure come from)."""
-    shipped = read_checkpoint(ROOT / "models" / "symadder-k81.pt")
+    shipped = read_checkpoint(ROOT / "models" / "symadder-k81.pt", CHECKPOINT_FORMAT)
     metrics = json.loads((RESULTS / "symadder-k81-seed1" / "metrics.json").read_text())
     assert shipped["versions"]["code"] == metrics["versions"]["code"] and not metrics["versions"]["code"]["dirty"]
     assert shipped["history"] == metrics["history"]
@@ -178,19 +180,3 @@ def test_the_batched_adder_computes_its_cells_position_by_position(name):
     assert torch.allclose(fast, slow, atol=1e-6)
     assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(fast_grads, slow_grads))
 
-
-def test_the_rejected_hand_written_carry_chain_computes_the_heads_function():
-    """probes/carry_chain.py (measured slower, docs/speed.md) is the same function as the symadder head: the numbers it
-    prints compare like with like."""
-    from probes.carry_chain import chain_forward
-    torch.manual_seed(0)
-    head = HEADS["symadder"]()
-    features, number = torch.randn(64, 320), int_to_bits(torch.randint(0, 16, (64,)), 4)
-    weights = torch.randn(64, 9)
-    results = []
-    for forward in (lambda: head(features, number), lambda: chain_forward(head, features, number)):
-        logits = forward()
-        results.append((logits, torch.autograd.grad((logits * weights).sum(), list(head.parameters()))))
-    (eager, eager_grads), (chain, chain_grads) = results
-    assert torch.allclose(eager, chain, atol=1e-6)
-    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(eager_grads, chain_grads))

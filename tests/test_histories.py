@@ -24,7 +24,8 @@ import pytest
 
 from helpers.core.mnist import prepare_data
 from helpers.digit_and_sum.evaluation import ACCURACIES
-from helpers.digit_and_sum.runs import Config, fit
+from helpers.digit_and_sum.settings import Config
+from helpers.digit_and_sum.train import fit
 
 from conftest import ROOT, machine, outcome
 

@@ -11,7 +11,9 @@ import helpers
 from conftest import ROOT
 
 PACKAGE = ROOT / "helpers"
-RUNGS = {"core": 0, "digit_and_sum": 1, "mnist_addition": 1, "studies": 2, "notebook": 3}
+RUNGS = {"core": 0, "digit_and_sum": 1, "mnist_addition": 1, "studies": 2, "figures": 3}
+TASKS = ("digit_and_sum", "mnist_addition")
+SHAPE = {"settings.py", "recipes.py", "train.py", "results.py"}  # what every task's folder holds
 MAX_LINES = 300
 
 
@@ -69,10 +71,10 @@ def test_a_module_reads_top_to_bottom(path):
 def test_the_ladder_test_sees_a_wrong_import():
     """The checker itself: an import from the other task and one from a rung above are found, relative or absolute;
     the module's own folder and the core are what a task may import."""
-    where = PACKAGE / "digit_and_sum" / "runs.py"
-    source = ("from ..mnist_addition import training\nimport helpers.notebook.figures\nfrom . import model\n"
+    where = PACKAGE / "digit_and_sum" / "train.py"
+    source = ("from ..mnist_addition import train\nimport helpers.figures.explore\nfrom . import model\n"
               "from ..core.device import autocast\n")
-    assert imported_folders(where, source) == {"mnist_addition", "notebook", "digit_and_sum", "core"}
+    assert imported_folders(where, source) == {"mnist_addition", "figures", "digit_and_sum", "core"}
 
 
 def test_import_helpers_names_its_folders_and_nothing_else_and_the_docstring_draws_them():
@@ -81,17 +83,55 @@ def test_import_helpers_names_its_folders_and_nothing_else_and_the_docstring_dra
         assert f"{folder}/" in helpers.__doc__
 
 
+def test_both_tasks_have_one_shape():
+    """Each task's folder holds settings.py, recipes.py, train.py and results.py: its settings on the core's (a
+    subclass of `core.settings.Settings`), its recipes in one table `RECIPES`, its `fit` and `train_epoch`."""
+    import importlib
+
+    from helpers.core.settings import Settings
+    for task in TASKS:
+        assert SHAPE <= {p.name for p in (PACKAGE / task).glob("*.py")}, task
+        train = importlib.import_module(f"helpers.{task}.train")
+        assert callable(train.fit) and callable(train.train_epoch)
+        settings = importlib.import_module(f"helpers.{task}.settings")
+        assert any(isinstance(v, type) and issubclass(v, Settings) and v is not Settings for v in vars(settings).values())
+        assert isinstance(importlib.import_module(f"helpers.{task}.recipes").RECIPES, dict)
+
+
 def test_every_named_recipe_has_one_name():
-    """No two names of the primary task's tables (CONFIGS, SWEEPS; a name in both is one recipe) resolve to the same
-    settings, and none of MNIST addition's (ADDITION_SWEEPS) do: an alias would split one recipe's runs and citations
-    over two names."""
-    from helpers.digit_and_sum.configs import CONFIGS, SWEEPS
-    from helpers.digit_and_sum.runs import Config
-    from helpers.mnist_addition.recipes import ADDITION_SWEEPS
-    from helpers.mnist_addition.training import AdditionConfig
-    for table, settings in (({**SWEEPS, **CONFIGS}, Config), (ADDITION_SWEEPS, AdditionConfig)):
+    """No two names of a task's `RECIPES` resolve to the same settings: an alias would split one recipe's runs and
+    citations over two names."""
+    from helpers.studies.tasks import TASKS as TABLE
+    for task in TABLE.values():
         names = {}
-        for name, overrides in table.items():
-            names.setdefault(tuple(sorted(settings(**overrides).to_dict().items(), key=str)), []).append(name)
+        for name, overrides in task.recipes.items():
+            names.setdefault(tuple(sorted(task.settings(**overrides).to_dict().items(), key=str)), []).append(name)
         assert [group for group in names.values() if len(group) > 1] == []
-    assert all(CONFIGS[name] == SWEEPS[name] for name in CONFIGS.keys() & SWEEPS.keys())
+    assert not set(TABLE["digit_and_sum"].recipes) & set(TABLE["mnist_addition"].recipes)  # a name means one task
+
+
+SCRIPTS = sorted([*ROOT.glob("*.py"), *(ROOT / "tools").glob("*.py")])
+
+
+def imported_scripts(path: Path, source: str | None = None) -> set[str]:
+    """The repository's scripts (its top-level and tools/ .py files) that the file at `path` imports."""
+    names = {p.stem for p in SCRIPTS}
+    found = set()
+    for node in ast.walk(ast.parse(source if source is not None else path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+    return found & names
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_script_imports_another(path):
+    """A script's reusable part lives in the package; a script imports helpers, never another script."""
+    assert imported_scripts(path) == set()
+
+
+def test_the_script_check_sees_a_script_imported():
+    assert imported_scripts(ROOT / "tools" / "gpu_check.py", "import benchmark\nfrom sweep import main\n") == \
+        {"benchmark", "sweep"}
+    assert {"benchmark.py", "sweep.py", "predict.py"} <= {p.name for p in SCRIPTS}

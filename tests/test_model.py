@@ -11,7 +11,8 @@ from helpers.core.settings import parameter_table, parameters_cell
 from helpers.digit_and_sum.encoding import decode_logits, int_to_bits
 from helpers.digit_and_sum.heads import HEADS
 from helpers.digit_and_sum.model import MODEL_SETTINGS, Net
-from helpers.digit_and_sum.runs import ADDED_PARAMS, PARAMS, TRAINING_PARAMS, Config, fit
+from helpers.digit_and_sum.settings import ADDED_PARAMS, PARAMS, TRAINING_PARAMS, Config
+from helpers.digit_and_sum.train import fit
 
 
 @pytest.mark.parametrize("backbone", sorted(BACKBONES))
@@ -105,7 +106,7 @@ def test_what_a_resume_must_match_and_what_older_runs_used_come_from_the_fields(
     assert set(TRAINING_PARAMS) == set(PARAMS) - {"device", "log_interval", "data_dir", "output_dir",
                                                                      "image_dir", "resume", "min_joint_acc", "export_path"}
     assert ADDED_PARAMS == {"label_smoothing": 0.0, "recalibrate_bn": False, "precision": "fp32", "head": "mlp",
-                                    "number_input": "bits", "centre_input": False, "elastic": 0.0}
+                            "number_input": "bits", "centre_input": False, "elastic": 0.0, "eval_size": None}
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))
@@ -117,7 +118,7 @@ def test_a_net_is_built_from_a_config_and_records_what_rebuilds_it(head):
 
 
 def test_fit_takes_only_a_checked_config(tmp_path):
-    with pytest.raises(TypeError, match="a run needs a Config"):
+    with pytest.raises(TypeError, match="fit needs a Config"):
         fit({**Config().to_dict(), "epochs": 0, "output_dir": str(tmp_path)}, data=None)
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from helpers.digit_and_sum.checkpoints import load_checkpoint
+from helpers.digit_and_sum.model import load_checkpoint
 from helpers.digit_and_sum.encoding import decode_logits, encode_targets, int_to_bits
 from helpers.digit_and_sum.evaluation import eval_numbers
 from helpers.digit_and_sum.inference import answer_confidence, image_file_to_mnist, predict, to_mnist

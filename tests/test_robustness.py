@@ -9,13 +9,14 @@ import torch
 from helpers.core import shifts
 from helpers.core.mnist import prepare_data
 from helpers.core.paths import ROOT
-from helpers.digit_and_sum.checkpoints import load_checkpoint, save_checkpoint
+from helpers.core.checkpoints import save_checkpoint
+from helpers.digit_and_sum.model import CHECKPOINT_FORMAT, load_checkpoint
 from helpers.digit_and_sum.encoding import int_to_bits, output_loss
 from helpers.digit_and_sum.inference import image_file_to_mnist, predict
 from helpers.digit_and_sum.model import CentreByMass, Net
-from helpers.digit_and_sum.robust import robust_augment
-from helpers.digit_and_sum.runs import Config, make_training
-from helpers.digit_and_sum.training import train_epoch
+from helpers.digit_and_sum.corruptions import robust_augment
+from helpers.digit_and_sum.settings import Config
+from helpers.digit_and_sum.train import make_training, train_epoch
 
 import robustness
 
@@ -148,7 +149,8 @@ def test_centring_by_mass_undoes_a_translation_on_either_background(mnist):
 def test_a_centring_model_centres_first_and_keeps_it_in_its_checkpoint(tmp_path, data):
     config = Config(centre_input=True, epochs=1, device="cpu", precision="fp32")
     model = make_training(config, 128)[0].eval()
-    save_checkpoint(tmp_path / "model.pt", model, data, config, 1, [], [])
+    save_checkpoint(tmp_path / "model.pt", CHECKPOINT_FORMAT, "digit_and_sum", model.state_dict(), **model.settings(),
+                    mean=data.mean, std=data.std)
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.centre_input and not load_checkpoint(ROOT / "models" / "default.pt").centre_input
     plain = Net(centre_input=False).eval()

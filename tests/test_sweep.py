@@ -8,14 +8,15 @@ import pytest
 from helpers.core import mnist
 from helpers.core.paths import ROOT
 from helpers.core.stats import rate, wilson
-from helpers.digit_and_sum.configs import SWEEPS
+from helpers.digit_and_sum.recipes import RECIPES
 from helpers.digit_and_sum.pairs import cell_coverage, held_out_pairs
 from helpers.digit_and_sum.results import load_results, summary_rows, upgrade_metrics
-from helpers.digit_and_sum.runs import Config
-from helpers.mnist_addition.recipes import ADDITION_SWEEPS
-from helpers.mnist_addition.training import AdditionConfig
+from helpers.digit_and_sum.settings import Config
+from helpers.mnist_addition.recipes import RECIPES as ADDITION_RECIPES
+from helpers.mnist_addition.settings import AdditionConfig
 from helpers.studies.holdout import curve_rows, draws_rows, summary
 from helpers.studies.plans import STUDIES
+from helpers.studies.tasks import TASKS
 
 import sweep
 
@@ -131,11 +132,11 @@ def test_the_named_sweeps_name_configurations_that_exist_and_build_valid_setting
     assert STUDIES["ablations"]["seeds"] == list(range(101, 111))
     for study in STUDIES.values():
         for name in study["configs"]:  # each raises on an invalid setting
-            AdditionConfig(**{**ADDITION_SWEEPS[name], **study.get("params", {})}) \
-                if name.startswith("add-") else Config(**{**SWEEPS[name], **study.get("params", {})})
-    ablations = {SWEEPS[name]["head"] for name in STUDIES["ablations"]["configs"]}
+            AdditionConfig(**{**ADDITION_RECIPES[name], **study.get("params", {})}) \
+                if name.startswith("add-") else Config(**{**RECIPES[name], **study.get("params", {})})
+    ablations = {RECIPES[name]["head"] for name in STUDIES["ablations"]["configs"]}
     assert ablations == {"symadder-attached", "symadder-unshared", "digitbits-mlp"}
-    assert all(SWEEPS[name]["holdout"] == 81 for name in STUDIES["ablations"]["configs"])
+    assert all(RECIPES[name]["holdout"] == 81 for name in STUDIES["ablations"]["configs"])
 
 
 def test_a_finished_run_of_either_notebook_is_not_run_again(tmp_path):
@@ -160,16 +161,18 @@ def test_a_finished_run_with_other_settings_stops_the_sweep_and_names_them(tmp_p
     run.mkdir()
     asked = sweep.sweep_runs(["add-learned-mid-n1"], [1], {})["add-learned-mid-n1-seed1"]
     recorded = {**asked, "balance": 0.0, "precision": "bf16", "device": "cpu", "log_interval": 7}  # only balance computes
-    recorded.pop("notebook")
+    recorded.pop("task")
     run.joinpath("metrics.json").write_text(json.dumps({"task": "mnist_addition", "params": recorded, "final": {"sum_acc": 0.5}}))
-    assert sweep.differences(json.loads(run.joinpath("metrics.json").read_text()), asked) == {"balance": (0.0, 1.0)}
+    addition = TASKS["mnist_addition"]
+    assert sweep.differences(json.loads(run.joinpath("metrics.json").read_text()), asked, addition) == {"balance": (0.0, 1.0)}
     with pytest.raises(ValueError, match="balance 0.0 there, 1.0 asked"):
         sweep.complete(run, asked)
     with pytest.raises(SystemExit):  # the command line stops before a cluster starts
         sweep.main(["add-learned-mid-n1", "--seeds", "1", "--results", str(tmp_path)])
     assert sweep.complete(run, {**asked, "balance": 0.0})
     old = {"params": {"seed": 1, "holdout": True}, "exhaustive": {"joint_acc": 0.99}}  # older code's fixed pairs
-    assert sweep.differences(old, sweep.sweep_runs(["binary-holdout"], [1], {})["binary-holdout-seed1"]) == {}
+    assert sweep.differences(old, sweep.sweep_runs(["binary-holdout"], [1], {})["binary-holdout-seed1"],
+                             TASKS["digit_and_sum"]) == {}
 
 
 def reproduce_commands(page: str) -> list[list[str]]:

@@ -6,20 +6,13 @@ import pytest
 import torch
 
 from helpers.core import checkpoints as core_checkpoints
-from helpers.core.checkpoints import atomic_write
-from helpers.core.provenance import versions
-from helpers.digit_and_sum.checkpoints import (
-    CHECKPOINT_FORMAT,
-    export_model,
-    load_checkpoint,
-    read_checkpoint,
-    save_checkpoint,
-)
+from helpers.core.checkpoints import read_checkpoint
+from helpers.core.files import atomic_write
+from helpers.digit_and_sum.model import CHECKPOINT_FORMAT, export_model, load_checkpoint
 from helpers.digit_and_sum.evaluation import eval_numbers
 from helpers.digit_and_sum.inference import predict
 from helpers.digit_and_sum.model import Net
-from helpers.digit_and_sum.runs import fit, make_training
-from helpers.digit_and_sum.training import recalibrate_batch_norm
+from helpers.digit_and_sum.train import fit, recalibrate_batch_norm
 
 from conftest import Interrupt, interrupt_at, outcome, params
 
@@ -28,7 +21,7 @@ from conftest import Interrupt, interrupt_at, outcome, params
 def test_the_same_seed_gives_identical_losses_and_accuracies(tmp_path, small):
     """Bit for bit within one process (one machine, one build): what PyTorch promises; across CPUs see tests/README.md."""
     run = fit(params(tmp_path / "a"), small, log=lambda line: None)
-    assert run["metrics"]["task"] == read_checkpoint(tmp_path / "a" / "model.pt")["task"] == "digit_and_sum"
+    assert run["metrics"]["task"] == read_checkpoint(tmp_path / "a" / "model.pt", CHECKPOINT_FORMAT)["task"] == "digit_and_sum"
     first = outcome(run)
     second = outcome(fit(params(tmp_path / "b"), small, log=lambda line: None))
     other = outcome(fit(params(tmp_path / "c", seed=2), small, log=lambda line: None))
@@ -75,7 +68,7 @@ def test_resume_after_an_interruption_finishes_exactly_like_an_uninterrupted_run
     full = outcome(fit(params(tmp_path / "full"), small, log=lambda line: None))
     with pytest.raises(Interrupt):
         fit(params(tmp_path / "cut"), small, log=interrupt_at(done + 1))
-    assert read_checkpoint(tmp_path / "cut" / "model.pt")["epoch"] == done
+    assert read_checkpoint(tmp_path / "cut" / "model.pt", CHECKPOINT_FORMAT)["epoch"] == done
     lines = []
     resumed = fit(params(tmp_path / "cut", resume=True), small, log=lines.append)
     assert lines[0].startswith("Resumed from") and f"after epoch {done}" in lines[0]
@@ -114,14 +107,10 @@ def test_an_interrupted_atomic_write_leaves_the_old_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, small):
-    """A checkpoint as fit writes it, of an untrained model (the file's checks need no training)."""
+    """A checkpoint as fit writes it (one epoch of 600 images: the file's checks need no more training); it must load
+    with weights_only."""
     config = params(tmp_path_factory.mktemp("run"), epochs=1)
-    model, optimizer, scheduler = make_training(config, len(small.train_x))
-    for p in model.parameters():  # one optimizer step on zero gradients: the optimizer holds its state, as after an epoch
-        p.grad = torch.zeros_like(p)
-    optimizer.step()
-    save_checkpoint(config.output_path / "model.pt", model, small, config, 1, [], [], optimizer, scheduler,
-                            versions())  # what fit records: it must load with weights_only
+    fit(config, small, log=lambda line: None)
     return config.output_path / "model.pt"
 
 
@@ -158,7 +147,7 @@ def test_a_checkpoint_can_never_run_code(tmp_path):
 
 
 def test_mismatched_checkpoint(tmp_path, checkpoint):
-    state = read_checkpoint(checkpoint)
+    state = read_checkpoint(checkpoint, CHECKPOINT_FORMAT)
     state["backbone"] = "classic"
     torch.save(state, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="does not match the 'classic' network"):
@@ -174,7 +163,7 @@ def test_exported_model_is_small_and_predicts_like_the_checkpoint(tmp_path, chec
 
 
 def test_a_checkpoint_records_the_run_it_came_from(checkpoint):
-    state = read_checkpoint(checkpoint)
+    state = read_checkpoint(checkpoint, CHECKPOINT_FORMAT)
     recorded = state["versions"]
     assert recorded["torch"] == torch.__version__ and set(recorded["code"]) == {"commit", "dirty"}
     assert state["task"] == "digit_and_sum"  # which task wrote it

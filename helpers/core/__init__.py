@@ -1,2 +1,2 @@
 """What both tasks stand on, knowing no task: paths, device and precision, MNIST, backbones, augmentation, settings,
-training steps, checkpoints, provenance, statistics."""
+seeded epochs and AdamW, a run's start, metrics.json and checkpoints, provenance, statistics."""

@@ -95,6 +95,11 @@ def normalization(images: torch.Tensor) -> tuple[float, float]:
     return pixels.mean().item(), pixels.std().item()
 
 
+def background(mean: float, std: float) -> float:
+    """A black pixel (MNIST's background) after normalizing: what augmentation fills the border with."""
+    return (0 - mean) / std
+
+
 def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float (N, 1, 28, 28), standardized."""
     return (images.float().div(255).sub(mean).div(std)).unsqueeze(1)
@@ -126,6 +131,11 @@ class MNISTData:
     std: float
     eval_name: str  # "test" or "validation"
 
+    @property
+    def background(self) -> float:
+        """A black pixel, normalized (`background`)."""
+        return background(self.mean, self.std)
+
     def to(self, device, dtype: torch.dtype = torch.float32) -> "MNISTData":
         """The same data with the training and evaluation tensors on `device` (moved once, not per batch), the images
         in `dtype`."""
@@ -134,18 +144,20 @@ class MNISTData:
         return replace(self, **moved)
 
 
-def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None, download: bool = True) -> MNISTData:
+def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None, download: bool = True,
+                 eval_size: int | None = None) -> MNISTData:
     """Load MNIST once into normalized tensors.
 
     `val_size` > 0 carves a fixed validation split from the training set and evaluates on it
-    instead of the test set (for tuning). `train_size` keeps only the first images (smoke runs).
+    instead of the test set (for tuning). `train_size` and `eval_size` keep only the first images (smoke runs).
     Mean and std come from the training images actually used.
     """
     (train_images, train_labels), (eval_images, eval_labels) = evaluation_split(load_mnist(data_dir, download), val_size)
-    if train_size is not None:
-        if not 0 < train_size <= len(train_images):
-            raise ValueError(f"train_size must be in 1..{len(train_images)}, got {train_size}")
-        train_images, train_labels = train_images[:train_size], train_labels[:train_size]
+    for name, size, images in (("train_size", train_size, train_images), ("eval_size", eval_size, eval_images)):
+        if size is not None and not 0 < size <= len(images):
+            raise ValueError(f"{name} must be in 1..{len(images)}, got {size}")
+    train_images, train_labels = train_images[:train_size], train_labels[:train_size]
+    eval_images, eval_labels = eval_images[:eval_size], eval_labels[:eval_size]
     mean, std = normalization(train_images)
     return MNISTData(
         normalize(train_images, mean, std), train_labels,
@@ -154,5 +166,5 @@ def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None
     )
 
 
-__all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "MNISTDataError", "data_root", "check_mnist_files", "ensure_mnist", "load_mnist", "normalization", "normalize",
+__all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "MNISTDataError", "data_root", "check_mnist_files", "ensure_mnist", "load_mnist", "normalization", "background", "normalize",
            "evaluation_split", "MNISTData", "prepare_data"]

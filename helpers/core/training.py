@@ -1,5 +1,5 @@
-"""What both tasks' training loops are built from: seeded epochs, the optimizer and its schedule, one step, and
-the epoch's mean loss."""
+"""What every training loop of the project draws on: each epoch's seeded generator, AdamW with its schedule, and
+the epoch's mean loss. The loops themselves live with their task (`digit_and_sum.train`, `mnist_addition.train`)."""
 from __future__ import annotations
 
 import torch
@@ -7,16 +7,11 @@ import torch
 from .device import to_device
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """Each epoch draws all its randomness from its own seed, so a resumed run repeats exactly."""
-    return seed * 1_000 + epoch
-
-
-def seed_epoch(seed: int, epoch: int) -> torch.Generator:
-    """The epoch's CPU generator (the order and every other draw of the epoch) and torch's global seed (dropout),
-    both from `epoch_seed`."""
-    torch.manual_seed(epoch_seed(seed, epoch))
-    return torch.Generator().manual_seed(epoch_seed(seed, epoch))
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The epoch's CPU generator (its order and every other draw) and torch's global seed (dropout), both seeded with
+    seed * 1000 + epoch: each epoch draws from its own seed, so a resumed run repeats exactly."""
+    torch.manual_seed(seed * 1_000 + epoch)
+    return torch.Generator().manual_seed(seed * 1_000 + epoch)
 
 
 SCHEDULES = ("onecycle", "constant")
@@ -37,15 +32,6 @@ def make_optimizer(params, lr: float, weight_decay: float, epochs: int, steps_pe
     return optimizer, scheduler
 
 
-def optimizer_step(loss: torch.Tensor, optimizer, scheduler) -> torch.Tensor:
-    """Backpropagate `loss`, step the optimizer and its schedule; returns the loss, detached (left on the device)."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return loss.detach()
-
-
 def epoch_loss(losses: list[torch.Tensor], sizes: list[int]) -> torch.Tensor:
     """The epoch's loss: each step's mean loss weighted by its samples (a last, smaller batch counts for less), a
     0-dim float64 tensor on the steps' device (the caller reads it when it wants)."""
@@ -53,4 +39,9 @@ def epoch_loss(losses: list[torch.Tensor], sizes: list[int]) -> torch.Tensor:
     return (torch.stack(losses).double() * weights).sum() / sum(sizes)
 
 
-__all__ = ["epoch_seed", "seed_epoch", "SCHEDULES", "make_optimizer", "optimizer_step", "epoch_loss"]
+def batch_sizes(n: int, batch_size: int) -> list[int]:
+    """The sizes of an epoch's batches over `n` items: full batches, then the remainder."""
+    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
+
+
+__all__ = ["epoch_generator", "SCHEDULES", "make_optimizer", "epoch_loss", "batch_sizes"]

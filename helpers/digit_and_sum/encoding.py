@@ -65,25 +65,38 @@ def target_code(encoding: str, digits: torch.Tensor, numbers: torch.Tensor) -> t
     return torch.cat([F.one_hot(digits, 10), F.one_hot(digits + numbers, 19)], -1).float()
 
 
-def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
-                unknown: torch.Tensor | None = None, label_smoothing: float = 0.0) -> torch.Tensor:
-    """The training loss of an encoding for the true digits and numbers.
-
-    `unknown` marks images without a digit (`robust_augment`): their target is "don't know", every
-    output bit at 0.5 (softmax: the uniform distribution), so that no answer is confident on them.
-    `label_smoothing` ε moves each target that far towards "don't know", as in `F.cross_entropy`:
-    a bit's target becomes (1 - ε) t + ε / 2 (0 -> ε/2, 1 -> 1 - ε/2); still BCE on the logits.
-    """
-    targets = target_code(encoding, digits, numbers).to(logits.dtype)  # an fp64 run's loss in fp64 too
-    if encoding == "softmax":
-        targets = [targets[:, :10], targets[:, 10:]]
-        if unknown is not None:
-            targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
-        return (F.cross_entropy(logits[:, :10], targets[0], label_smoothing=label_smoothing)
-                + F.cross_entropy(logits[:, 10:], targets[1], label_smoothing=label_smoothing))
+def target_bits(encoding: str, digits: torch.Tensor, numbers: torch.Tensor, unknown: torch.Tensor | None = None,
+                label_smoothing: float = 0.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """What each output is trained towards by binary cross-entropy (the 9 bits, or the one-hot code's 29 outputs):
+    `target_code` in `dtype` (an fp64 run's loss is in fp64 too). `unknown` marks images without a digit
+    (`augment="robust"`): their target is "don't know", every output at 0.5, so that no answer is confident on them.
+    `label_smoothing` ε moves each target that far towards "don't know", as in `F.cross_entropy`: (1 - ε) t + ε / 2."""
+    targets = target_code(encoding, digits, numbers).to(dtype)
     if unknown is not None:
         targets = torch.where(unknown[:, None], 0.5, targets)
-    return F.binary_cross_entropy_with_logits(logits, targets * (1 - label_smoothing) + label_smoothing / 2)
+    return targets * (1 - label_smoothing) + label_smoothing / 2
+
+
+def softmax_loss(logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
+                 unknown: torch.Tensor | None = None, label_smoothing: float = 0.0) -> torch.Tensor:
+    """The "softmax" encoding's loss (an ablation): cross-entropy of the 10 digit and the 19 sum outputs, each a
+    softmax head; an image without a digit is trained towards the uniform distribution."""
+    targets = target_code("softmax", digits, numbers).to(logits.dtype)
+    targets = [targets[:, :10], targets[:, 10:]]
+    if unknown is not None:
+        targets = [torch.where(unknown[:, None], 1 / t.shape[1], t) for t in targets]
+    return (F.cross_entropy(logits[:, :10], targets[0], label_smoothing=label_smoothing)
+            + F.cross_entropy(logits[:, 10:], targets[1], label_smoothing=label_smoothing))
+
+
+def output_loss(encoding: str, logits: torch.Tensor, digits: torch.Tensor, numbers: torch.Tensor,
+                unknown: torch.Tensor | None = None, label_smoothing: float = 0.0) -> torch.Tensor:
+    """The loss of an encoding for the true digits and numbers: binary cross-entropy on the logits against
+    `target_bits`, or for "softmax" `softmax_loss` (what `train.train_epoch` trains and `evaluate` reports)."""
+    if encoding == "softmax":
+        return softmax_loss(logits, digits, numbers, unknown, label_smoothing)
+    return F.binary_cross_entropy_with_logits(logits, target_bits(encoding, digits, numbers, unknown, label_smoothing,
+                                                                  logits.dtype))
 
 
 def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,4 +117,5 @@ def decode_outputs(encoding: str, logits: torch.Tensor) -> tuple[torch.Tensor, t
 
 
 __all__ = ["NUMBER_BITS", "DIGIT_BITS", "SUM_BITS", "int_to_bits", "bits_to_int", "encode_targets", "decode_logits",
-           "invalid_codes", "answer_text", "ENCODINGS", "target_code", "output_loss", "decode_outputs"]
+           "invalid_codes", "answer_text", "ENCODINGS", "target_code", "target_bits", "softmax_loss", "output_loss",
+           "decode_outputs"]

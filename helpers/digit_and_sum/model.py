@@ -6,8 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pathlib import Path
+
 from ..core.backbones import BACKBONES
-from ..core.device import at_least_fp32
+from ..core.checkpoints import read_checkpoint, save_checkpoint
+from ..core.device import at_least_fp32, resolve_device
 from .encoding import ENCODINGS, NUMBER_BITS, bits_to_int
 from .heads import HEADS
 
@@ -120,4 +123,36 @@ class Net(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-__all__ = ["NUMBER_INPUTS", "number_features", "centre_of_mass", "CentreByMass", "check_model_choices", "MODEL_SETTINGS", "Net"]
+# ------------------------------------------------------------------------------------------ checkpoints
+
+CHECKPOINT_FORMAT = "neural-network-on-steroids/1"
+
+
+def load_checkpoint(path, device="cpu") -> Net:
+    """The trained model of a checkpoint (`train.fit`'s model.pt, or an exported one), in eval mode, with its
+    normalization (`mean`, `std`), on `device`. A checkpoint trained on any device and in any precision loads here:
+    weights are kept in fp32 and read onto the CPU first, safely (`read_checkpoint`: it can never run code)."""
+    state = read_checkpoint(path, CHECKPOINT_FORMAT)
+    model = Net(**{k: state[k] for k in MODEL_SETTINGS if k in state})  # older ones lack some: Net's defaults, which they used
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not match the {state['backbone']!r} network: "
+                         f"{str(error).splitlines()[0]}") from None
+    model.mean, model.std = state["mean"], state["std"]
+    return model.to(resolve_device(device)).eval()
+
+
+def export_model(checkpoint, path) -> Path:
+    """Write the weights and normalization of a training checkpoint, without optimizer state (small), to `path`
+    (relative to the working directory)."""
+    state = read_checkpoint(checkpoint, CHECKPOINT_FORMAT)
+    state.update(optimizer=None, scheduler=None, train_log=[])
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, state.pop("format"), state.pop("task"), state.pop("model"), **state)
+    return path
+
+
+__all__ = ["NUMBER_INPUTS", "number_features", "centre_of_mass", "CentreByMass", "check_model_choices", "MODEL_SETTINGS",
+           "Net", "CHECKPOINT_FORMAT", "load_checkpoint", "export_model"]

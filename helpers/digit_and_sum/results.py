@@ -2,17 +2,15 @@
 schema), and a row per configuration for `results/summary.md` (the studies add the curve and the draws)."""
 from __future__ import annotations
 
-import json
 import statistics
-from pathlib import Path
 
 from ..core.paths import RESULTS
+from ..core.runs import config_of, load_runs
 from ..core.stats import mean_std
-from .checkpoints import TASK
-from .configs import SWEEPS
 from .evaluation import ACCURACIES
 from .pairs import FIXED_HOLDOUT
-from .runs import ADDED_PARAMS
+from .recipes import RECIPES
+from .settings import ADDED_PARAMS, TASK
 
 
 def upgrade_metrics(metrics: dict) -> dict:
@@ -29,14 +27,12 @@ def upgrade_metrics(metrics: dict) -> dict:
 
 
 def load_results(results=RESULTS) -> dict[str, list[dict]]:
-    """Every run's metrics in results/, upgraded, grouped by configuration (the run name less `-seed<k>`), in the
-    order of `SWEEPS`."""
+    """Every run's metrics in results/, upgraded, grouped by recipe (the run name less `-seed<k>`), in the order of
+    `RECIPES`."""
     groups = {}
-    for path in sorted(Path(results).glob("*/metrics.json")):
-        metrics = upgrade_metrics(json.loads(path.read_text()))
-        if metrics["task"] == TASK:
-            groups.setdefault(path.parent.name.rsplit("-seed", 1)[0], []).append(metrics)
-    order = list(SWEEPS)
+    for name, metrics in load_runs(results, TASK, upgrade_metrics):
+        groups.setdefault(config_of(name), []).append(metrics)
+    order = list(RECIPES)
     return dict(sorted(groups.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..core.mnist import evaluation_split, load_mnist, normalization, normalize
+from ..core.mnist import background, evaluation_split, load_mnist, normalization, normalize
 
 
 def addition_pairs(n_images: int, digits: int, generator: torch.Generator) -> torch.Tensor:
@@ -57,6 +57,11 @@ class AdditionData:
     mean: float
     std: float
     eval_name: str  # "test" or "validation"
+
+    @property
+    def background(self) -> float:
+        """A black pixel, normalized (what augmentation fills the border with)."""
+        return background(self.mean, self.std)
 
     def to(self, device) -> "AdditionData":
         """The same data with every tensor on `device` (moved once)."""

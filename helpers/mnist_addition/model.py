@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.backbones import BACKBONES
+from ..core.checkpoints import read_checkpoint
 from ..core.device import at_least_fp32
 from .data import sum_digits
 
@@ -61,7 +62,16 @@ class Ensemble(nn.Module):
 # likelihood of each sum, (B,); and predicts sums from the logits.
 
 
-SUM_OF_TWO = F.one_hot(torch.arange(10)[:, None] + torch.arange(10), 19).float().view(100, 19)  # (a, b) -> a + b
+SUM_OF_TWO = torch.arange(10)[:, None] + torch.arange(10)  # [a, b] -> a + b
+SUM_ONE_HOT = F.one_hot(SUM_OF_TWO.flatten(), 19).float()  # (100, 19): the pair (a, b) at row 10 a + b -> a + b
+
+
+def needed_sums(sums: torch.Tensor) -> torch.Tensor:
+    """The carry's algebra: for each position of the observed sums (B, N + 1), most significant first, the value a + b
+    of its two digits that gives the sum's digit there with carry in c_in and carry out c_out, a + b = s - c_in + 10
+    c_out: (B, N, c_in, c_out) (outside 0..18 where no two digits can)."""
+    carry = torch.arange(2, device=sums.device)
+    return sums[:, 1:, None, None] - carry[:, None] + 10 * carry
 
 
 def carry_chain(steps: torch.Tensor, top: torch.Tensor | None) -> torch.Tensor:
@@ -112,9 +122,8 @@ def exact_steps(probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor
     """The addition program's carry transitions (B, N, 2, 2): at each position the distribution of a + b (0..18,
     from the two digits' distributions) read where a + b + c_in gives the observed sum digit with carry out c_out,
     that is a + b = s - c_in + 10 c_out."""
-    pair = (probabilities[:, 0, :, :, None] * probabilities[:, 1, :, None, :]).flatten(-2) @ SUM_OF_TWO.to(probabilities)
-    carry = torch.arange(2, device=sums.device)
-    needed = sums[:, 1:, None, None] - carry[:, None] + 10 * carry  # (B, N, c_in, c_out)
+    pair = (probabilities[:, 0, :, :, None] * probabilities[:, 1, :, None, :]).flatten(-2) @ SUM_ONE_HOT.to(probabilities)
+    needed = needed_sums(sums)  # (B, N, c_in, c_out)
     valid = (needed >= 0) & (needed <= 18)
     return pair.gather(2, needed.clamp(0, 18).flatten(2)).view_as(needed) * valid
 
@@ -142,6 +151,11 @@ class LearnedCell(nn.Module):
     def probabilities(self) -> torch.Tensor:
         return self.table.flatten(3).softmax(-1).view_as(self.table)
 
+    @torch.no_grad()
+    def best(self) -> torch.Tensor:
+        """The table's most probable answer for each input, as a code: [a, b, c_in] -> s * 2 + c_out (10, 10, 2)."""
+        return self.probabilities().flatten(3).argmax(-1)
+
     def steps(self, probabilities: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
         """Carry transitions (B, N, 2, 2) as `exact_steps` gives them, through the learned table."""
         pair = (probabilities[:, 0, :, :, None] * probabilities[:, 1, :, None, :]).flatten(-2)  # (B, N, 100)
@@ -157,7 +171,7 @@ class LearnedCell(nn.Module):
     def add(self, digits: torch.Tensor) -> torch.Tensor:
         """The learned program's answer for digits (B, 2, N): the most probable (sum digit, carry out) at each position
         from the least significant, the last carry as the top digit, on the digits' device."""
-        best = self.probabilities().flatten(3).argmax(-1).to(digits.device)  # [a, b, c_in] -> s * 2 + c_out
+        best = self.best().to(digits.device)  # [a, b, c_in] -> s * 2 + c_out
         carry, out = torch.zeros_like(digits[:, 0, 0]), []
         for i in reversed(range(digits.shape[-1])):
             code = best[digits[:, 0, i], digits[:, 1, i], carry]
@@ -186,7 +200,7 @@ METHODS = ("exact", "learned", "neural")
 
 
 class AdditionModel(nn.Module):
-    """A perception and a method: `log_likelihood(images, sums)` for training (images: (B, 2, N, 1, 28, 28)), and
+    """A perception and a method: `loss(images, sums)` for training (images: (B, 2, N, 1, 28, 28)), and
     `predict(images)` -> (digit logits or None, predicted sums (B, N + 1))."""
 
     def __init__(self, digits: int, method: str, perception_name: str, channels_last: bool = True, cell_init: float = 0.0):
@@ -210,13 +224,18 @@ class AdditionModel(nn.Module):
         out = self.network(images.flatten(0, 2).contiguous(memory_format=self.memory_format))
         return out if self.method == "neural" else out.view(batch, 2, self.digits, 10)
 
-    def log_likelihood(self, images: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
-        """log P(observed sum) per pair (for "neural", each sum digit's own, added)."""
-        return self.of_outputs(self(images), sums)
+    @torch.no_grad()
+    def digit_logits(self, images: torch.Tensor, batch: int = 2048) -> torch.Tensor:
+        """The perception's 10 logits for each image (M, 1, 28, 28) -> (M, 10), in eval mode (a class then does not
+        depend on the batch), in chunks of `batch` images."""
+        self.eval()
+        return torch.cat([self.network(images[i:i + batch].contiguous(memory_format=self.memory_format))
+                          for i in range(0, len(images), batch)])
 
-    def of_outputs(self, out: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
-        """log P(observed sum) per pair from the network's outputs; of its `part` only, if given: its lowest digits (an
-        int) or "adjacent" (`sum_log_likelihood`; "neural" scores each digit on its own, so "adjacent" is all of them)."""
+    def log_likelihood(self, out: torch.Tensor, sums: torch.Tensor, part: int | str | None = None) -> torch.Tensor:
+        """log P(observed sum) per pair from the network's outputs `self(images)` (for "neural", each sum digit's own,
+        added); of its `part` only, if given: its lowest digits (an int) or "adjacent" (`sum_log_likelihood`;
+        "neural" scores each digit on its own, so "adjacent" is all of them)."""
         if self.method == "neural":
             out, sums = (out, sums) if not isinstance(part, int) else (out[:, -part:], sums[:, -part:])
             return -F.cross_entropy(out.float().flatten(0, 1), sums.flatten(), reduction="none").view_as(sums).sum(1)
@@ -228,7 +247,7 @@ class AdditionModel(nn.Module):
         the step's mean digit distribution: a prior that the 10 digits are about equally frequent, which keeps a
         learned cell's perception from merging two digits into one class. Neither adds."""
         out = self(images)
-        loss = -self.of_outputs(out, sums, part).float().mean()
+        loss = -self.log_likelihood(out, sums, part).float().mean()
         if balance and self.method != "neural":
             mean = digit_probabilities(out).flatten(0, 2).mean(0)
             loss = loss + balance * (mean * (10 * mean).clamp(min=1e-12).log()).sum()
@@ -250,7 +269,29 @@ class AdditionModel(nn.Module):
         return sum_digits(digits) if self.method == "exact" else self.cell.add(digits)
 
 
+# ------------------------------------------------------------------------------------------ checkpoints
+
+CHECKPOINT_FORMAT = "neural-network-on-steroids/mnist-addition/1"
+
+
+def load_addition_model(path) -> tuple[AdditionModel, dict]:
+    """A trained MNIST-addition model from its model.pt (read safely), in eval mode on the CPU, and its settings. Its
+    perception is the one model.pt names (files from before it named one: the settings' `perception`, or after
+    relabelled epochs `relabel_perception`), `members` of them read as one where it has several."""
+    state = read_checkpoint(path, CHECKPOINT_FORMAT)
+    params = state["params"]
+    perception_name = state.get("perception")
+    if perception_name is None:  # a model.pt from before it named its perception
+        perception_name = params["relabel_perception"] if params.get("relabel_epochs") else params["perception"]
+    model = AdditionModel(params["digits"], params["method"], perception_name, cell_init=params["cell_init"])
+    if state.get("members", 1) > 1:
+        model.network = Ensemble([perception(perception_name) for _ in range(state["members"])])
+        model.network.to(memory_format=model.memory_format)
+    model.load_state_dict(state["model"])
+    return model.eval(), params
+
+
 __all__ = ["lenet", "perception", "PERCEPTIONS", "Ensemble",
-           "SUM_OF_TWO", "carry_chain", "lowest_digits", "adjacent_digits", "sum_log_likelihood", "exact_steps",
+           "SUM_OF_TWO", "SUM_ONE_HOT", "needed_sums", "carry_chain", "lowest_digits", "adjacent_digits", "sum_log_likelihood", "exact_steps",
            "digit_probabilities", "exact_log_likelihood", "LearnedCell",
-           "NeuralAdder", "METHODS", "AdditionModel"]
+           "NeuralAdder", "METHODS", "AdditionModel", "CHECKPOINT_FORMAT", "load_addition_model"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ..core.stats import mean_std, rate
-from ..digit_and_sum.configs import CURVE_HEADS, curve_name
+from ..digit_and_sum.recipes import CURVE_HEADS, curve_name
 from ..digit_and_sum.heads import HEADS
 from ..digit_and_sum.results import summary_rows
 

@@ -1,8 +1,10 @@
-"""The named sweeps of `sweep.py --study NAME`: which configurations of either task, over which seeds, into which
-results folder (relative to the repository)."""
+"""The named sweeps of `sweep.py --study NAME`: which recipes of either task, over which seeds, with which settings
+over the recipes' (`params`), into which results folder (relative to the repository; by default the task's)."""
 from __future__ import annotations
 
-from ..digit_and_sum.configs import ABLATIONS, CURVE_COUNTS, CURVE_HEADS, curve_name
+from ..digit_and_sum.recipes import ABLATIONS, CURVE_COUNTS, CURVE_HEADS, curve_name
+
+LENGTHS = (2, 4, 15, 100, 200, 500)  # the N the length studies were evaluated at (the final recipe's: its LENGTHS)
 
 # The fresh draws were run once, after the design of the heads was frozen (docs/addition.md): seeds 101-120 had
 # played no part in it.
@@ -42,23 +44,26 @@ STUDIES = {
                                           "results": "results/mnist_addition/papers-training"}
        for n in (4, 15)},
     # length generalization (docs/mnist_addition.md): learned at N = 2 with its recipe, on seeds 101-110, which played
-    # no part in any choice; each run's weights are kept (--keep-models) for `python lengths.py` to evaluate at N = 4-500
-    "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)),
+    # no part in any choice; the committed runs kept their weights and were evaluated at N = 4-500 by a script since
+    # folded into `lengths` (their lengths moved into each metrics.json)
+    "addition-lengths": {"configs": ["add-learned-mid-n2"], "seeds": list(range(101, 111)), "params": {"lengths": LENGTHS},
                          "results": "results/mnist_addition/lengths"},
     # the same with self-training (`add-learned-mid-n2-relabel`, chosen on the validation split, seeds 301-303), on
     # seeds 111-120, which played no part in any choice
     "addition-lengths-relabel": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(111, 121)),
-                                 "results": "results/mnist_addition/lengths-relabel"},
+                                 "params": {"lengths": LENGTHS}, "results": "results/mnist_addition/lengths-relabel"},
     # the same with up to 5 restarts instead of 2 (a run then ends without the exact table about 0.7 % of the time,
     # from 19 of 34 attempts at N = 2 finding it), chosen after test seed 120 failed, so on seeds 121-130, which
     # played no part in any choice
     "addition-lengths-relabel-r5": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(121, 131)),
-                                    "params": {"restarts": 5}, "results": "results/mnist_addition/lengths-relabel-r5"},
-    # the final recipe (the r5 study's, each kept model then read as an ensemble of 2 by probes/ensemble_lengths.py,
-    # chosen on validation seeds 301-303 after seeds 121-130 missed the goals), on seeds 131-140, which played no part
-    # in any choice
-    "addition-lengths-final": {"configs": ["add-learned-mid-n2-relabel"], "seeds": list(range(131, 141)),
-                               "params": {"restarts": 5}, "results": "results/mnist_addition/lengths-final"},
+                                    "params": {"restarts": 5, "lengths": LENGTHS},
+                                    "results": "results/mnist_addition/lengths-relabel-r5"},
+    # the mid perception's final recipe (`add-learned-mid-n2-final`: the r5 study's with a second perception, chosen
+    # on validation seeds 301-303 after seeds 121-130 missed the goals) on seeds 131-140, which played no part in any
+    # choice. The committed runs trained it in two steps (the models alone in results/mnist_addition/lengths-final,
+    # then the second perception by a script since folded into `members`, which trains the same in one run)
+    "addition-lengths-final": {"configs": ["add-learned-mid-n2-final"], "seeds": list(range(131, 141)),
+                               "params": {"lengths": LENGTHS}, "results": "results/mnist_addition/lengths-final-ensemble2"},
 }
 
 
