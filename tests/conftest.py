@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import os
 import socket
@@ -12,8 +13,37 @@ if "MNIST_DATA_DIR" not in os.environ and (ROOT.parent / "shared" / "data" / "MN
     os.environ["MNIST_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
 
 from helpers.core.device import device_name
-from helpers.core.mnist import load_mnist, prepare_data
+from helpers.core.mnist import MNISTData, load_mnist, prepare_data
 from helpers.digit_and_sum.settings import Config
+
+# What CI re-executes of each committed notebook through nbval (tests/README.md): the notebook as committed, with these
+# parameters injected after its parameters cell as papermill injects them. Every cell runs and means what it means at
+# full size (fewer epochs of the same training, the same data and checks); the cells whose stored output nbval compares
+# (`nbval-check-output`) do not depend on them. The stored outputs come from a full default run.
+NBVAL_PARAMETERS = {
+    "neural_network_on_steroids.ipynb": {"epochs": 2, "min_joint_acc": 0.97},
+    "mnist_addition.ipynb": {"epochs": 2, "min_sum_acc": 0.9},
+    "experiments.ipynb": {},
+}
+
+
+def pytest_configure(config):
+    """nbval reads each notebook with `nbformat.read`: it reads ours with `NBVAL_PARAMETERS` injected."""
+    import nbformat
+    import nbval.plugin
+    from papermill.parameterize import parameterize_notebook
+
+    class WithParameters:
+        def __getattr__(self, name):
+            return getattr(nbformat, name)
+
+        @staticmethod
+        def read(path, *args, **kwargs):
+            notebook = nbformat.read(path, *args, **kwargs)
+            parameters = NBVAL_PARAMETERS.get(Path(path).name)
+            return parameterize_notebook(notebook, parameters) if parameters else notebook
+
+    nbval.plugin.nbformat = WithParameters()
 
 
 def pytest_collection_modifyitems(items):
@@ -85,7 +115,16 @@ def interrupt_at(epoch):
     return log
 
 
+EVAL_SIZE = 500  # test images of the small runs: enough to tell a model that learned from one that did not
+
+
+def first(data: MNISTData, eval_size: int = EVAL_SIZE) -> MNISTData:
+    """The same data with only its first `eval_size` evaluation images."""
+    return dataclasses.replace(data, eval_x=data.eval_x[:eval_size], eval_y=data.eval_y[:eval_size],
+                               eval_images=data.eval_images[:eval_size])
+
+
 @pytest.fixture(scope="session")
 def small():
-    """The first 600 training images (and the whole test set), for small runs."""
-    return prepare_data(train_size=600, download=False)
+    """The first 600 training images and the first 500 test images, for small runs."""
+    return prepare_data(train_size=600, eval_size=EVAL_SIZE, download=False)

@@ -29,7 +29,7 @@ from conftest import ROOT, figure_path, free_port
 pytestmark = pytest.mark.slow  # trains, executes notebooks or starts servers: not in the quick loop
 
 CHROMIUM = "/usr/lib/chromium/chromium"  # Debian's browser; /usr/bin/chromium is a shell wrapper
-SMALL = dict(epochs=1, train_size=2000, log_interval=5, min_joint_acc=0.0)
+SMALL = dict(epochs=1, train_size=2000, eval_size=500, log_interval=5, min_joint_acc=0.0)
 FIGURES = 6  # architecture, training loss, test metrics, predictions, mistakes, exhaustive
 
 
@@ -175,10 +175,10 @@ def test_run_all_in_jupyterlab_in_chromium(page):
     assert not errors, f"error output in the page: {errors[0]['ename']}: {errors[0]['evalue']}"
     assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
     assert page.run_all_state["prompts"] == [f"[{n}]:" for n in range(1, len(code) + 1)]
-    # the training loop on the page logged each epoch once, in the original design's format
-    logged = "".join("".join(o.get("text", "")) for c in code if "training_batches(" in "".join(c["source"])
+    # the training cell logged each epoch once, in the original design's format
+    logged = "".join("".join(o.get("text", "")) for c in code if "fit(config, data)" in "".join(c["source"])
                      for o in c["outputs"])
-    assert len(re.findall(r"^Test set: Avg\. loss: [\d.]+, Accuracy: \d+/10000 \(\d+%\)$", logged, re.M)) == SMALL["epochs"]
+    assert len(re.findall(r"^Test set: Avg\. loss: [\d.]+, Accuracy: \d+/500 \(\d+%\)$", logged, re.M)) == SMALL["epochs"]
     images = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedImage img')]
                                   .map(img => img.complete && img.naturalWidth > 0)""")
     assert len(images) >= FIGURES and all(images), f"rendered figures: {images}"

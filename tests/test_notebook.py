@@ -35,8 +35,8 @@ def test_smoke_run_writes_metrics_model_and_figures_and_shows_the_model_it_train
     page = json.dumps(shown["outputs"])
     for call in ("getRandomBatch()", "binary_cross_entropy_with_logits", "zero_grad", "backward()", "optimizer.step()"):
         assert call in page, call  # the epoch's code, on the page
-    log = next("".join(o.get("text", "")) for c in code if "fit(config, data)" in "".join(c["source"])
-               for o in c["outputs"] if o.get("name") == "stdout")
+    log = "".join("".join(o.get("text", "")) for c in code if "fit(config, data)" in "".join(c["source"])
+                  for o in c["outputs"] if o.get("name") == "stdout")
     assert "Train Epoch: 1 [0/2000 (0%)]" in log and "Test set: Avg. loss:" in log  # the original design's log
     assert {"params", "versions", "history", "final", "train_seconds"} <= set(metrics)
     assert metrics["params"]["epochs"] == 1 and metrics["params"]["train_size"] == 2000

@@ -6,7 +6,7 @@ the largest difference from the first, per step and per number, in fp64 and in f
     1 thread  torch.set_num_threads(1): other work splits, other summation orders
     AVX2    torch, oneDNN and MKL held to AVX2 kernels (ATEN_CPU_CAPABILITY and friends), as on an AVX2-only AMD EPYC
 
-python tools/measure_spread.py (about 10 minutes on 2 cores; nothing else should train meanwhile).
+python tools/measure_spread.py (a few minutes on 2 cores; nothing else should train meanwhile).
 python tools/measure_spread.py --fixture: across CPUs, this machine as it is against the committed fixture
 (tests/fixtures/histories.json, recorded on the machine it names): about 5 minutes."""
 import json
@@ -25,7 +25,7 @@ def record_in_a_process(out: Path, threads: list, env: dict) -> dict:
               "if len(sys.argv) > 2: torch.set_num_threads(int(sys.argv[2]))\n"
               "import test_histories as t; from helpers.core.mnist import prepare_data\n"
               "with tempfile.TemporaryDirectory() as tmp:\n"
-              "    r = t.record(prepare_data(train_size=t.TRAIN_SIZE, download=False), Path(tmp))\n"
+              "    r = t.record(prepare_data(train_size=t.TRAIN_SIZE, eval_size=t.EVAL_SIZE, download=False), Path(tmp))\n"
               "Path(sys.argv[1]).write_text(json.dumps(r))\n")
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", script, str(out), *threads], check=True, cwd=root,
@@ -35,15 +35,15 @@ def record_in_a_process(out: Path, threads: list, env: dict) -> dict:
 
 def spread(a: dict, b: dict) -> dict:
     """The largest difference of b from a over the configurations: relative for each step's loss and each epoch's
-    losses, in pairs for the accuracies (of 10,000 test pairs; of the exhaustive evaluation's 100,000)."""
+    losses, in pairs for the accuracies (of the test pairs; of the exhaustive evaluation's, ten times as many)."""
     worst = {"steps": [0.0] * len(next(iter(a.values()))["steps"]), "losses": 0.0, "test pairs": 0, "exhaustive pairs": 0}
     for name in a:
         x, y = a[name], b[name]
         worst["steps"] = [max(w, abs(p - q) / abs(p)) for w, p, q in zip(worst["steps"], x["steps"], y["steps"])]
         for h, k in zip(x["history"], y["history"]):
             worst["losses"] = max(worst["losses"], *(abs(h[key] - k[key]) / h[key] for key in h if key.endswith("_loss")))
-            worst["test pairs"] = max(worst["test pairs"], *(round(abs(h[key] - k[key]) * 10_000) for key in h
-                                                             if key.endswith("_acc")))
+            worst["test pairs"] = max(worst["test pairs"], *(round(abs(h[key] - k[key]) * x["exhaustive"]["pairs"] / 10)
+                                                             for key in h if key.endswith("_acc")))
         worst["exhaustive pairs"] = max(worst["exhaustive pairs"], *(
             round(abs(x["exhaustive"][key] - y["exhaustive"][key]) * x["exhaustive"]["pairs"])
             for key in x["exhaustive"] if key.endswith("_acc")))

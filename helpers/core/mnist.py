@@ -118,8 +118,18 @@ def evaluation_split(splits: dict, val_size: int = 0) -> tuple[tuple[torch.Tenso
     return (train_images[keep], train_labels[keep]), (train_images[held], train_labels[held])
 
 
+class Standardized:
+    """What data standardized with its training images' `mean` and `std` (fields of the dataclass that takes this
+    in) knows: the value of a black pixel."""
+
+    @property
+    def background(self) -> float:
+        """A black pixel, normalized (what augmentation fills the border with)."""
+        return background(self.mean, self.std)
+
+
 @dataclass
-class MNISTData:
+class MNISTData(Standardized):
     """Normalized images and labels as tensors; `eval_*` is the test set or a validation split."""
 
     train_x: torch.Tensor
@@ -130,11 +140,6 @@ class MNISTData:
     mean: float
     std: float
     eval_name: str  # "test" or "validation"
-
-    @property
-    def background(self) -> float:
-        """A black pixel, normalized (`background`)."""
-        return background(self.mean, self.std)
 
     def to(self, device, dtype: torch.dtype = torch.float32) -> "MNISTData":
         """The same data with the training and evaluation tensors on `device` (moved once, not per batch), the images
@@ -167,4 +172,4 @@ def prepare_data(data_dir=None, val_size: int = 0, train_size: int | None = None
 
 
 __all__ = ["MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "MNISTDataError", "data_root", "check_mnist_files", "ensure_mnist", "load_mnist", "normalization", "background", "normalize",
-           "evaluation_split", "MNISTData", "prepare_data"]
+           "evaluation_split", "Standardized", "MNISTData", "prepare_data"]

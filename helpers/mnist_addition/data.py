@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..core.mnist import background, evaluation_split, load_mnist, normalization, normalize
+from ..core.mnist import Standardized, evaluation_split, load_mnist, normalization, normalize
 
 
 def addition_pairs(n_images: int, digits: int, generator: torch.Generator) -> torch.Tensor:
@@ -40,7 +40,7 @@ def sum_digits(numbers: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class AdditionData:
+class AdditionData(Standardized):
     """The benchmark's images (normalized, on one device) and pairs. `train_digits` are the training images' labels,
     kept for what a reader may check by hand; training reads only `train_sums`. `eval_*` is the test split or a
     validation split carved from the training images."""
@@ -57,11 +57,6 @@ class AdditionData:
     mean: float
     std: float
     eval_name: str  # "test" or "validation"
-
-    @property
-    def background(self) -> float:
-        """A black pixel, normalized (what augmentation fills the border with)."""
-        return background(self.mean, self.std)
 
     def to(self, device) -> "AdditionData":
         """The same data with every tensor on `device` (moved once)."""
