@@ -158,9 +158,9 @@ def test_an_fp64_run_computes_in_float64_and_its_checkpoint_loads_as_fp32(tmp_pa
 def test_every_head_trains_and_answers_in_fp64(tmp_path, head):
     """fp64 through every head (the number's code joins the features in their float) and through pair_logits, which
     reads the explorer's fp32 images in the model's own float."""
-    data = prepare_data(train_size=200, val_size=1000, download=False)
-    run = fit(Config(head=head, epochs=1, batch_size=100, train_size=200, val_size=1000, precision="fp64", device="cpu",
-                     output_dir=str(tmp_path)), data, log=lambda line: None)
+    data = prepare_data(train_size=200, val_size=1000, eval_size=200, download=False)
+    run = fit(Config(head=head, epochs=1, batch_size=100, train_size=200, val_size=1000, eval_size=200, precision="fp64",
+                     device="cpu", output_dir=str(tmp_path)), data, log=lambda line: None)
     assert next(run["model"].parameters()).dtype == torch.float64
     assert pair_logits(run["model"], data.eval_x[:5], torch.arange(5)).dtype == torch.float64
 

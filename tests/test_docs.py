@@ -121,3 +121,72 @@ def test_what_the_repository_commits_names_no_machine_path():
         if paths := ABSOLUTE_PATH.findall(text):
             found[name] = paths[:3]
     assert len(files) > 100 and not found
+
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """Every command the README and docs/ give a reader: each `python <script>.py ...` and `papermill ...` in a bash
+    block (continued lines joined, comments cut) or in a code span (wrapped lines joined); none with a placeholder."""
+    found = []
+    for path in DOCUMENTS:
+        text = path.read_text()
+        blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+        lines = [line.split(" #")[0].strip() for block in blocks for line in re.sub(r"\\\n\s*", " ", block).splitlines()]
+        spans = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S))]
+        for command in [*lines, *spans]:
+            if re.match(r"(python \S+\.py|papermill )", command) and not re.search(r"<|\.\.\.|…", command):
+                found.append((path.relative_to(ROOT).as_posix(), command))
+    return sorted(set(found))
+
+
+class Parsed(Exception):
+    """Raised by the stand-in `parse_args` once a script's command line has parsed."""
+
+
+def test_the_documents_give_commands():
+    assert len(documented_commands()) > 10 and {page for page, _ in documented_commands()} >= {"README.md"}
+
+
+@pytest.mark.parametrize("page, command", documented_commands(), ids=lambda value: value)
+def test_every_documented_command_names_what_exists(page, command, monkeypatch):
+    """Each command in the README and docs/ names a script, recipes, studies, flags and notebook parameters that exist:
+    sweep.py's command line is planned as it would run (`sweep.plan`: recipes, studies, parameters, the runs already
+    there); every other script's is parsed by its own parser (then stopped); a papermill command's notebook exists
+    and each parameter it sets is one of its task's settings; predict.py runs for real (it is quick)."""
+    import argparse
+    import importlib.util
+
+    from helpers.studies.tasks import TASKS
+    words = shlex.split(command)
+    monkeypatch.chdir(ROOT)
+    if words[0] == "papermill":
+        notebook = ROOT / words[1]
+        task = next(task for task in TASKS.values() if task.notebook == notebook)
+        names = {f.name for f in __import__("dataclasses").fields(task.settings)}
+        given = [words[i + 1] for i, word in enumerate(words) if word == "-p"]
+        given += [words[i + 1].split(":")[0] for i, word in enumerate(words) if word == "-y"]
+        assert set(given) <= names, set(given) - names
+        return
+    script = ROOT / words[1]
+    assert script.is_file(), f"{page}: {words[1]} does not exist"
+    if words[1] == "predict.py":
+        subprocess.run([sys.executable, *words[1:]], cwd=ROOT, check=True, capture_output=True)
+        return
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, script.stem, module)
+    spec.loader.exec_module(module)
+    if words[1] == "sweep.py":
+        module.plan(words[2:])  # exits with the parser's message on an unknown recipe, study or parameter
+        return
+    parse = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self, args=None, namespace=None):
+        parse(self, args, namespace)
+        raise Parsed
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    monkeypatch.setattr(sys, "argv", words[1:])
+    with pytest.raises(Parsed):
+        module.main(words[2:]) if "argv" in module.main.__code__.co_varnames else module.main()

@@ -35,12 +35,13 @@ def test_an_old_checkpoint_without_a_head_loads_as_the_mlp():
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """The best head (symadder) and the mlp head, 3 epochs on 12,000 images, 50 of the 100 pairs held out (seed 2)."""
-    data = prepare_data(train_size=12_000, download=False)
+    """The best head (symadder) and the mlp head, 3 epochs on 12,000 images, 50 of the 100 pairs held out (seed 2),
+    evaluated on 2,000 test images with every number."""
+    data = prepare_data(train_size=12_000, eval_size=2000, download=False)
     runs = {}
     for head in ("symadder", "mlp"):
         out = tmp_path_factory.mktemp(head)
-        run = fit(Config(head=head, holdout=50, seed=2, epochs=3, train_size=12_000, output_dir=str(out),
+        run = fit(Config(head=head, holdout=50, seed=2, epochs=3, train_size=12_000, eval_size=2000, output_dir=str(out),
                                          device="cpu", precision="fp32", log_interval=10**6), data, log=lambda line: None)
         runs[head] = {**run["metrics"]["exhaustive"], "dir": out, "model": run["model"].cpu().eval()}
     return runs
