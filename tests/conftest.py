@@ -31,6 +31,7 @@ def pytest_configure(config):
     """nbval reads each notebook with `nbformat.read`: it reads ours with `NBVAL_PARAMETERS` injected."""
     import nbformat
     import nbval.plugin
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     class WithParameters:
@@ -39,9 +40,10 @@ def pytest_configure(config):
 
         @staticmethod
         def read(path, *args, **kwargs):
-            notebook = nbformat.read(path, *args, **kwargs)
             parameters = NBVAL_PARAMETERS.get(Path(path).name)
-            return parameterize_notebook(notebook, parameters) if parameters else notebook
+            if not parameters:
+                return nbformat.read(path, *args, **kwargs)
+            return parameterize_notebook(load_notebook_node(str(path)), parameters)  # as papermill reads it
 
     nbval.plugin.nbformat = WithParameters()
 

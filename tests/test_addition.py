@@ -216,7 +216,7 @@ def test_the_notebooks_parameters_cell_and_the_docs_table_are_the_configs():
     cells = json.loads(ADDITION_NOTEBOOK.read_text())["cells"]
     source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
     assert source == parameters_cell(AdditionConfig)
-    assert parameter_table(AdditionConfig) in (ROOT / "docs" / "mnist_addition.md").read_text()
+    assert parameter_table(AdditionConfig) in (ROOT / "docs" / "usage.md").read_text()
 
 
 def test_bad_settings_fail_clearly():

@@ -83,7 +83,8 @@ def test_the_readme_quick_start_does_what_it_says_in_a_fresh_clone(tmp_path):
         elif words[0] == "papermill":
             notebook, executed = clone / words[1], clone / words[2]
             assert notebook.is_file() and not executed.exists()
-            subprocess.run([sys.executable, "-m", *words, "-p", "epochs", "1", "-p", "train_size", "2000", "-p", "min_joint_acc", "0.0",
+            subprocess.run([sys.executable, "-m", *words, "-p", "epochs", "1", "-p", "train_size", "2000", "-p", "eval_size", "500",
+                            "-p", "min_joint_acc", "0.0",
                             "--no-progress-bar"], cwd=clone, env=env, check=True, capture_output=True)
             cells = json.loads(executed.read_text())["cells"]
             assert not [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]

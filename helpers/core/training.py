@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .device import to_device
+from .device import autocast, to_device
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -39,9 +39,33 @@ def epoch_loss(losses: list[torch.Tensor], sizes: list[int]) -> torch.Tensor:
     return (torch.stack(losses).double() * weights).sum() / sum(sizes)
 
 
+@torch.no_grad()
+def recalibrate_batch_norm(model, images: torch.Tensor, forward=None, precision: str = "fp32",
+                           batch_size: int = 1000) -> None:
+    """Batch norm's running statistics of `model` estimated afresh from `images` (the un-augmented training images),
+    read through `forward` (a batch -> the model's outputs; default: `model` itself).
+
+    During training they follow the augmented batches, while evaluation sees clean digits; this pass (forward only,
+    about a quarter of an epoch) makes them those of clean digits. The weights do not change. The same procedure as
+    `torch.optim.swa_utils.update_bn`, which calls the model with one input and without autocast."""
+    forward = forward or model
+    momenta = {m: m.momentum for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    model.eval()  # dropout off ...
+    for norm in momenta:  # ... batch norm collecting: a plain average over all batches (momentum None)
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    with autocast(images.device, precision):
+        for i in range(0, len(images), batch_size):
+            forward(images[i:i + batch_size])
+    for norm, momentum in momenta.items():
+        norm.momentum = momentum
+    model.eval()
+
+
 def batch_sizes(n: int, batch_size: int) -> list[int]:
     """The sizes of an epoch's batches over `n` items: full batches, then the remainder."""
     return [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
 
-__all__ = ["epoch_generator", "SCHEDULES", "make_optimizer", "epoch_loss", "batch_sizes"]
+__all__ = ["epoch_generator", "SCHEDULES", "make_optimizer", "epoch_loss", "recalibrate_batch_norm", "batch_sizes"]

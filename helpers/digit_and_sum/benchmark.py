@@ -141,7 +141,7 @@ def summarize(history: list[dict], n_train: int = 60_000, target: float = 0.99, 
 
 
 FAST_MNIST = "train_mnist_fast"  # the benchmark's name for tuomaso/train_mnist_fast's recipe
-BENCHMARKED = ("default", "fast", "strong", "adds")  # the recipes of the README's table
+BENCHMARKED = ("default", "fast", "strong", "adds", "reader")  # the recipes docs/speed.md's table shows
 
 
 def run_benchmark(names: list[str], rounds: int, device: torch.device, precision: str | None = None, log=print) -> dict:

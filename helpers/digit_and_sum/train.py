@@ -14,6 +14,7 @@ from ..core.device import at_least_fp32, autocast, full_fp32, stopwatch, to_devi
 from ..core.mnist import MNISTData
 from ..core.runs import start_run, write_metrics
 from ..core.training import batch_sizes, epoch_generator, epoch_loss, make_optimizer
+from ..core.training import recalibrate_batch_norm as core_recalibrate
 from .corruptions import robust_augment
 from .encoding import NUMBER_BITS, bits_to_int, int_to_bits, softmax_loss, target_bits
 from .evaluation import ACCURACIES, eval_numbers, evaluate, evaluate_exhaustive
@@ -78,27 +79,11 @@ def train_epoch(model, data: MNISTData, optimizer, scheduler, epoch: int, config
     return losses
 
 
-@torch.no_grad()
 def recalibrate_batch_norm(model, images: torch.Tensor, precision: str = "fp32", batch_size: int = 1000) -> None:
-    """Batch norm's running statistics estimated afresh from `images` (the un-augmented training images).
-
-    During training they follow the augmented batches, while evaluation sees clean digits; this pass (forward
-    only, about a quarter of an epoch) makes them those of clean digits. The weights do not change. The same
-    procedure as `torch.optim.swa_utils.update_bn`, which calls the model with one input and without autocast."""
-    momenta = {m: m.momentum for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
-    model.eval()  # dropout off ...
-    for norm in momenta:  # ... batch norm collecting: a plain average over all batches (momentum None)
-        norm.reset_running_stats()
-        norm.momentum = None
-        norm.train()
-    zeros = torch.zeros(batch_size, NUMBER_BITS, device=images.device)  # the number does not reach the backbone
-    with autocast(images.device, precision):
-        for i in range(0, len(images), batch_size):
-            batch = images[i:i + batch_size]
-            model(batch, zeros[:len(batch)])
-    for norm, momentum in momenta.items():
-        norm.momentum = momentum
-    model.eval()
+    """`recalibrate_bn`: batch norm's statistics of the clean training images (the core's `recalibrate_batch_norm`),
+    each image read with the number 0 (the number does not reach the backbone)."""
+    zeros = torch.zeros(batch_size, NUMBER_BITS, device=images.device)
+    core_recalibrate(model, images, lambda batch: model(batch, zeros[:len(batch)]), precision, batch_size)
 
 
 def evaluation_line(result: dict, eval_name: str = "test") -> str:

@@ -51,8 +51,8 @@ class AdditionConfig(Settings):
                                       before="mid", read_with="relabel_epochs")
     relabel_lr: float = setting(0.01, "peak learning rate of those epochs (one-cycle AdamW)", before=0.01,
                                 read_with="relabel_epochs")
-    members: int = setting(1, "> 1: that many such perceptions, each on the reading of the one before, read as one "
-                              "(their mean probabilities)", before=1, read_with="relabel_epochs")
+    members: int = setting(1, "> 1: that many such perceptions (the further ones on the first one's reading), read as "
+                              "one (their mean probabilities)", before=1, read_with="relabel_epochs")
     lengths: tuple = setting((), "N at which to evaluate the trained model, frozen, e.g. [4, 15, 100] (papermill -y): "
                                  "re-paired test sums, into metrics.json", computes=False)
     train_pairs: int | None = setting(None, "None: every training pair; P: only the first P (smoke runs)")
