@@ -35,7 +35,7 @@ from helpers.mnist_addition.recipes import RECIPES as ADDITION_RECIPES
 from helpers.mnist_addition.settings import AdditionConfig
 from helpers.mnist_addition.train import fit as fit_addition
 
-ADDITION_RECIPE = "add-learned-mid-n2-final"  # the MNIST-addition recipe the GPU check trains
+ADDITION_RECIPE = "add-learned-mid-n2-long"  # the MNIST-addition recipe the GPU check trains
 
 
 def sync_check(device: torch.device, steps: int = 300) -> dict:
