@@ -41,9 +41,9 @@ def first_epoch_at(history: list, target: float = 0.99):
 
 
 def code_of(runs: list[dict]) -> str:
-    """The commits the runs came from, short, or "before provenance" for runs that did not record one."""
+    """The commits the runs came from, short, or "not recorded" for runs from before runs recorded their commit."""
     commits = sorted({r["versions"]["code"]["commit"][:7] + ("+" if r["versions"]["code"]["dirty"] else "")
-                      if r["versions"]["code"] else "before provenance" for r in runs})
+                      if r["versions"]["code"] else "not recorded" for r in runs})
     return ", ".join(commits)
 
 
