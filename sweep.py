@@ -203,8 +203,9 @@ def sweep_runs(configs: list[str], seeds: list[int], overrides: dict) -> dict[st
             names = [f.name for f in dataclasses.fields(task.settings)]
             if unknown := set(overrides) - set(names):
                 raise ValueError(f"unknown parameter {sorted(unknown)} for {config}; its notebook's are {', '.join(names)}")
-            runs[f"{config}-seed{seed}"] = {**task.recipes[config], **overrides, "seed": seed, **task.fixed,
-                                            "task": task.name}
+            parameters = {**task.recipes[config], **overrides, "seed": seed, **task.fixed, "task": task.name}
+            # papermill injects lists, not tuples (a tuple would arrive as its text)
+            runs[f"{config}-seed{seed}"] = {k: list(v) if isinstance(v, tuple) else v for k, v in parameters.items()}
     return runs
 
 

@@ -213,3 +213,17 @@ def test_a_sweep_whose_every_run_failed_writes_no_empty_summary(tmp_path, monkey
     err = capsys.readouterr().err
     assert "no finished run in" in err and "FAILED default-seed1: RuntimeError: boom" in err
     assert not (tmp_path / "summary.md").exists()
+
+
+def test_every_recipes_parameters_travel_through_papermill():
+    """papermill injects a notebook's parameters as Python literals of JSON's types: a tuple would arrive as its text
+    (the final MNIST-addition recipe's `lengths`), so the sweep sends lists, which the settings read back as tuples."""
+    from papermill.translators import PythonTranslator
+    for task in TASKS.values():
+        for name in task.recipes:
+            parameters = sweep.sweep_runs([name], [1], {})[f"{name}-seed1"]
+            assert all(isinstance(v, (int, float, str, bool, list, type(None))) for v in parameters.values()), name
+            namespace = {}
+            exec(PythonTranslator.codify({k: v for k, v in parameters.items() if k != "task"}), namespace)
+            assert task.settings.from_namespace(namespace) == task.settings(**task.recipes[name], seed=1,
+                                                                            **task.fixed), name
