@@ -1,5 +1,6 @@
 """The front door: every relative link and image in the Markdown files and the notebooks' text resolves, the README
 stays short, its quick start does what it says in a fresh clone, and nothing committed names one machine's folders."""
+import ast
 import json
 import os
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 
+import nbformat
 import pytest
 from packaging.version import Version
 
@@ -155,7 +157,7 @@ def test_every_documented_command_names_what_exists(page, command, monkeypatch):
     """Each command in the README and docs/ names a script, recipes, studies, flags and notebook parameters that exist:
     sweep.py's command line is planned as it would run (`sweep.plan`: recipes, studies, parameters, the runs already
     there); every other script's is parsed by its own parser (then stopped); a papermill command's notebook exists
-    and each parameter it sets is one of its task's settings; predict.py runs for real (it is quick)."""
+    and each parameter it sets is one of its task's settings (or of its parameters cell); predict.py runs for real (it is quick)."""
     import argparse
     import importlib.util
 
@@ -164,8 +166,12 @@ def test_every_documented_command_names_what_exists(page, command, monkeypatch):
     monkeypatch.chdir(ROOT)
     if words[0] == "papermill":
         notebook = ROOT / words[1]
-        task = next(task for task in TASKS.values() if task.notebook == notebook)
-        names = {f.name for f in __import__("dataclasses").fields(task.settings)}
+        task = next((task for task in TASKS.values() if task.notebook == notebook), None)
+        if task is not None:
+            names = {f.name for f in __import__("dataclasses").fields(task.settings)}
+        else:  # a notebook of no task (experiments): the names its parameters cell assigns
+            cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+            names = {node.targets[0].id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
         given = [words[i + 1] for i, word in enumerate(words) if word == "-p"]
         given += [words[i + 1].split(":")[0] for i, word in enumerate(words) if word == "-y"]
         assert set(given) <= names, set(given) - names

@@ -12,7 +12,7 @@
 4. The final MNIST-addition recipe, one seed, with its lengths.
 
 It writes results/gpu/gpu.json and results/gpu/summary.md, with the GPU's name. On a machine without a CUDA GPU it
-says so in one line and exits 0. Every check also runs on the CPU (tests/test_gpu_check.py runs them small there, the
+says so in one line and exits 0. Every check also runs on the CPU (tests/test_benchmark.py runs them small there, the
 sync mode off), so a first GPU run can fail only on what a GPU shows.
 """
 import argparse

@@ -147,7 +147,7 @@ def relabel(model: AdditionModel, config: AdditionConfig, data: AdditionData, me
         train_loss = train_epoch(student, data, optimizer, scheduler, epoch, config, log, seed, (read, classes))[0]
         seconds = elapsed()
         result = evaluate_addition(student, data)
-        log(f"Relabelled epoch {epoch}: sum {result['sum_acc']:.2%}  digit {result['digit_acc']:.2%}  ({seconds:.1f} s)")
+        log(f"Relabelled epoch {epoch}: sum {result['sum_acc']:.2%}{digit_words(result, config.method)}  ({seconds:.1f} s)")
         record["history"].append({"epoch": epoch, "train_loss": train_loss.item(), "seconds": seconds,
                                   "sum_acc": result["sum_acc"], "digit_acc": result["digit_acc"]})
     return student, record
