@@ -12,13 +12,14 @@ from .paths import ROOT
 
 
 def code_version(root=ROOT) -> dict | None:
-    """The git commit of the code a run ran and whether the tree had changes (results/ and runs/ aside, which runs
-    write to); None outside a git checkout."""
+    """The git commit of the code a run ran and whether the tree had changes (results/, runs/ and images/ aside,
+    which runs write to); None outside a git checkout."""
     def git(*args):
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
     try:
         commit = git("rev-parse", "HEAD")
-        changes = git("status", "--porcelain", "--", ".", ":(exclude)results", ":(exclude)runs")
+        changes = git("status", "--porcelain", "--", ".", ":(exclude)results", ":(exclude)runs",
+                      ":(exclude)images")
     except (OSError, subprocess.CalledProcessError):
         return None
     return {"commit": commit, "dirty": bool(changes)}
