@@ -130,7 +130,7 @@ def plot_addition_vs_n(rows: list[dict], frozen: dict[str, list[dict]] | None = 
         shift = side_by_side(j, len(series), 0.03)
         ax.errorbar([r["digits"] * shift for r in points], [r["sum_mean"] for r in points], stds, fmt="o-",
                     capsize=3, color=f"C{j if j < 7 else j + 1}", label=f"{method}, {perception}")
-    colors = ("crimson", "teal", "saddlebrown", "black", "gold")
+    colors = ("crimson", "teal", "saddlebrown", "black", "gold", "darkviolet")
     frozen = frozen or {}
     for i, (label, lengths) in enumerate(frozen.items()):
         color = colors[i % len(colors)]
