@@ -37,13 +37,14 @@ from helpers.core.training import epoch_generator, make_optimizer, recalibrate_b
 OUT = RESULTS / "validation" / "reader"
 
 
-def stage(c_in: int, c_out: int, kernel: int = 3, padding: int = 1, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, kernel, padding=padding, stride=stride, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+def stage(c_in: int, c_out: int, padding: int = 1) -> list[nn.Module]:
+    """A 3x3 convolution with batch norm and ReLU, no pooling (padding 1 keeps the map's size)."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
 def last(c_in: int, c_out: int) -> list[nn.Module]:
     """A 3x3 convolution without padding (7 -> 5 px) and the projection to 320 features."""
-    return [nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), *to_320(c_out * 25)]
+    return [*stage(c_in, c_out, padding=0), *to_320(c_out * 25)]
 
 
 # The candidates tried beside the package's backbones (each: 1x28x28 -> 320 features, as every backbone gives).

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from .pairs import FIXED_HOLDOUT
 
+# The digit reader: `mid` (wide's layout, half its channels) and the two softmax heads (cross-entropy on the digit and
+# on the sum) with label smoothing 0.1, 30 epochs of batch 512 in bf16 where native (else fp32): the digit reader's
+# search on the validation split (tools/reader_search.py, docs/speed.md) found no backbone above `mid` at 30 epochs in
+# its time (99.64 % on seeds 401 and 402)
+READER = {"backbone": "mid", "encoding": "softmax", "epochs": 30, "batch_size": 512, "lr": 0.01,
+          "label_smoothing": 0.1, "precision": "bf16|fp32"}
 RECIPES = {
     "default": {},  # the notebook's defaults: the original's 9-bit code with BCE
     "onehot": {"encoding": "onehot"},
@@ -18,20 +24,13 @@ RECIPES = {
     # device computes it natively, else fp32 (chosen on the validation split, docs/speed.md; it replaced 5 epochs of
     # the default's head at lr 0.03)
     "fast": {"head": "symadder", "epochs": 3, "batch_size": 512, "lr": 0.05, "precision": "bf16|fp32"},
-    # `mid` (wide's layout, half its channels) and the two softmax heads (cross-entropy on the digit and on the sum)
-    # with label smoothing 0.1, 14 epochs of batch 512 in bf16 where native (else fp32): the reader's recipe on `mid`,
-    # in about the reference's time (chosen on the validation split, docs/speed.md; it replaced the symadder head
-    # with 16 epochs, label smoothing 0.25 and batch norm recalibrated, 99.48 % joint on the test pairs)
-    "strong": {"backbone": "mid", "encoding": "softmax", "epochs": 14, "batch_size": 512, "lr": 0.01,
-               "label_smoothing": 0.1, "precision": "bf16|fp32"},
+    # the reader's recipe in 14 epochs, about the reference's time (chosen on the validation split, docs/speed.md; it
+    # replaced the symadder head with 16 epochs, label smoothing 0.25 and batch norm recalibrated, 99.48 % joint)
+    "strong": {**READER, "epochs": 14},
     # the head that learns addition (a learned full adder, shared by the bit positions and symmetric in its three
     # inputs; chosen on the validation split, docs/addition.md), the notebook's other defaults
     "adds": {"head": "symadder"},
-    # the digit reader: `mid` and the two softmax heads (cross-entropy on the digit and on the sum), label smoothing
-    # 0.1, 30 epochs of batch 512: the digit reader's search on the validation split (tools/reader_search.py,
-    # docs/speed.md) found no backbone above `mid` at 30 epochs in its time (99.64 % on seeds 401 and 402)
-    "reader": {"backbone": "mid", "encoding": "softmax", "epochs": 30, "batch_size": 512, "lr": 0.01,
-               "label_smoothing": 0.1, "precision": "bf16|fp32"},
+    "reader": READER,
     "robust": {"augment": "robust"},  # corrupted digits and "don't know" (docs/robustness.md), the default backbone
     "robust-wide": {"backbone": "wide", "augment": "robust", "centre_input": True},  # the shipped robust model's recipe
 }

@@ -44,7 +44,7 @@ RECIPES["add-learned-mid-n2-final"] = {**RECIPES["add-learned-mid-n2-relabel"], 
 # with up to 5 restarts, then two perceptions of 30 relabelled epochs each (the second on the first one's reading), read
 # as one, evaluated frozen at every N of LENGTHS. Validation, the reader on the true labels: mid 30 epochs 99.64 % on
 # seeds 401 and 402, against 99.57 % at 15 epochs (seed 401); two 15-epoch mids read as one 99.64 %, one 99.60 % (on
-# the program's reading, seeds 301-303). About 9-12 minutes of training per run on 2 cores.
+# the program's reading, seeds 301-303). 996-1152 s of training per run on 2 cores (AMD EPYC, fp32; seeds 141-143).
 RECIPES["add-learned-mid-n2-long"] = {**RECIPES["add-learned-mid-n2-final"], "relabel_epochs": 30}
 
 
